@@ -1,0 +1,256 @@
+//! Domain types shared by every flow and adapter.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// The connection name used when a webhook route names none.
+pub const DEFAULT_CONNECTION: &str = "default";
+
+/// Where an event is in its life: the status machine every adapter stores.
+///
+/// `received` → `queued` → `processing` → `processed` | `failed`. A `processing`
+/// event whose lease has expired may be taken again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Verified and durably recorded; not yet on the queue.
+    Received,
+    /// On the queue, waiting for a worker.
+    Queued,
+    /// Leased by a worker until its lease deadline.
+    Processing,
+    /// Applied to local state (or deliberately ignored); final.
+    Processed,
+    /// Failed permanently; its message went to the dead-letter queue.
+    Failed,
+}
+
+impl EventStatus {
+    /// The stored, logged and printed spelling of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Processed => "processed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// True once nothing more will happen to the event without a replay.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Processed | Self::Failed)
+    }
+}
+
+impl fmt::Display for EventStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "received" => Ok(Self::Received),
+            "queued" => Ok(Self::Queued),
+            "processing" => Ok(Self::Processing),
+            "processed" => Ok(Self::Processed),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!(
+                "unknown status '{other}' (expected received, queued, processing, processed or failed)"
+            )),
+        }
+    }
+}
+
+/// What a provider module extracts from a verified delivery: the fields every
+/// flow needs without parsing the payload again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedEvent {
+    /// The provider's own event id (or delivery id); the deduplication key.
+    pub event_id: String,
+    /// The provider's event type, e.g. `customer.subscription.updated`.
+    pub event_type: String,
+    /// When the provider says the event happened, in Unix seconds.
+    pub occurred_at: i64,
+    /// The provider account the event belongs to (e.g. a Stripe Connect account).
+    pub account: Option<String>,
+    /// The kind of object the event is about, e.g. `subscription`.
+    pub object_kind: Option<String>,
+    /// The provider's id of that object.
+    pub object_id: Option<String>,
+    /// Live or test mode, where the provider says.
+    pub livemode: Option<bool>,
+}
+
+/// Identifies one event record: the deduplication key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EventKey {
+    /// Provider name, as registered (e.g. `stripe`).
+    pub provider: String,
+    /// The provider's event id.
+    pub event_id: String,
+}
+
+/// A verified delivery, as handed to the event log for its first write.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Provider name.
+    pub provider: String,
+    /// The tenant connection the delivery came in on.
+    pub connection: String,
+    /// What the provider module extracted.
+    pub event: NormalizedEvent,
+    /// The body exactly as received, kept for audit and replay.
+    pub raw: Bytes,
+    /// The delivery's headers (credentials removed), kept for audit.
+    pub headers: Vec<(String, String)>,
+    /// When Portage received it, Unix milliseconds.
+    pub received_at_ms: i64,
+}
+
+/// One event as the event log holds it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    /// Provider name.
+    pub provider: String,
+    /// The tenant connection.
+    pub connection: String,
+    /// The normalised fields.
+    #[serde(flatten)]
+    pub event: NormalizedEvent,
+    /// Current status.
+    pub status: EventStatus,
+    /// When it was first received, Unix milliseconds.
+    pub received_at_ms: i64,
+    /// How many times a worker has leased it.
+    pub attempts: u32,
+    /// The lease deadline while `processing`, Unix milliseconds.
+    pub lease_until_ms: Option<i64>,
+    /// When it reached `processed` or `failed`, Unix milliseconds.
+    pub finished_at_ms: Option<i64>,
+    /// What the last processing attempt concluded (an error code or a summary).
+    pub detail: Option<String>,
+    /// The delivery's headers (credentials removed).
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    #[serde(skip)]
+    pub raw: Bytes,
+}
+
+impl EventRecord {
+    /// The record's deduplication key.
+    pub fn key(&self) -> EventKey {
+        EventKey {
+            provider: self.provider.clone(),
+            event_id: self.event.event_id.clone(),
+        }
+    }
+}
+
+/// Filter for operator queries over the event log.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only this provider.
+    pub provider: Option<String>,
+    /// Only this status.
+    pub status: Option<EventStatus>,
+    /// Only this event id (any provider).
+    pub event_id: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// Orders writes to one state record: a write lands only when its version is
+/// greater than the stored one, so an older event never overwrites newer state.
+///
+/// Compared lexicographically: `primary` is the provider's timestamp for the
+/// change (e.g. Stripe's event `created`), `secondary` breaks ties with what the
+/// object itself says about order (e.g. a status that only moves forward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Version {
+    /// Coarse order: the provider's timestamp of the change.
+    pub primary: i64,
+    /// Tie-breaker within one `primary` value.
+    pub secondary: i64,
+}
+
+/// A change a sync handler wants made to local state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    /// The kind of record, e.g. `customer`, `subscription`.
+    pub kind: String,
+    /// The provider's id of the object.
+    pub id: String,
+    /// The order of this change against others to the same record.
+    pub version: Version,
+    /// The record's new content.
+    pub data: serde_json::Value,
+    /// True when the provider deleted the object; the record is kept as a tombstone.
+    pub deleted: bool,
+}
+
+/// One local state record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateRecord {
+    /// Provider name.
+    pub provider: String,
+    /// The tenant connection it was synced from.
+    pub connection: String,
+    /// Record kind.
+    pub kind: String,
+    /// The provider's object id.
+    pub id: String,
+    /// The version of the write that produced it.
+    pub version: Version,
+    /// Content.
+    pub data: serde_json::Value,
+    /// Tombstone flag.
+    pub deleted: bool,
+    /// The event whose handling wrote it last.
+    pub source_event: Option<String>,
+    /// When it was last written, Unix milliseconds.
+    pub updated_at_ms: i64,
+}
+
+/// The small message put on the queue: it names the event; the payload stays in
+/// the event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueMessage {
+    /// Provider name.
+    pub provider: String,
+    /// The provider's event id.
+    pub event_id: String,
+}
+
+/// A message received from the queue, with what is needed to settle it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Opaque handle for ack, retry and dead-lettering.
+    pub receipt: String,
+    /// The message.
+    pub message: QueueMessage,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// A message parked in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// Adapter-specific id, used to redrive one message.
+    pub id: String,
+    /// The message.
+    pub message: QueueMessage,
+    /// How many times it was received before it was parked.
+    pub receive_count: u32,
+    /// Why it was parked.
+    pub reason: String,
+    /// When it was parked, Unix milliseconds.
+    pub dead_at_ms: i64,
+}

@@ -1,0 +1,232 @@
+//! Ingest: verify, normalise, record exactly once, enqueue, answer.
+//!
+//! The HTTP server and the Lambda handler both turn their request into a
+//! [`WebhookRequest`] and call [`Ingestor::handle`]; they only translate the
+//! [`IngestResponse`] back.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::domain::{EventKey, NewEvent, QueueMessage};
+use crate::error::{RejectReason, StoreError};
+use crate::ports::{Clock, EventLog, Queue, RecordOutcome, Secrets};
+use crate::provider::{Registry, VerifyOptions, WebhookRequest};
+
+/// Headers never kept with a recorded event: they may carry credentials.
+const UNRECORDED_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "x-amz-security-token",
+];
+
+/// Ingest settings.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// Per-provider signature tolerance overriding the provider's default.
+    pub tolerance: HashMap<String, Duration>,
+    /// A `received` event whose enqueue claim is older than this is enqueued
+    /// again by the next delivery (the earlier attempt died).
+    pub reclaim_after: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            tolerance: HashMap::new(),
+            reclaim_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The answer to a delivery, independent of the HTTP framework.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// JSON body.
+    pub body: serde_json::Value,
+}
+
+impl IngestResponse {
+    fn rejected(reason: RejectReason) -> Self {
+        Self {
+            status: reason.http_status(),
+            body: json!({ "error": reason.code() }),
+        }
+    }
+
+    fn unavailable() -> Self {
+        Self {
+            status: 503,
+            body: json!({ "error": "storage_unavailable" }),
+        }
+    }
+}
+
+/// Runs the ingest flow over the ports it is given.
+pub struct Ingestor {
+    registry: Registry,
+    events: Arc<dyn EventLog>,
+    queue: Arc<dyn Queue>,
+    secrets: Arc<dyn Secrets>,
+    clock: Arc<dyn Clock>,
+    config: IngestConfig,
+}
+
+impl Ingestor {
+    /// Wires the flow to its ports.
+    pub fn new(
+        registry: Registry,
+        events: Arc<dyn EventLog>,
+        queue: Arc<dyn Queue>,
+        secrets: Arc<dyn Secrets>,
+        clock: Arc<dyn Clock>,
+        config: IngestConfig,
+    ) -> Self {
+        Self {
+            registry,
+            events,
+            queue,
+            secrets,
+            clock,
+            config,
+        }
+    }
+
+    /// The body size limit, for adapters that must refuse before reading.
+    pub fn max_body_bytes(&self) -> usize {
+        self.config.max_body_bytes
+    }
+
+    /// Handles one delivery to `/webhooks/{provider}/{connection}`.
+    pub async fn handle(
+        &self,
+        provider: &str,
+        connection: &str,
+        request: WebhookRequest,
+    ) -> IngestResponse {
+        match self.accept(provider, connection, request).await {
+            Ok(response) => response,
+            Err(IngestFailure::Rejected(reason)) => {
+                warn!(provider, connection, reason = reason.code(), "webhook rejected");
+                IngestResponse::rejected(reason)
+            }
+            Err(IngestFailure::Store(error)) => {
+                warn!(provider, connection, %error, "webhook not recorded: storage failed");
+                IngestResponse::unavailable()
+            }
+        }
+    }
+
+    async fn accept(
+        &self,
+        provider_name: &str,
+        connection: &str,
+        request: WebhookRequest,
+    ) -> Result<IngestResponse, IngestFailure> {
+        let provider = self
+            .registry
+            .get(provider_name)
+            .ok_or(RejectReason::UnknownProvider)?;
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(RejectReason::PayloadTooLarge.into());
+        }
+        let secrets = self
+            .secrets
+            .signing_secrets(provider_name, connection)
+            .await?;
+        if secrets.is_empty() {
+            return Err(RejectReason::NoSecretConfigured.into());
+        }
+        let options = VerifyOptions {
+            tolerance: self
+                .config
+                .tolerance
+                .get(provider_name)
+                .copied()
+                .unwrap_or_else(|| provider.default_tolerance()),
+            now_secs: self.clock.now_secs(),
+        };
+        provider.verify(&request, &secrets, options)?;
+        let event = provider.normalise(&request)?;
+
+        let key = EventKey {
+            provider: provider_name.to_owned(),
+            event_id: event.event_id.clone(),
+        };
+        let new_event = NewEvent {
+            provider: provider_name.to_owned(),
+            connection: connection.to_owned(),
+            event,
+            headers: recorded_headers(&request.headers),
+            raw: request.body,
+            received_at_ms: self.clock.now_ms(),
+        };
+        let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
+        let outcome = self.events.record(new_event, reclaim_ms).await?;
+        let duplicate = match outcome {
+            RecordOutcome::Inserted => false,
+            RecordOutcome::Reclaimed | RecordOutcome::Duplicate(_) => true,
+        };
+        if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
+            self.queue
+                .send(&[QueueMessage {
+                    provider: key.provider.clone(),
+                    event_id: key.event_id.clone(),
+                }])
+                .await?;
+            self.events.mark_queued(&key).await?;
+        }
+        info!(
+            provider = provider_name,
+            connection,
+            event_id = %key.event_id,
+            duplicate,
+            "webhook accepted"
+        );
+        Ok(IngestResponse {
+            status: 200,
+            body: json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }),
+        })
+    }
+}
+
+/// The headers kept with a recorded event, credentials left out.
+fn recorded_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !UNRECORDED_HEADERS.contains(&name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+enum IngestFailure {
+    Rejected(RejectReason),
+    Store(StoreError),
+}
+
+impl From<RejectReason> for IngestFailure {
+    fn from(reason: RejectReason) -> Self {
+        Self::Rejected(reason)
+    }
+}
+
+impl From<StoreError> for IngestFailure {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}

@@ -1,0 +1,22 @@
+//! Portage's provider-agnostic core.
+//!
+//! It holds the domain types ([`domain`]), the ports every adapter implements
+//! ([`ports`]), the contract a provider module fulfils ([`provider`]) and the two
+//! flows built on them: [`ingest`] (verify, dedupe, record, enqueue) and [`sync`]
+//! (lease, apply, finish). Nothing here knows about AWS, SQLite or HTTP servers.
+
+pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod maintenance;
+pub mod ports;
+pub mod provider;
+pub mod secret;
+pub mod sync;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use domain::*;
+pub use error::{RejectReason, StoreError, SyncError};
+pub use secret::Secret;

@@ -1,0 +1,67 @@
+//! Periodic repair that keeps the "nothing accepted is lost" promise when a
+//! process dies between recording an event and enqueueing it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::domain::QueueMessage;
+use crate::error::StoreError;
+use crate::ports::{Clock, EventLog, Queue};
+
+/// Finds events stuck in `received` and puts them on the queue.
+pub struct StrandedRecovery {
+    events: Arc<dyn EventLog>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+    /// How old an enqueue claim must be before the event counts as stranded.
+    grace: Duration,
+}
+
+impl StrandedRecovery {
+    /// Wires the repair to its ports; `grace` should exceed the time an
+    /// ingest takes from record to enqueue.
+    pub fn new(
+        events: Arc<dyn EventLog>,
+        queue: Arc<dyn Queue>,
+        clock: Arc<dyn Clock>,
+        grace: Duration,
+    ) -> Self {
+        Self {
+            events,
+            queue,
+            clock,
+            grace,
+        }
+    }
+
+    /// Enqueues every stranded event (in pages of 100); returns how many.
+    pub async fn run(&self) -> Result<usize, StoreError> {
+        let grace_ms = i64::try_from(self.grace.as_millis()).unwrap_or(i64::MAX);
+        let before = self.clock.now_ms().saturating_sub(grace_ms);
+        let mut total = 0;
+        loop {
+            let keys = self.events.stranded(before, 100).await?;
+            if keys.is_empty() {
+                break;
+            }
+            let messages: Vec<QueueMessage> = keys
+                .iter()
+                .map(|k| QueueMessage {
+                    provider: k.provider.clone(),
+                    event_id: k.event_id.clone(),
+                })
+                .collect();
+            self.queue.send(&messages).await?;
+            for key in &keys {
+                self.events.mark_queued(key).await?;
+            }
+            total += keys.len();
+        }
+        if total > 0 {
+            info!(count = total, "re-enqueued stranded events");
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,188 @@
+//! The ports: what the flows need from the outside world. The embedded adapters
+//! (SQLite) and the AWS adapters (DynamoDB, SQS, Secrets Manager) implement
+//! these, and both pass the same conformance suite.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent,
+    QueueMessage, StateChange, StateRecord,
+};
+use crate::error::StoreError;
+use crate::secret::Secret;
+
+/// What the first write of a delivery found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// First time seen: recorded as `received`; the caller must enqueue it.
+    Inserted,
+    /// Seen before, still `received`, and the earlier attempt to enqueue it is
+    /// older than the reclaim window (it died): the caller must enqueue it.
+    Reclaimed,
+    /// Seen before and queued, in flight or done: nothing to enqueue.
+    Duplicate(EventStatus),
+}
+
+/// What an attempt to lease an event for processing found.
+#[derive(Debug, Clone)]
+pub enum LeaseOutcome {
+    /// The caller holds the lease until the deadline it asked for.
+    Leased(Box<EventRecord>),
+    /// The event is already `processed` or `failed`.
+    AlreadyFinal(EventStatus),
+    /// Another worker holds an unexpired lease, until this time (Unix ms).
+    Busy(i64),
+    /// No such event.
+    NotFound,
+}
+
+/// How a leased event ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    /// Applied; the detail summarises what changed.
+    Processed(String),
+    /// Failed permanently with this error code and message.
+    Failed(String),
+    /// Not done: back to `queued` for another attempt, with the error seen.
+    Retry(String),
+}
+
+/// The durable record of every accepted delivery.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Records a verified delivery exactly once per (provider, event id), as
+    /// one conditional write. A record still `received` whose enqueue claim is
+    /// older than `reclaim_after_ms` is claimed again (see [`RecordOutcome`]).
+    async fn record(&self, event: NewEvent, reclaim_after_ms: i64)
+    -> Result<RecordOutcome, StoreError>;
+
+    /// Moves a `received` event to `queued` once its message is on the queue.
+    async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError>;
+
+    /// Takes the processing lease until `until_ms`, when the event is
+    /// `received`, `queued`, or `processing` with an expired lease. With
+    /// `force`, final events are leased too (operator replay).
+    async fn lease(
+        &self,
+        key: &EventKey,
+        now_ms: i64,
+        until_ms: i64,
+        force: bool,
+    ) -> Result<LeaseOutcome, StoreError>;
+
+    /// Ends a lease. Has effect only while the event is `processing`.
+    async fn finish(&self, key: &EventKey, finish: Finish, now_ms: i64) -> Result<(), StoreError>;
+
+    /// One event with its raw body.
+    async fn get(&self, key: &EventKey) -> Result<Option<EventRecord>, StoreError>;
+
+    /// Events matching a filter, newest first, without raw bodies.
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Events still `received` whose enqueue claim is older than `before_ms`:
+    /// an ingest died between recording and enqueueing.
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError>;
+}
+
+/// What a versioned conditional upsert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// The write landed.
+    Applied,
+    /// The stored version is equal or newer; nothing changed.
+    Stale,
+}
+
+/// Local state synced from providers, plus reconcile cursors.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Writes the change only when its version is greater than the stored one.
+    async fn upsert(
+        &self,
+        provider: &str,
+        connection: &str,
+        change: &StateChange,
+        source_event: Option<&str>,
+        now_ms: i64,
+    ) -> Result<UpsertOutcome, StoreError>;
+
+    /// One record.
+    async fn get(&self, provider: &str, kind: &str, id: &str)
+    -> Result<Option<StateRecord>, StoreError>;
+
+    /// Every record of a kind, ordered by id.
+    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;
+
+    /// A reconcile cursor.
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Saves a reconcile cursor.
+    async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// The queue between ingest and the sync workers.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Sends messages, durably, before returning.
+    async fn send(&self, messages: &[QueueMessage]) -> Result<(), StoreError>;
+
+    /// Receives up to `max` visible messages and hides them for `visibility`.
+    /// A message already received `max_receives` times is moved to the
+    /// dead-letter queue instead of being delivered again.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Deletes a message that was handled.
+    async fn ack(&self, receipt: &str) -> Result<(), StoreError>;
+
+    /// Makes a message visible again after `delay`.
+    async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), StoreError>;
+
+    /// Moves a message to the dead-letter queue at once (a permanent failure).
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError>;
+
+    /// The dead-letter queue's content, oldest first.
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Puts dead letters back on the queue (all, or those with these ids);
+    /// returns how many moved.
+    async fn redrive(&self, ids: Option<&[String]>) -> Result<usize, StoreError>;
+}
+
+/// Credentials per provider and connection.
+#[async_trait]
+pub trait Secrets: Send + Sync {
+    /// The signing secrets of a connection: every value whose key is
+    /// `webhook_secret` or starts with `webhook_secret_` (several during
+    /// rotation). Empty when none is configured.
+    async fn signing_secrets(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Result<Vec<Secret>, StoreError>;
+}
+
+/// The time, injectable so tests can move it.
+pub trait Clock: Send + Sync {
+    /// Now, in Unix milliseconds.
+    fn now_ms(&self) -> i64;
+
+    /// Now, in Unix seconds.
+    fn now_secs(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+}
+
+/// The machine's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,103 @@
+//! The contract every provider module fulfils, and the registry that finds
+//! them by name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use crate::domain::{EventRecord, NormalizedEvent, StateChange};
+use crate::error::{RejectReason, SyncError};
+use crate::secret::Secret;
+
+/// One webhook delivery exactly as it arrived: the bytes a signature covers.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    /// HTTP method, upper case.
+    pub method: String,
+    /// The public URL the provider called (some schemes sign it).
+    pub url: String,
+    /// Headers; lookups are case-insensitive.
+    pub headers: HeaderMap,
+    /// The raw body, byte for byte.
+    pub body: Bytes,
+}
+
+/// Settings a verifier needs besides the secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifyOptions {
+    /// How far a signed timestamp may lie from now (where the scheme has one).
+    pub tolerance: Duration,
+    /// Now, in Unix seconds.
+    pub now_secs: i64,
+}
+
+/// A provider module: webhook verification, event normalisation and the sync
+/// handler that turns an event into state changes. One implementation per
+/// provider, each in its own module.
+pub trait Provider: Send + Sync {
+    /// The name used in routes, records and configuration (e.g. `stripe`).
+    fn name(&self) -> &'static str;
+
+    /// The signature tolerance the provider's official library uses.
+    fn default_tolerance(&self) -> Duration;
+
+    /// Checks the delivery's signature against any of the secrets, in constant
+    /// time, on the raw bytes.
+    fn verify(
+        &self,
+        request: &WebhookRequest,
+        secrets: &[Secret],
+        options: VerifyOptions,
+    ) -> Result<(), RejectReason>;
+
+    /// Extracts the normalised fields from a verified delivery.
+    fn normalise(&self, request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason>;
+
+    /// The state changes an event calls for; empty for event types that carry
+    /// no state Portage keeps.
+    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError>;
+
+    /// Signs a body as the provider would, returning the headers to send with
+    /// it: what `portage webhook send` and the tests use.
+    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)>;
+
+    /// Generates a development signing secret in the provider's format.
+    fn generate_secret(&self) -> Secret;
+}
+
+/// The providers this build knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a provider; a second one with the same name replaces the first.
+    pub fn with(mut self, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(provider.name(), provider);
+        self
+    }
+
+    /// The provider registered under `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    /// Every registered provider, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
+    }
+
+    /// The registered names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+}

@@ -1,0 +1,252 @@
+//! Sync: turn a recorded event into local state, exactly once in effect.
+//!
+//! A worker leases the event (so two workers never apply it at once), asks the
+//! provider module for the state changes, writes each with a versioned
+//! conditional upsert (so an older or repeated event changes nothing), and ends
+//! the event `processed`, `failed`, or back to `queued` for a retry. The queue
+//! message is settled by the caller from the returned [`Settlement`]: the local
+//! worker loop acks or retries on the embedded queue; the Lambda handler turns
+//! it into a partial batch response.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::domain::{Delivery, EventKey};
+use crate::error::SyncError;
+use crate::ports::{Clock, EventLog, Finish, LeaseOutcome, Queue, StateStore, UpsertOutcome};
+use crate::provider::Registry;
+
+/// Sync settings.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// How long a worker holds an event while applying it.
+    pub lease: Duration,
+    /// First retry delay after a transient failure.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What should happen to the queue message after processing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Settlement {
+    /// Done (or nothing left to do): delete the message.
+    Ack,
+    /// Try again after the delay.
+    Retry {
+        /// How long to keep the message hidden.
+        #[serde(with = "secs")]
+        delay: Duration,
+    },
+    /// Failed permanently: park the message in the dead-letter queue.
+    DeadLetter {
+        /// The error code.
+        reason: String,
+    },
+}
+
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+/// What one processing attempt did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessReport {
+    /// The event.
+    pub provider: String,
+    /// The event.
+    pub event_id: String,
+    /// State writes that landed.
+    pub applied: usize,
+    /// State writes skipped because newer (or the same) state was stored.
+    pub stale: usize,
+    /// What happened, in words.
+    pub detail: String,
+    /// What to do with the message.
+    pub settlement: Settlement,
+}
+
+/// Runs the sync flow over the ports it is given.
+pub struct Worker {
+    registry: Registry,
+    events: Arc<dyn EventLog>,
+    state: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+    config: SyncConfig,
+}
+
+impl Worker {
+    /// Wires the flow to its ports.
+    pub fn new(
+        registry: Registry,
+        events: Arc<dyn EventLog>,
+        state: Arc<dyn StateStore>,
+        clock: Arc<dyn Clock>,
+        config: SyncConfig,
+    ) -> Self {
+        Self {
+            registry,
+            events,
+            state,
+            clock,
+            config,
+        }
+    }
+
+    /// Processes one queue message and settles it on `queue`.
+    pub async fn handle_delivery(&self, queue: &dyn Queue, delivery: &Delivery) -> ProcessReport {
+        let key = EventKey {
+            provider: delivery.message.provider.clone(),
+            event_id: delivery.message.event_id.clone(),
+        };
+        let report = self.process(&key, delivery.receive_count, false).await;
+        let settled = match &report.settlement {
+            Settlement::Ack => queue.ack(&delivery.receipt).await,
+            Settlement::Retry { delay } => queue.retry_later(&delivery.receipt, *delay).await,
+            Settlement::DeadLetter { reason } => queue.dead_letter(&delivery.receipt, reason).await,
+        };
+        if let Err(error) = settled {
+            // The message becomes visible again after its timeout; the event's
+            // status makes the next attempt a no-op if this one finished.
+            warn!(provider = %key.provider, event_id = %key.event_id, %error, "could not settle queue message");
+        }
+        report
+    }
+
+    /// Processes one event. `attempt` (1-based) sets the retry delay; `force`
+    /// processes a final event again (operator replay), which is idempotent
+    /// because every state write is versioned.
+    pub async fn process(&self, key: &EventKey, attempt: u32, force: bool) -> ProcessReport {
+        let mut report = ProcessReport {
+            provider: key.provider.clone(),
+            event_id: key.event_id.clone(),
+            applied: 0,
+            stale: 0,
+            detail: String::new(),
+            settlement: Settlement::Ack,
+        };
+        let now = self.clock.now_ms();
+        let until = now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
+        let record = match self.events.lease(key, now, until, force).await {
+            Ok(LeaseOutcome::Leased(record)) => record,
+            Ok(LeaseOutcome::AlreadyFinal(status)) => {
+                report.detail = format!("already {status}");
+                return report;
+            }
+            Ok(LeaseOutcome::Busy(lease_until)) => {
+                report.detail = "leased by another worker".into();
+                let wait = u64::try_from(lease_until.saturating_sub(now)).unwrap_or(0);
+                report.settlement = Settlement::Retry {
+                    delay: Duration::from_millis(wait).max(Duration::from_secs(1)),
+                };
+                return report;
+            }
+            Ok(LeaseOutcome::NotFound) => {
+                report.detail = "no such event".into();
+                report.settlement = Settlement::DeadLetter {
+                    reason: "event_not_found".into(),
+                };
+                return report;
+            }
+            Err(error) => {
+                report.detail = format!("lease failed: {error}");
+                report.settlement = self.retry(attempt);
+                return report;
+            }
+        };
+
+        let outcome = self.apply(&record, &mut report).await;
+        let finish = match outcome {
+            Ok(()) => {
+                report.detail = format!("applied {}, stale {}", report.applied, report.stale);
+                Finish::Processed(report.detail.clone())
+            }
+            Err(SyncError::Permanent { code, message }) => {
+                report.detail = format!("{code}: {message}");
+                report.settlement = Settlement::DeadLetter {
+                    reason: code.to_owned(),
+                };
+                Finish::Failed(report.detail.clone())
+            }
+            Err(error) => {
+                report.detail = error.to_string();
+                report.settlement = self.retry(attempt);
+                Finish::Retry(report.detail.clone())
+            }
+        };
+        if let Err(error) = self.events.finish(key, finish, self.clock.now_ms()).await {
+            // State writes already landed and are idempotent: the retry will
+            // find them stale and finish the event.
+            warn!(provider = %key.provider, event_id = %key.event_id, %error, "could not finish event");
+            report.settlement = self.retry(attempt);
+        }
+        info!(
+            provider = %key.provider,
+            event_id = %key.event_id,
+            applied = report.applied,
+            stale = report.stale,
+            detail = %report.detail,
+            "event processed"
+        );
+        report
+    }
+
+    async fn apply(
+        &self,
+        record: &crate::domain::EventRecord,
+        report: &mut ProcessReport,
+    ) -> Result<(), SyncError> {
+        let provider = self
+            .registry
+            .get(&record.provider)
+            .ok_or_else(|| SyncError::Permanent {
+                code: "unknown_provider",
+                message: format!("no provider named '{}' in this build", record.provider),
+            })?;
+        for change in provider.state_changes(record)? {
+            let outcome = self
+                .state
+                .upsert(
+                    &record.provider,
+                    &record.connection,
+                    &change,
+                    Some(&record.event.event_id),
+                    self.clock.now_ms(),
+                )
+                .await?;
+            match outcome {
+                UpsertOutcome::Applied => report.applied += 1,
+                UpsertOutcome::Stale => report.stale += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn retry(&self, attempt: u32) -> Settlement {
+        let exponent = attempt.saturating_sub(1).min(16);
+        let delay = self
+            .config
+            .retry_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.config.retry_max);
+        Settlement::Retry { delay }
+    }
+}

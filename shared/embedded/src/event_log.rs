@@ -1,0 +1,243 @@
+//! The event log port on SQLite: table `events`, one row per (provider, event id).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
+use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::db::{Database, backend};
+
+const COLUMNS: &str = "provider, event_id, connection, event_type, occurred_at, account, object_kind, \
+     object_id, livemode, status, received_at_ms, attempts, lease_until_ms, finished_at_ms, detail, headers";
+
+fn status_of(row: &Row<'_>, index: usize) -> rusqlite::Result<EventStatus> {
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// Reads a row selected with [`COLUMNS`] (and, when `with_raw`, `raw` last).
+fn record_from_row(row: &Row<'_>, with_raw: bool) -> rusqlite::Result<EventRecord> {
+    let headers: String = row.get(15)?;
+    let headers: Vec<(String, String)> = serde_json::from_str(&headers).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let raw: Vec<u8> = if with_raw { row.get(16)? } else { Vec::new() };
+    Ok(EventRecord {
+        provider: row.get(0)?,
+        event: NormalizedEvent {
+            event_id: row.get(1)?,
+            event_type: row.get(3)?,
+            occurred_at: row.get(4)?,
+            account: row.get(5)?,
+            object_kind: row.get(6)?,
+            object_id: row.get(7)?,
+            livemode: row.get(8)?,
+        },
+        connection: row.get(2)?,
+        status: status_of(row, 9)?,
+        received_at_ms: row.get(10)?,
+        attempts: row.get(11)?,
+        lease_until_ms: row.get(12)?,
+        finished_at_ms: row.get(13)?,
+        detail: row.get(14)?,
+        headers,
+        raw: Bytes::from(raw),
+    })
+}
+
+fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS}, raw FROM events WHERE provider = ?1 AND event_id = ?2"),
+        params![key.provider, key.event_id],
+        |row| record_from_row(row, true),
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn status_and_lease(conn: &Connection, key: &EventKey) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
+    conn.query_row(
+        "SELECT status, lease_until_ms FROM events WHERE provider = ?1 AND event_id = ?2",
+        params![key.provider, key.event_id],
+        |row| Ok((status_of(row, 0)?, row.get(1)?)),
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+    let headers = serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let e = &event.event;
+    let inserted = conn
+        .execute(
+            "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
+             object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms, headers, raw) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10, ?11, ?12) \
+             ON CONFLICT (provider, event_id) DO NOTHING",
+            params![
+                event.provider,
+                e.event_id,
+                event.connection,
+                e.event_type,
+                e.occurred_at,
+                e.account,
+                e.object_kind,
+                e.object_id,
+                e.livemode,
+                event.received_at_ms,
+                headers,
+                event.raw.as_ref(),
+            ],
+        )
+        .map_err(backend)?;
+    if inserted == 1 {
+        return Ok(RecordOutcome::Inserted);
+    }
+    let reclaimed = conn
+        .execute(
+            "UPDATE events SET claimed_at_ms = ?3 WHERE provider = ?1 AND event_id = ?2 \
+             AND status = 'received' AND claimed_at_ms <= ?3 - ?4",
+            params![event.provider, e.event_id, event.received_at_ms, reclaim_after_ms],
+        )
+        .map_err(backend)?;
+    if reclaimed == 1 {
+        return Ok(RecordOutcome::Reclaimed);
+    }
+    let key = EventKey {
+        provider: event.provider.clone(),
+        event_id: e.event_id.clone(),
+    };
+    let (status, _) = status_and_lease(conn, &key)?
+        .ok_or_else(|| StoreError::Backend("event vanished during record".into()))?;
+    Ok(RecordOutcome::Duplicate(status))
+}
+
+fn lease(conn: &Connection, key: &EventKey, now: i64, until: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
+    let leased = conn
+        .execute(
+            "UPDATE events SET status = 'processing', lease_until_ms = ?4, attempts = attempts + 1 \
+             WHERE provider = ?1 AND event_id = ?2 AND ( \
+                status IN ('received', 'queued') \
+                OR (status = 'processing' AND lease_until_ms < ?3) \
+                OR (?5 AND status IN ('processed', 'failed')))",
+            params![key.provider, key.event_id, now, until, force],
+        )
+        .map_err(backend)?;
+    if leased == 1 {
+        let record = get_record(conn, key)?.ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
+        return Ok(LeaseOutcome::Leased(Box::new(record)));
+    }
+    Ok(match status_and_lease(conn, key)? {
+        None => LeaseOutcome::NotFound,
+        Some((status, _)) if status.is_final() => LeaseOutcome::AlreadyFinal(status),
+        Some((_, lease_until)) => LeaseOutcome::Busy(lease_until.unwrap_or(now)),
+    })
+}
+
+fn finish(conn: &Connection, key: &EventKey, finish: &Finish, now: i64) -> Result<(), StoreError> {
+    let (status, detail, finished_at) = match finish {
+        Finish::Processed(d) => ("processed", d, Some(now)),
+        Finish::Failed(d) => ("failed", d, Some(now)),
+        Finish::Retry(d) => ("queued", d, None),
+    };
+    conn.execute(
+        "UPDATE events SET status = ?3, detail = ?4, finished_at_ms = ?5, lease_until_ms = NULL \
+         WHERE provider = ?1 AND event_id = ?2 AND status = 'processing'",
+        params![key.provider, key.event_id, status, detail, finished_at],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(p) = &filter.provider {
+        args.push(Value::Text(p.clone()));
+        sql.push_str(&format!(" AND provider = ?{}", args.len()));
+    }
+    if let Some(s) = filter.status {
+        args.push(Value::Text(s.as_str().to_owned()));
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(id) = &filter.event_id {
+        args.push(Value::Text(id.clone()));
+        sql.push_str(&format!(" AND event_id = ?{}", args.len()));
+    }
+    sql.push_str(" ORDER BY received_at_ms DESC, rowid DESC");
+    if let Some(limit) = filter.limit {
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{}", args.len()));
+    }
+    let mut stmt = conn.prepare(&sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |row| record_from_row(row, false))
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+fn stranded(conn: &Connection, before: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT provider, event_id FROM events WHERE status = 'received' AND claimed_at_ms < ?1 \
+             ORDER BY claimed_at_ms LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![before, i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok(EventKey {
+                provider: row.get(0)?,
+                event_id: row.get(1)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+#[async_trait]
+impl EventLog for Database {
+    async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+        self.write(move |conn| insert(conn, &event, reclaim_after_ms)).await
+    }
+
+    async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE events SET status = 'queued' WHERE provider = ?1 AND event_id = ?2 AND status = 'received'",
+                params![key.provider, key.event_id],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn lease(&self, key: &EventKey, now_ms: i64, until_ms: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
+        let key = key.clone();
+        self.write(move |conn| lease(conn, &key, now_ms, until_ms, force)).await
+    }
+
+    async fn finish(&self, key: &EventKey, outcome: Finish, now_ms: i64) -> Result<(), StoreError> {
+        let key = key.clone();
+        self.write(move |conn| finish(conn, &key, &outcome, now_ms)).await
+    }
+
+    async fn get(&self, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
+        let key = key.clone();
+        self.read(move |conn| get_record(conn, &key)).await
+    }
+
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |conn| list(conn, &filter)).await
+    }
+
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
+        self.read(move |conn| stranded(conn, before_ms, limit)).await
+    }
+}

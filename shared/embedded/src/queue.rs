@@ -1,0 +1,202 @@
+//! The queue port on SQLite: table `queue`, with SQS's semantics (visibility
+//! timeout, receive count, dead letters past a maximum receive count).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use portage_core::ports::{Clock, Queue};
+use portage_core::{DeadLetter, Delivery, QueueMessage, StoreError};
+use rusqlite::{Connection, params};
+
+use crate::db::{Database, backend};
+
+/// The embedded queue: messages live in the same database as the events, so
+/// a message is as durable as the event it names.
+pub struct SqliteQueue {
+    db: Arc<Database>,
+    clock: Arc<dyn Clock>,
+    max_receives: u32,
+}
+
+impl SqliteQueue {
+    /// A queue over `db` that dead-letters a message received more than
+    /// `max_receives` times.
+    pub fn new(db: Arc<Database>, clock: Arc<dyn Clock>, max_receives: u32) -> Self {
+        Self {
+            db,
+            clock,
+            max_receives: max_receives.max(1),
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A receipt names the message and the receive it came from, so a stale
+/// receipt (the message was received again since) settles nothing.
+fn parse_receipt(receipt: &str) -> Result<(i64, i64), StoreError> {
+    let (id, count) = receipt
+        .split_once(':')
+        .ok_or_else(|| StoreError::Invalid(format!("malformed receipt '{receipt}'")))?;
+    let parse = |s: &str| s.parse::<i64>().map_err(|_| StoreError::Invalid(format!("malformed receipt '{receipt}'")));
+    Ok((parse(id)?, parse(count)?))
+}
+
+fn decode(body: &str) -> rusqlite::Result<QueueMessage> {
+    serde_json::from_str(body)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn receive(conn: &Connection, now: i64, max: usize, hide_ms: i64, max_receives: u32) -> Result<Vec<Delivery>, StoreError> {
+    conn.execute(
+        "UPDATE queue SET dead_at_ms = ?1, dead_reason = 'max_receives_exceeded' \
+         WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 AND receive_count >= ?2",
+        params![now, max_receives],
+    )
+    .map_err(backend)?;
+    let mut stmt = conn
+        .prepare(
+            "UPDATE queue SET receive_count = receive_count + 1, visible_at_ms = ?2 \
+             WHERE id IN (SELECT id FROM queue WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 ORDER BY id LIMIT ?3) \
+             RETURNING id, receive_count, body",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![now, now.saturating_add(hide_ms), i64::try_from(max).unwrap_or(i64::MAX)], |row| {
+            let id: i64 = row.get(0)?;
+            let count: u32 = row.get(1)?;
+            let body: String = row.get(2)?;
+            Ok(Delivery {
+                receipt: format!("{id}:{count}"),
+                message: decode(&body)?,
+                receive_count: count,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn send(&self, messages: &[QueueMessage]) -> Result<(), StoreError> {
+        let bodies = messages
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let now = self.clock.now_ms();
+        self.db
+            .write(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)")
+                    .map_err(backend)?;
+                for body in &bodies {
+                    stmt.execute(params![body, now]).map_err(backend)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError> {
+        let (now, hide, max_receives) = (self.clock.now_ms(), millis(visibility), self.max_receives);
+        self.db.write(move |conn| receive(conn, now, max, hide, max_receives)).await
+    }
+
+    async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
+        let (id, count) = parse_receipt(receipt)?;
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM queue WHERE id = ?1 AND receive_count = ?2", params![id, count])
+                    .map(|_| ())
+                    .map_err(backend)
+            })
+            .await
+    }
+
+    async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
+        let (id, count) = parse_receipt(receipt)?;
+        let visible_at = self.clock.now_ms().saturating_add(millis(delay));
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE queue SET visible_at_ms = ?3 WHERE id = ?1 AND receive_count = ?2 AND dead_at_ms IS NULL",
+                    params![id, count, visible_at],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            })
+            .await
+    }
+
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        let (id, count) = parse_receipt(receipt)?;
+        let (now, reason) = (self.clock.now_ms(), reason.to_owned());
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE queue SET dead_at_ms = ?3, dead_reason = ?4 WHERE id = ?1 AND receive_count = ?2",
+                    params![id, count, now, reason],
+                )
+                .map(|_| ())
+                .map_err(backend)
+            })
+            .await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare(
+                        "SELECT id, body, receive_count, dead_reason, dead_at_ms FROM queue \
+                         WHERE dead_at_ms IS NOT NULL ORDER BY dead_at_ms, id",
+                    )
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([], |row| {
+                        let body: String = row.get(1)?;
+                        Ok(DeadLetter {
+                            id: row.get::<_, i64>(0)?.to_string(),
+                            message: decode(&body)?,
+                            receive_count: row.get(2)?,
+                            reason: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                            dead_at_ms: row.get(4)?,
+                        })
+                    })
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)
+            })
+            .await
+    }
+
+    async fn redrive(&self, ids: Option<&[String]>) -> Result<usize, StoreError> {
+        let ids: Option<Vec<i64>> = ids
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| id.parse::<i64>().map_err(|_| StoreError::Invalid(format!("no dead letter '{id}'"))))
+                    .collect()
+            })
+            .transpose()?;
+        let now = self.clock.now_ms();
+        self.db
+            .write(move |conn| {
+                let sql = "UPDATE queue SET dead_at_ms = NULL, dead_reason = NULL, receive_count = 0, visible_at_ms = ?1 \
+                           WHERE dead_at_ms IS NOT NULL";
+                match ids {
+                    None => conn.execute(sql, params![now]).map_err(backend),
+                    Some(ids) => {
+                        let mut moved = 0;
+                        for id in ids {
+                            moved += conn.execute(&format!("{sql} AND id = ?2"), params![now, id]).map_err(backend)?;
+                        }
+                        Ok(moved)
+                    }
+                }
+            })
+            .await
+    }
+}

@@ -1,0 +1,125 @@
+//! The state store port on SQLite: tables `state` and `cursors`.
+
+use async_trait::async_trait;
+use portage_core::ports::{StateStore, UpsertOutcome};
+use portage_core::{StateChange, StateRecord, StoreError, Version};
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::db::{Database, backend};
+
+const COLUMNS: &str = "provider, connection, kind, id, version_primary, version_secondary, data, deleted, \
+     source_event, updated_at_ms";
+
+fn record_from_row(row: &Row<'_>) -> rusqlite::Result<StateRecord> {
+    let data: String = row.get(6)?;
+    Ok(StateRecord {
+        provider: row.get(0)?,
+        connection: row.get(1)?,
+        kind: row.get(2)?,
+        id: row.get(3)?,
+        version: Version {
+            primary: row.get(4)?,
+            secondary: row.get(5)?,
+        },
+        data: serde_json::from_str(&data).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        deleted: row.get(7)?,
+        source_event: row.get(8)?,
+        updated_at_ms: row.get(9)?,
+    })
+}
+
+#[async_trait]
+impl StateStore for Database {
+    async fn upsert(
+        &self,
+        provider: &str,
+        connection: &str,
+        change: &StateChange,
+        source_event: Option<&str>,
+        now_ms: i64,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let data = serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (provider, connection, change) = (provider.to_owned(), connection.to_owned(), change.clone());
+        let source_event = source_event.map(str::to_owned);
+        self.write(move |conn| {
+            // The WHERE clause on the conflict branch is the version check: an
+            // equal or older version leaves the row untouched.
+            let written = conn
+                .execute(
+                    "INSERT INTO state (provider, kind, id, connection, version_primary, version_secondary, \
+                     data, deleted, source_event, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                     ON CONFLICT (provider, kind, id) DO UPDATE SET connection = excluded.connection, \
+                     version_primary = excluded.version_primary, version_secondary = excluded.version_secondary, \
+                     data = excluded.data, deleted = excluded.deleted, source_event = excluded.source_event, \
+                     updated_at_ms = excluded.updated_at_ms \
+                     WHERE (excluded.version_primary, excluded.version_secondary) > (state.version_primary, state.version_secondary)",
+                    params![
+                        provider,
+                        change.kind,
+                        change.id,
+                        connection,
+                        change.version.primary,
+                        change.version.secondary,
+                        data,
+                        change.deleted,
+                        source_event,
+                        now_ms
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(if written == 1 { UpsertOutcome::Applied } else { UpsertOutcome::Stale })
+        })
+        .await
+    }
+
+    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
+        let (provider, kind, id) = (provider.to_owned(), kind.to_owned(), id.to_owned());
+        self.read(move |conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"),
+                params![provider, kind, id],
+                record_from_row,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
+        let (provider, kind) = (provider.to_owned(), kind.to_owned());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"))
+                .map_err(backend)?;
+            let rows = stmt.query_map(params![provider, kind], record_from_row).map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            conn.query_row("SELECT value FROM cursors WHERE name = ?1", params![name], |row| row.get(0))
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+        .await
+    }
+}

@@ -1,0 +1,42 @@
+//! The shared adapter conformance suite, run against the embedded adapters.
+
+use std::sync::Arc;
+
+use portage_core::conformance;
+use portage_core::ports::SystemClock;
+use portage_embedded::SqliteQueue;
+
+#[tokio::test]
+async fn event_log_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::event_log(db.as_ref(), "conformance").await;
+}
+
+#[tokio::test]
+async fn state_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::state_store(db.as_ref(), "conformance").await;
+}
+
+#[tokio::test]
+async fn queue_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let queue = SqliteQueue::new(db, Arc::new(SystemClock), 4);
+    conformance::queue(&queue, 4).await;
+}
+
+#[tokio::test]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = portage_embedded::open(dir.path()).unwrap();
+        conformance::state_store(db.as_ref(), "before").await;
+        db.close();
+    }
+    let db = portage_embedded::open(dir.path()).unwrap();
+    use portage_core::ports::StateStore;
+    assert_eq!(db.list("before", "customer").await.unwrap().len(), 2);
+}

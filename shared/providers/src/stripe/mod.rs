@@ -1,0 +1,49 @@
+//! Stripe: `Stripe-Signature` verification, event normalisation, and the sync
+//! handlers for customers, subscriptions, invoices, checkout sessions and
+//! payment intents. See `docs/integrations/stripe.md`.
+
+mod normalise;
+mod sync;
+mod verify;
+
+use std::time::Duration;
+
+use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
+use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use rand::distr::{Alphanumeric, SampleString};
+
+pub use verify::{SIGNATURE_HEADER, signature_header};
+
+/// The Stripe provider module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stripe;
+
+impl Provider for Stripe {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    fn default_tolerance(&self) -> Duration {
+        verify::DEFAULT_TOLERANCE
+    }
+
+    fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
+        verify::verify(request, secrets, options)
+    }
+
+    fn normalise(&self, request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> {
+        normalise::normalise(&request.body)
+    }
+
+    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
+        sync::state_changes(event)
+    }
+
+    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+        vec![(SIGNATURE_HEADER.to_owned(), signature_header(body, &[secret], now_secs))]
+    }
+
+    fn generate_secret(&self) -> Secret {
+        Secret::new(format!("whsec_{}", Alphanumeric.sample_string(&mut rand::rng(), 32)))
+    }
+}
