@@ -90,6 +90,12 @@ pub async fn event_log(log: &dyn EventLog, provider: &str) {
         LeaseOutcome::AlreadyFinal(EventStatus::Processed)
     ));
     assert!(matches!(log.lease(&key, now + 40_000, now + 70_000, true).await.unwrap(), LeaseOutcome::Leased(_)));
+    log.finish(&key, Finish::Failed("permanent".into()), now + 40_001).await.unwrap();
+    assert_eq!(log.get(&key).await.unwrap().unwrap().status, EventStatus::Failed);
+    assert!(log.requeue_failed(&key).await.unwrap(), "a failed event can be requeued");
+    assert!(!log.requeue_failed(&key).await.unwrap(), "only a failed one");
+    assert_eq!(log.get(&key).await.unwrap().unwrap().status, EventStatus::Queued);
+    assert!(matches!(log.lease(&key, now + 40_000, now + 70_000, false).await.unwrap(), LeaseOutcome::Leased(_)));
     log.finish(&key, Finish::Processed("replayed".into()), now + 40_001).await.unwrap();
     log.finish(&key, Finish::Failed("late".into()), now + 40_002).await.unwrap();
     assert_eq!(

@@ -65,3 +65,22 @@ impl StrandedRecovery {
         Ok(total)
     }
 }
+
+/// Puts dead letters back on the queue (all, or those with `ids`), first
+/// making their `failed` events processable again. Returns how many moved.
+pub async fn redrive_dead_letters(
+    events: &dyn EventLog,
+    queue: &dyn Queue,
+    ids: Option<&[String]>,
+) -> Result<usize, StoreError> {
+    for letter in queue.dead_letters().await? {
+        if ids.is_none_or(|ids| ids.contains(&letter.id)) {
+            let key = crate::domain::EventKey {
+                provider: letter.message.provider.clone(),
+                event_id: letter.message.event_id.clone(),
+            };
+            events.requeue_failed(&key).await?;
+        }
+    }
+    queue.redrive(ids).await
+}

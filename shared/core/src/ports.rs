@@ -75,6 +75,10 @@ pub trait EventLog: Send + Sync {
     /// Ends a lease. Has effect only while the event is `processing`.
     async fn finish(&self, key: &EventKey, finish: Finish, now_ms: i64) -> Result<(), StoreError>;
 
+    /// Makes a `failed` event processable again (`queued`), for an operator's
+    /// redrive of its dead letter. Returns false when it was not `failed`.
+    async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError>;
+
     /// One event with its raw body.
     async fn get(&self, key: &EventKey) -> Result<Option<EventRecord>, StoreError>;
 

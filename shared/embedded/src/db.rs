@@ -210,6 +210,11 @@ impl Database {
         result
     }
 
+    /// Checks that the database answers a read, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+    }
+
     /// Stops accepting writes, lets the writer finish what it has, and waits
     /// for it. Called on graceful shutdown; dropping the database does the same.
     pub fn close(&self) {

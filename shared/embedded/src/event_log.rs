@@ -227,6 +227,19 @@ impl EventLog for Database {
         self.write(move |conn| finish(conn, &key, &outcome, now_ms)).await
     }
 
+    async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE events SET status = 'queued', finished_at_ms = NULL WHERE provider = ?1 AND event_id = ?2 AND status = 'failed'",
+                params![key.provider, key.event_id],
+            )
+            .map(|n| n == 1)
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn get(&self, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
         let key = key.clone();
         self.read(move |conn| get_record(conn, &key)).await

@@ -1,0 +1,77 @@
+//! Wires the core flows to the embedded adapters: what every local command
+//! opens before it does its work.
+
+use std::sync::Arc;
+
+use portage_core::ingest::Ingestor;
+use portage_core::ports::{Clock, SystemClock};
+use portage_core::provider::Registry;
+use portage_core::sync::Worker;
+use portage_embedded::{Database, MapSecrets, SqliteQueue};
+
+use crate::cli::Global;
+use crate::config::{self, Settings, WorkerSettings};
+
+/// The embedded deployment: one database holding events, state and queue.
+pub struct App {
+    pub registry: Registry,
+    pub db: Arc<Database>,
+    pub queue: Arc<SqliteQueue>,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Arc<MapSecrets>,
+    pub worker_settings: WorkerSettings,
+    settings: Settings,
+}
+
+impl App {
+    /// Loads the configuration and opens the data directory.
+    pub fn open(global: &Global) -> anyhow::Result<Self> {
+        let registry = portage_providers::registry();
+        let settings = config::load(global, &registry)?;
+        Self::with_settings(registry, settings)
+    }
+
+    /// Opens the data directory with settings already loaded.
+    pub fn with_settings(registry: Registry, settings: Settings) -> anyhow::Result<Self> {
+        let db = portage_embedded::open(&settings.data_dir)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
+        Ok(Self {
+            registry,
+            db,
+            queue,
+            clock,
+            secrets: Arc::new(settings.secrets.clone()),
+            worker_settings: settings.worker.clone(),
+            settings,
+        })
+    }
+
+    /// The ingest flow over this deployment's ports.
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::new(
+            self.registry.clone(),
+            self.db.clone(),
+            self.queue.clone(),
+            self.secrets.clone(),
+            self.clock.clone(),
+            self.settings.ingest.clone(),
+        )
+    }
+
+    /// The sync flow over this deployment's ports.
+    pub fn worker(&self) -> Worker {
+        Worker::new(
+            self.registry.clone(),
+            self.db.clone(),
+            self.db.clone(),
+            self.clock.clone(),
+            self.settings.sync.clone(),
+        )
+    }
+
+    /// How long ingest waits before re-enqueueing a `received` event.
+    pub fn reclaim_after(&self) -> std::time::Duration {
+        self.settings.ingest.reclaim_after
+    }
+}

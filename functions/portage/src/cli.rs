@@ -1,0 +1,193 @@
+//! The command line: every subcommand and flag, in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Portage: webhook ingest, sync and reconcile for third-party services.
+#[derive(Debug, Parser)]
+#[command(name = "portage", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory of the embedded store.
+    #[arg(long, global = true, env = "PORTAGE_DATA", default_value = ".portage")]
+    pub data: PathBuf,
+    /// Configuration file (default: portage.toml in the data directory, if present).
+    #[arg(long, global = true, env = "PORTAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the webhook routes, the worker loop and the scheduler in one process.
+    Serve(ServeArgs),
+    /// Verify or send webhook deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Inspect recorded events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Process a stored event again through the sync path (idempotent).
+    Replay(ReplayArgs),
+    /// Inspect and redrive the dead-letter queue.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Inspect local state synced from providers.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Check captured deliveries: prints `valid` (exit 0) or `invalid: <reason_code>` (exit 1).
+    Verify(VerifyArgs),
+    /// Sign a fixture as the provider would and post it.
+    Send(SendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// JSON lines, one delivery each: {"id", "provider", "secret", "method", "url",
+    /// "headers": {name: value}, "body_b64", "now"}; `-` reads stdin.
+    #[arg(long, conflicts_with_all = ["provider", "body_file"])]
+    pub batch: Option<PathBuf>,
+    /// Provider name, e.g. stripe.
+    #[arg(long, required_unless_present = "batch")]
+    pub provider: Option<String>,
+    /// Signing secret (repeat for several, as during rotation).
+    #[arg(long = "secret", required_unless_present = "batch")]
+    pub secrets: Vec<String>,
+    /// HTTP method of the delivery.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Public URL the provider called.
+    #[arg(long, default_value = "http://localhost/webhook")]
+    pub url: String,
+    /// Verify as if now were this Unix time, in seconds.
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Signature tolerance in seconds (default: the provider's).
+    #[arg(long)]
+    pub tolerance: Option<u64>,
+    /// A header, as 'Name: value' (repeatable).
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    /// File holding the raw body.
+    #[arg(long, required_unless_present = "batch")]
+    pub body_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Provider name, e.g. stripe.
+    #[arg(long)]
+    pub provider: String,
+    /// Signing secret (default: the connection's configured or development secret).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Connection whose secret to use when none is given.
+    #[arg(long, default_value = "default")]
+    pub connection: String,
+    /// Where to post (default: http://127.0.0.1:8080/webhooks/<provider>).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The payload to send, byte for byte.
+    pub fixture: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List events, newest first.
+    List(EventsListArgs),
+    /// Show one event with its headers and raw body.
+    Show(EventShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsListArgs {
+    /// Only events with this status (received, queued, processing, processed, failed).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only events from this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// At most this many.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EventShowArgs {
+    pub event_id: String,
+    /// Provider, when the id exists under several.
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    pub event_id: String,
+    /// Provider, when the id exists under several.
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters, oldest first.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Put dead letters (all, or those named) back on the queue.
+    Redrive {
+        /// Dead-letter ids from `dlq list`; none means all.
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the records of one kind.
+    List {
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one record as JSON.
+    Get {
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        kind: String,
+        id: String,
+    },
+}

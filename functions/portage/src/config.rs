@@ -1,0 +1,235 @@
+//! Local configuration: the TOML file, the environment, and the development
+//! secrets `portage serve` generates when none is configured.
+//!
+//! ```toml
+//! [server]
+//! max_body_bytes = 1048576          # larger bodies get 413
+//!
+//! [worker]
+//! concurrency = 4                   # worker tasks
+//! batch_size = 10                   # messages per receive
+//! visibility_timeout_seconds = 30   # also the processing lease
+//! max_receives = 5                  # then the message is dead-lettered
+//! stranded_check_seconds = 30       # how often the scheduler re-enqueues stranded events
+//!
+//! [providers.stripe]
+//! tolerance_seconds = 300
+//!
+//! [connections.stripe.default]
+//! webhook_secret = "whsec_…"
+//!
+//! [connections.stripe.acme]         # POST /webhooks/stripe/acme
+//! webhook_secret = "whsec_new…"
+//! webhook_secret_previous = "whsec_old…"   # any webhook_secret_* is also accepted
+//! ```
+//!
+//! `PORTAGE_<PROVIDER>_WEBHOOK_SECRET` (e.g. `PORTAGE_STRIPE_WEBHOOK_SECRET`)
+//! sets the default connection's secret and wins over the file.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use portage_core::Secret;
+use portage_core::ingest::IngestConfig;
+use portage_core::provider::Registry;
+use portage_core::sync::SyncConfig;
+use portage_embedded::MapSecrets;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::Global;
+
+/// The file `portage serve` writes generated development secrets to.
+pub const DEV_SECRETS_FILE: &str = "dev-secrets.toml";
+const DEFAULT_CONFIG_FILE: &str = "portage.toml";
+
+type ConnectionSecrets = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    worker: WorkerSection,
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    connections: ConnectionSecrets,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkerSection {
+    concurrency: Option<usize>,
+    batch_size: Option<usize>,
+    visibility_timeout_seconds: Option<u64>,
+    max_receives: Option<u32>,
+    stranded_check_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderSection {
+    tolerance_seconds: Option<u64>,
+}
+
+/// The development secrets file's shape: the same `[connections]` tables.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DevSecrets {
+    #[serde(default)]
+    connections: ConnectionSecrets,
+}
+
+/// Worker loop settings.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Worker tasks.
+    pub concurrency: usize,
+    /// Messages per receive.
+    pub batch_size: usize,
+    /// Message visibility timeout (and processing lease).
+    pub visibility: Duration,
+    /// Receives before a message is dead-lettered.
+    pub max_receives: u32,
+    /// Interval of the stranded-event check.
+    pub stranded_check: Duration,
+}
+
+/// Everything the local program needs, resolved.
+pub struct Settings {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// Ingest settings.
+    pub ingest: IngestConfig,
+    /// Sync settings.
+    pub sync: SyncConfig,
+    /// Worker loop settings.
+    pub worker: WorkerSettings,
+    /// Secrets from the file, the environment and the development file.
+    pub secrets: MapSecrets,
+}
+
+fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(T::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn insert_all(secrets: &mut MapSecrets, connections: &ConnectionSecrets) {
+    for (provider, conns) in connections {
+        for (connection, keys) in conns {
+            for (key, value) in keys {
+                secrets.insert(provider, connection, key, Secret::new(value.clone()));
+            }
+        }
+    }
+}
+
+/// The environment variable holding a provider's default-connection secret.
+pub fn secret_env_var(provider: &str) -> String {
+    format!("PORTAGE_{}_WEBHOOK_SECRET", provider.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Loads the configuration: file, then development secrets where nothing
+/// else configures one, then the environment.
+pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
+    let (path, must_exist) = match &global.config {
+        Some(path) => (path.clone(), true),
+        None => (global.data.join(DEFAULT_CONFIG_FILE), false),
+    };
+    let file: FileConfig = read_toml(&path, must_exist)?;
+    let dev: DevSecrets = read_toml(&global.data.join(DEV_SECRETS_FILE), false)?;
+
+    let mut secrets = MapSecrets::new();
+    insert_all(&mut secrets, &dev.connections);
+    insert_all(&mut secrets, &file.connections);
+    for provider in registry.names() {
+        if let Ok(value) = std::env::var(secret_env_var(provider)) {
+            if !value.is_empty() {
+                secrets.insert(provider, portage_core::DEFAULT_CONNECTION, "webhook_secret", Secret::new(value));
+            }
+        }
+    }
+
+    let tolerance: HashMap<String, Duration> = file
+        .providers
+        .iter()
+        .filter_map(|(name, p)| p.tolerance_seconds.map(|s| (name.clone(), Duration::from_secs(s))))
+        .collect();
+    let visibility = Duration::from_secs(file.worker.visibility_timeout_seconds.unwrap_or(30).max(1));
+    let ingest = IngestConfig {
+        max_body_bytes: file.server.max_body_bytes.unwrap_or(1024 * 1024),
+        tolerance,
+        ..IngestConfig::default()
+    };
+    Ok(Settings {
+        data_dir: global.data.clone(),
+        sync: SyncConfig {
+            lease: visibility,
+            ..SyncConfig::default()
+        },
+        worker: WorkerSettings {
+            concurrency: file.worker.concurrency.unwrap_or(4).max(1),
+            batch_size: file.worker.batch_size.unwrap_or(10).clamp(1, 100),
+            visibility,
+            max_receives: file.worker.max_receives.unwrap_or(5).max(1),
+            stranded_check: Duration::from_secs(file.worker.stranded_check_seconds.unwrap_or(30).max(1)),
+        },
+        ingest,
+        secrets,
+    })
+}
+
+/// For every provider whose default connection has no signing secret,
+/// generates one, saves it to the development secrets file and returns it.
+pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyhow::Result<Vec<(String, Secret)>> {
+    let path = settings.data_dir.join(DEV_SECRETS_FILE);
+    let mut dev: DevSecrets = read_toml(&path, false)?;
+    let mut generated = Vec::new();
+    for provider in registry.iter() {
+        let name = provider.name();
+        if !settings.secrets.signing(name, portage_core::DEFAULT_CONNECTION).is_empty() {
+            continue;
+        }
+        let secret = provider.generate_secret();
+        dev.connections
+            .entry(name.to_owned())
+            .or_default()
+            .entry(portage_core::DEFAULT_CONNECTION.to_owned())
+            .or_default()
+            .insert("webhook_secret".to_owned(), secret.expose().to_owned());
+        settings.secrets.insert(name, portage_core::DEFAULT_CONNECTION, "webhook_secret", secret.clone());
+        generated.push((name.to_owned(), secret));
+    }
+    if !generated.is_empty() {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let text = toml::to_string(&dev).context("cannot encode development secrets")?;
+        write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(generated)
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}

@@ -1,0 +1,233 @@
+//! `portage serve`: the webhook routes, the worker loop and the scheduler in one
+//! process over the embedded store, with a graceful shutdown that drains
+//! in-flight work.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use portage_core::ingest::Ingestor;
+use portage_core::maintenance::StrandedRecovery;
+use portage_core::ports::Queue;
+use portage_core::provider::WebhookRequest;
+use portage_core::sync::Worker;
+use portage_core::{DEFAULT_CONNECTION, RejectReason};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::cli::{Global, ServeArgs};
+use crate::config;
+
+struct ServerState {
+    ingestor: Ingestor,
+    app: Arc<App>,
+    work: Arc<Notify>,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let registry = portage_providers::registry();
+    let mut settings = config::load(global, &registry)?;
+    for (provider, secret) in config::ensure_dev_secrets(&mut settings, &registry)? {
+        // A generated development secret is printed on purpose, once: the
+        // operator needs it to sign test deliveries. Configured secrets never are.
+        println!(
+            "no signing secret configured for {provider}; generated a development secret (saved in {}): {}",
+            global.data.join(config::DEV_SECRETS_FILE).display(),
+            secret.expose()
+        );
+    }
+    let app = Arc::new(App::with_settings(registry, settings)?);
+    let work = Arc::new(Notify::new());
+    let state = Arc::new(ServerState {
+        ingestor: app.ingestor(),
+        app: app.clone(),
+        work: work.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
+    let scheduler = tokio::spawn(scheduler(recovery, app.worker_settings.stranded_check, stop_rx.clone(), work.clone()));
+    let worker = Arc::new(app.worker());
+    let workers: Vec<_> = (0..app.worker_settings.concurrency)
+        .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
+        .collect();
+
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/webhooks/{provider}", post(webhook_default))
+        .route("/webhooks/{provider}/{connection}", post(webhook))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let bound = listener.local_addr()?;
+    println!("portage listening on http://{bound} (data: {})", global.data.display());
+    info!(addr = %bound, "listening");
+
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    info!("shutting down: draining in-flight work");
+    let _ = stop_tx.send(true);
+    work.notify_waiters();
+    for task in workers {
+        let _ = task.await;
+    }
+    let _ = scheduler.await;
+    app.db.close();
+    info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}
+
+async fn health(State(state): State<Arc<ServerState>>) -> Response {
+    match state.app.db.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "store unavailable" }))).into_response(),
+    }
+}
+
+async fn webhook_default(
+    state: State<Arc<ServerState>>,
+    Path(provider): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, provider, DEFAULT_CONNECTION.to_owned(), method, uri, headers, body).await
+}
+
+async fn webhook(
+    state: State<Arc<ServerState>>,
+    Path((provider, connection)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, provider, connection, method, uri, headers, body).await
+}
+
+fn rejection(provider: &str, connection: &str, reason: RejectReason) -> Response {
+    warn!(provider, connection, reason = reason.code(), "webhook rejected");
+    let status = StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, axum::Json(json!({ "error": reason.code() }))).into_response()
+}
+
+/// The public URL the provider called: scheme from `X-Forwarded-Proto`, host
+/// from `Host`, path and query as received.
+fn public_url(headers: &HeaderMap, uri: &Uri) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = header("x-forwarded-proto").unwrap_or("http");
+    let host = header("host").unwrap_or("localhost");
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{host}{path}")
+}
+
+async fn handle(
+    State(state): State<Arc<ServerState>>,
+    provider: String,
+    connection: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if state.app.registry.get(&provider).is_none() {
+        return rejection(&provider, &connection, RejectReason::UnknownProvider);
+    }
+    let limit = state.ingestor.max_body_bytes();
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return rejection(&provider, &connection, RejectReason::PayloadTooLarge);
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => return rejection(&provider, &connection, RejectReason::PayloadTooLarge),
+    };
+    let request = WebhookRequest {
+        method: method.as_str().to_owned(),
+        url: public_url(&headers, &uri),
+        headers,
+        body,
+    };
+    let response = state.ingestor.handle(&provider, &connection, request).await;
+    if response.status == 200 {
+        state.work.notify_one();
+    }
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(response.body)).into_response()
+}
+
+/// Receives batches from the embedded queue and processes them until told to
+/// stop; a batch already received is always finished first.
+async fn worker_loop(app: Arc<App>, worker: Arc<Worker>, work: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    let settings = app.worker_settings.clone();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let batch = match app.queue.receive(settings.batch_size, settings.visibility).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                warn!(%error, "receive failed");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = work.notified() => {},
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {},
+                _ = stop.changed() => {},
+            }
+            continue;
+        }
+        for delivery in &batch {
+            worker.handle_delivery(app.queue.as_ref(), delivery).await;
+        }
+    }
+}
+
+/// Runs periodic jobs: now, the re-enqueueing of stranded events.
+async fn scheduler(recovery: StrandedRecovery, every: Duration, mut stop: watch::Receiver<bool>, work: Arc<Notify>) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                match recovery.run().await {
+                    Ok(0) => {}
+                    Ok(_) => work.notify_one(),
+                    Err(error) => warn!(%error, "stranded-event recovery failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

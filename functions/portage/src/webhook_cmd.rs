@@ -1,0 +1,244 @@
+//! `portage webhook verify` and `portage webhook send`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use portage_core::ports::{Clock, SystemClock};
+use portage_core::provider::{Registry, VerifyOptions, WebhookRequest};
+use portage_core::{RejectReason, Secret};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::cli::{Global, SendArgs, VerifyArgs, WebhookCommand};
+use crate::config;
+
+/// Runs a `webhook` subcommand.
+pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WebhookCommand::Verify(args) => verify(args),
+        WebhookCommand::Send(args) => send(global, args).await,
+    }
+}
+
+/// What a verification concluded.
+type Verdict = Result<(), RejectReason>;
+
+/// One delivery to check, as the single form's flags or one batch line give it.
+struct Delivery {
+    provider: String,
+    secrets: Vec<Secret>,
+    method: String,
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    now: Option<i64>,
+    tolerance: Option<u64>,
+}
+
+fn check(registry: &Registry, delivery: Delivery) -> Verdict {
+    let provider = registry.get(&delivery.provider).ok_or(RejectReason::UnknownProvider)?;
+    let options = VerifyOptions {
+        tolerance: delivery
+            .tolerance
+            .map_or_else(|| provider.default_tolerance(), Duration::from_secs),
+        now_secs: delivery.now.unwrap_or_else(|| SystemClock.now_secs()),
+    };
+    let request = WebhookRequest {
+        method: delivery.method.to_ascii_uppercase(),
+        url: delivery.url,
+        headers: delivery.headers,
+        body: delivery.body,
+    };
+    provider.verify(&request, &delivery.secrets, options)
+}
+
+fn parse_header_line(line: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    let (name, value) = line
+        .split_once(':')
+        .with_context(|| format!("header '{line}' is not of the form 'Name: value'"))?;
+    header_pair(name, value)
+}
+
+fn header_pair(name: &str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("invalid header name '{name}'"))?;
+    let value = HeaderValue::from_bytes(value.trim().as_bytes()).with_context(|| format!("invalid value for header '{name}'"))?;
+    Ok((name, value))
+}
+
+fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let registry = portage_providers::registry();
+    if let Some(batch) = &args.batch {
+        return verify_batch(&registry, batch);
+    }
+    let (Some(provider), Some(body_file)) = (args.provider, args.body_file) else {
+        bail!("--provider, --secret and --body-file are required without --batch");
+    };
+    let mut headers = HeaderMap::new();
+    for line in &args.headers {
+        let (name, value) = parse_header_line(line)?;
+        headers.append(name, value);
+    }
+    let body = std::fs::read(&body_file).with_context(|| format!("cannot read {}", body_file.display()))?;
+    let delivery = Delivery {
+        provider,
+        secrets: args.secrets.into_iter().map(Secret::new).collect(),
+        method: args.method,
+        url: args.url,
+        headers,
+        body: Bytes::from(body),
+        now: args.now,
+        tolerance: args.tolerance,
+    };
+    Ok(match check(&registry, delivery) {
+        Ok(()) => {
+            println!("valid");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            println!("invalid: {}", reason.code());
+            ExitCode::from(1)
+        }
+    })
+}
+
+/// One `--batch` line.
+#[derive(Deserialize)]
+struct BatchLine {
+    provider: String,
+    secret: OneOrMany,
+    #[serde(default = "default_method")]
+    method: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    body_b64: String,
+    #[serde(default)]
+    now: Option<i64>,
+    #[serde(default)]
+    tolerance: Option<u64>,
+}
+
+/// A secret, or several during rotation.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn default_method() -> String {
+    "POST".to_owned()
+}
+
+fn batch_delivery(line: BatchLine) -> anyhow::Result<Delivery> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &line.headers {
+        let (name, value) = header_pair(name, value)?;
+        headers.append(name, value);
+    }
+    let body = STANDARD.decode(line.body_b64.as_bytes()).context("body_b64 is not base64")?;
+    Ok(Delivery {
+        provider: line.provider,
+        secrets: match line.secret {
+            OneOrMany::One(s) => vec![Secret::new(s)],
+            OneOrMany::Many(v) => v.into_iter().map(Secret::new).collect(),
+        },
+        method: line.method,
+        url: line.url,
+        headers,
+        body: Bytes::from(body),
+        now: line.now,
+        tolerance: line.tolerance,
+    })
+}
+
+/// Checks every line of a JSON-lines file and prints one JSON verdict per
+/// input line, in input order. A line that cannot be read gets
+/// `"reason": "malformed_input"` and the rest go on.
+fn verify_batch(registry: &Registry, path: &Path) -> anyhow::Result<ExitCode> {
+    let reader: Box<dyn BufRead> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for line in reader.lines() {
+        let line = line.context("cannot read the batch file")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let id = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("id").cloned())
+            .unwrap_or(serde_json::Value::Null);
+        let verdict = match serde_json::from_str::<BatchLine>(&line).map_err(anyhow::Error::from).and_then(batch_delivery) {
+            Ok(delivery) => check(registry, delivery).map_err(|r| r.code()),
+            Err(_) => Err("malformed_input"),
+        };
+        let result = match verdict {
+            Ok(()) => json!({ "id": id, "valid": true, "reason": null }),
+            Err(code) => json!({ "id": id, "valid": false, "reason": code }),
+        };
+        writeln!(out, "{result}")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
+    let registry = portage_providers::registry();
+    let provider = registry
+        .get(&args.provider)
+        .with_context(|| format!("unknown provider '{}' (known: {})", args.provider, registry.names().join(", ")))?;
+    let secret = match args.secret {
+        Some(secret) => Secret::new(secret),
+        None => {
+            let settings = config::load(global, &registry)?;
+            settings
+                .secrets
+                .signing(&args.provider, &args.connection)
+                .into_iter()
+                .next()
+                .with_context(|| {
+                    format!(
+                        "no signing secret for {}/{}: pass --secret, set {}, or start `portage serve` once to generate one",
+                        args.provider,
+                        args.connection,
+                        config::secret_env_var(&args.provider)
+                    )
+                })?
+        }
+    };
+    let body = std::fs::read(&args.fixture).with_context(|| format!("cannot read {}", args.fixture.display()))?;
+    let to = args.to.unwrap_or_else(|| {
+        let path = if args.connection == portage_core::DEFAULT_CONNECTION {
+            args.provider.clone()
+        } else {
+            format!("{}/{}", args.provider, args.connection)
+        };
+        format!("http://127.0.0.1:8080/webhooks/{path}")
+    });
+    let mut request = reqwest::Client::new()
+        .post(&to)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    for (name, value) in provider.sign(&body, &secret, SystemClock.now_secs()) {
+        request = request.header(name, value);
+    }
+    let response = request.body(body).send().await.with_context(|| format!("cannot post to {to}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    println!("{} {}", status.as_u16(), text);
+    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
