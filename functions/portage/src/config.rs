@@ -4,6 +4,7 @@
 //! ```toml
 //! [server]
 //! max_body_bytes = 1048576          # larger bodies get 413
+//! reclaim_after_seconds = 30        # a delivery still unqueued this long is enqueued again
 //!
 //! [worker]
 //! concurrency = 4                   # worker tasks
@@ -63,6 +64,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct ServerSection {
     max_body_bytes: Option<usize>,
+    reclaim_after_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,7 +172,7 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
     let ingest = IngestConfig {
         max_body_bytes: file.server.max_body_bytes.unwrap_or(1024 * 1024),
         tolerance,
-        ..IngestConfig::default()
+        reclaim_after: Duration::from_secs(file.server.reclaim_after_seconds.unwrap_or(30).max(1)),
     };
     Ok(Settings {
         data_dir: global.data.clone(),
