@@ -16,7 +16,12 @@ const CONFIG: &str = "[server]\nreclaim_after_seconds = 1\n\n[worker]\nvisibilit
 
 fn event(i: usize) -> (String, Vec<u8>) {
     let id = format!("evt_crash_{i:04}");
-    let body = stripe_event(&id, "customer.created", 1_750_000_000 + i as i64, json!({"id": format!("cus_{i:04}"), "object": "customer", "name": format!("n{i}")}));
+    let body = stripe_event(
+        &id,
+        "customer.created",
+        1_750_000_000 + i as i64,
+        json!({"id": format!("cus_{i:04}"), "object": "customer", "name": format!("n{i}")}),
+    );
     (id, body)
 }
 
@@ -29,16 +34,32 @@ async fn send_all(base: &str, pending: &[usize], kill_after: Option<usize>) -> B
     let queue = Arc::new(std::sync::Mutex::new(pending.to_vec()));
     let senders: Vec<_> = (0..16)
         .map(|_| {
-            let (client, accepted, count, queue, url) = (client.clone(), accepted.clone(), count.clone(), queue.clone(), format!("{base}/webhooks/stripe"));
+            let (client, accepted, count, queue, url) = (
+                client.clone(),
+                accepted.clone(),
+                count.clone(),
+                queue.clone(),
+                format!("{base}/webhooks/stripe"),
+            );
             tokio::spawn(async move {
                 loop {
                     if kill_after.is_some_and(|k| count.load(Ordering::SeqCst) >= k) {
                         return;
                     }
-                    let Some(i) = queue.lock().unwrap().pop() else { return };
+                    let Some(i) = queue.lock().unwrap().pop() else {
+                        return;
+                    };
                     let (id, body) = event(i);
                     let sent = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-                        client.post(&url).header("Stripe-Signature", common::stripe_signature(&body, common::SECRET, common::now())).body(body).send().await
+                        client
+                            .post(&url)
+                            .header(
+                                "Stripe-Signature",
+                                common::stripe_signature(&body, common::SECRET, common::now()),
+                            )
+                            .body(body)
+                            .send()
+                            .await
                     })
                     .await;
                     if let Ok(Ok(response)) = sent {
@@ -69,7 +90,8 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     let sender = tokio::spawn(async move { send_all(&base, &all, None).await });
     loop {
         let events = common::cli(dir.path(), &["events", "list", "--format", "json"]);
-        let events: Vec<serde_json::Value> = serde_json::from_slice(&events.stdout).unwrap_or_default();
+        let events: Vec<serde_json::Value> =
+            serde_json::from_slice(&events.stdout).unwrap_or_default();
         if events.len() >= EVENTS / 3 {
             break;
         }
@@ -79,27 +101,69 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     let accepted_before = sender.await.unwrap();
     let snapshot = common::cli(dir.path(), &["events", "list", "--format", "json"]);
     let snapshot: Vec<serde_json::Value> = serde_json::from_slice(&snapshot.stdout).unwrap();
-    let unfinished = snapshot.iter().filter(|e| e["status"] != "processed").count();
-    eprintln!("killed with {} accepted, {} recorded, {unfinished} not yet processed", accepted_before.len(), snapshot.len());
-    assert!(accepted_before.len() < EVENTS, "the kill interrupted the deliveries");
+    let unfinished = snapshot
+        .iter()
+        .filter(|e| e["status"] != "processed")
+        .count();
+    eprintln!(
+        "killed with {} accepted, {} recorded, {unfinished} not yet processed",
+        accepted_before.len(),
+        snapshot.len()
+    );
+    assert!(
+        accepted_before.len() < EVENTS,
+        "the kill interrupted the deliveries"
+    );
 
     // Restart; the provider retries whatever was not acknowledged.
     let server = Server::start(dir.path(), Some(CONFIG));
-    let retry: Vec<usize> = (0..EVENTS).filter(|i| !accepted_before.contains(&event(*i).0)).collect();
+    let retry: Vec<usize> = (0..EVENTS)
+        .filter(|i| !accepted_before.contains(&event(*i).0))
+        .collect();
     let accepted_after = send_all(&server.base, &retry, None).await;
-    assert_eq!(accepted_before.len() + accepted_after.len(), EVENTS, "every delivery is eventually acknowledged");
+    assert_eq!(
+        accepted_before.len() + accepted_after.len(),
+        EVENTS,
+        "every delivery is eventually acknowledged"
+    );
 
-    let events = wait_for_events(dir.path(), |e| e.len() == EVENTS && e.iter().all(|e| e["status"] == "processed"));
+    let events = wait_for_events(dir.path(), |e| {
+        e.len() == EVENTS && e.iter().all(|e| e["status"] == "processed")
+    });
     assert_eq!(events.len(), EVENTS, "each event recorded once");
-    let not_processed: Vec<_> = events.iter().filter(|e| e["status"] != "processed").collect();
-    assert!(not_processed.is_empty(), "{} events not processed: {:?}", not_processed.len(), not_processed.first());
+    let not_processed: Vec<_> = events
+        .iter()
+        .filter(|e| e["status"] != "processed")
+        .collect();
+    assert!(
+        not_processed.is_empty(),
+        "{} events not processed: {:?}",
+        not_processed.len(),
+        not_processed.first()
+    );
 
-    let state = common::cli(dir.path(), &["state", "list", "--provider", "stripe", "--kind", "customer", "--format", "json"]);
+    let state = common::cli(
+        dir.path(),
+        &[
+            "state",
+            "list",
+            "--provider",
+            "stripe",
+            "--kind",
+            "customer",
+            "--format",
+            "json",
+        ],
+    );
     let customers: Vec<serde_json::Value> = serde_json::from_slice(&state.stdout).unwrap();
     assert_eq!(customers.len(), EVENTS, "one customer per event");
     for c in &customers {
         let i: usize = c["id"].as_str().unwrap()["cus_".len()..].parse().unwrap();
-        assert_eq!(c["source_event"], event(i).0, "state written by its own event");
+        assert_eq!(
+            c["source_event"],
+            event(i).0,
+            "state written by its own event"
+        );
         assert_eq!(c["version"]["primary"], 1_750_000_000 + i as i64);
     }
     let dlq = common::cli(dir.path(), &["dlq", "list", "--format", "json"]);

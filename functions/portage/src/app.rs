@@ -35,7 +35,11 @@ impl App {
     pub fn with_settings(registry: Registry, settings: Settings) -> anyhow::Result<Self> {
         let db = portage_embedded::open(&settings.data_dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
+        let queue = Arc::new(SqliteQueue::new(
+            db.clone(),
+            clock.clone(),
+            settings.worker.max_receives,
+        ));
         Ok(Self {
             registry,
             db,
@@ -51,7 +55,6 @@ impl App {
     pub fn ingestor(&self) -> Ingestor {
         Ingestor::new(
             self.registry.clone(),
-            self.db.clone(),
             self.queue.clone(),
             self.secrets.clone(),
             self.clock.clone(),

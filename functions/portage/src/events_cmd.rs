@@ -12,7 +12,9 @@ use portage_core::{EventFilter, EventKey, EventRecord, EventStatus};
 use serde_json::json;
 
 use crate::app::App;
-use crate::cli::{DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Format, Global, ReplayArgs};
+use crate::cli::{
+    DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Format, Global, ReplayArgs,
+};
 use crate::output::{print_json, print_table, rfc3339_ms};
 
 /// Runs an `events` subcommand.
@@ -70,7 +72,17 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            print_table(&["PROVIDER", "EVENT_ID", "TYPE", "STATUS", "RECEIVED_AT", "DETAIL"], &rows)?;
+            print_table(
+                &[
+                    "PROVIDER",
+                    "EVENT_ID",
+                    "TYPE",
+                    "STATUS",
+                    "RECEIVED_AT",
+                    "DETAIL",
+                ],
+                &rows,
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -89,7 +101,10 @@ async fn find(app: &App, event_id: &str, provider: Option<String>) -> anyhow::Re
         [one] => Ok(one.key()),
         many => bail!(
             "event id '{event_id}' exists under several providers ({}): pass --provider",
-            many.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|r| r.provider.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -104,7 +119,9 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
     value["finished_at"] = json!(record.finished_at_ms.map(rfc3339_ms));
     match std::str::from_utf8(&record.raw) {
         Ok(text) => value["body"] = json!(text),
-        Err(_) => value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw)),
+        Err(_) => {
+            value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw))
+        }
     }
     print_json(&value)?;
     Ok(ExitCode::SUCCESS)
@@ -144,13 +161,19 @@ pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<Exi
                             ]
                         })
                         .collect();
-                    print_table(&["ID", "PROVIDER", "EVENT_ID", "RECEIVES", "REASON", "DEAD_AT"], &rows)?;
+                    print_table(
+                        &[
+                            "ID", "PROVIDER", "EVENT_ID", "RECEIVES", "REASON", "DEAD_AT",
+                        ],
+                        &rows,
+                    )?;
                 }
             }
         }
         DlqCommand::Redrive { ids } => {
             let ids = (!ids.is_empty()).then_some(ids);
-            let moved = redrive_dead_letters(app.db.as_ref(), app.queue.as_ref(), ids.as_deref()).await?;
+            let moved =
+                redrive_dead_letters(app.db.as_ref(), app.queue.as_ref(), ids.as_deref()).await?;
             println!("redriven {moved}");
         }
     }

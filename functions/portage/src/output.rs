@@ -29,7 +29,10 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> 
         writeln!(out, "{}", padded.join("  ").trim_end())
     };
     let written = std::iter::once(header.to_vec())
-        .chain(rows.iter().map(|row| row.iter().map(String::as_str).collect()))
+        .chain(
+            rows.iter()
+                .map(|row| row.iter().map(String::as_str).collect()),
+        )
         .try_for_each(&mut line)
         .and_then(|()| out.flush());
     match written {

@@ -11,9 +11,10 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::domain::{EventKey, NewEvent, QueueMessage};
+use crate::domain::{EventKey, NewEvent};
 use crate::error::{RejectReason, StoreError};
-use crate::ports::{Clock, EventLog, Queue, RecordOutcome, Secrets};
+use crate::intake::Intake;
+use crate::ports::{Clock, RecordOutcome, Secrets};
 use crate::provider::{Registry, VerifyOptions, WebhookRequest};
 
 /// Headers never kept with a recorded event: they may carry credentials.
@@ -75,8 +76,7 @@ impl IngestResponse {
 /// Runs the ingest flow over the ports it is given.
 pub struct Ingestor {
     registry: Registry,
-    events: Arc<dyn EventLog>,
-    queue: Arc<dyn Queue>,
+    intake: Arc<dyn Intake>,
     secrets: Arc<dyn Secrets>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
@@ -86,16 +86,14 @@ impl Ingestor {
     /// Wires the flow to its ports.
     pub fn new(
         registry: Registry,
-        events: Arc<dyn EventLog>,
-        queue: Arc<dyn Queue>,
+        intake: Arc<dyn Intake>,
         secrets: Arc<dyn Secrets>,
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
         Self {
             registry,
-            events,
-            queue,
+            intake,
             secrets,
             clock,
             config,
@@ -117,7 +115,12 @@ impl Ingestor {
         match self.accept(provider, connection, request).await {
             Ok(response) => response,
             Err(IngestFailure::Rejected(reason)) => {
-                warn!(provider, connection, reason = reason.code(), "webhook rejected");
+                warn!(
+                    provider,
+                    connection,
+                    reason = reason.code(),
+                    "webhook rejected"
+                );
                 IngestResponse::rejected(reason)
             }
             Err(IngestFailure::Store(error)) => {
@@ -172,20 +175,11 @@ impl Ingestor {
             received_at_ms: self.clock.now_ms(),
         };
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
-        let outcome = self.events.record(new_event, reclaim_ms).await?;
-        let duplicate = match outcome {
-            RecordOutcome::Inserted => false,
-            RecordOutcome::Reclaimed | RecordOutcome::Duplicate(_) => true,
-        };
-        if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
-            self.queue
-                .send(&[QueueMessage {
-                    provider: key.provider.clone(),
-                    event_id: key.event_id.clone(),
-                }])
-                .await?;
-            self.events.mark_queued(&key).await?;
-        }
+        let outcome = self
+            .intake
+            .record_and_enqueue(new_event, reclaim_ms)
+            .await?;
+        let duplicate = !matches!(outcome, RecordOutcome::Inserted);
         info!(
             provider = provider_name,
             connection,

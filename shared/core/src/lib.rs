@@ -8,6 +8,7 @@
 pub mod domain;
 pub mod error;
 pub mod ingest;
+pub mod intake;
 pub mod maintenance;
 pub mod ports;
 pub mod provider;

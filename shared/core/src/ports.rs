@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::{
-    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent,
-    QueueMessage, StateChange, StateRecord,
+    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent, QueueMessage,
+    StateChange, StateRecord,
 };
 use crate::error::StoreError;
 use crate::secret::Secret;
@@ -55,8 +55,11 @@ pub trait EventLog: Send + Sync {
     /// Records a verified delivery exactly once per (provider, event id), as
     /// one conditional write. A record still `received` whose enqueue claim is
     /// older than `reclaim_after_ms` is claimed again (see [`RecordOutcome`]).
-    async fn record(&self, event: NewEvent, reclaim_after_ms: i64)
-    -> Result<RecordOutcome, StoreError>;
+    async fn record(
+        &self,
+        event: NewEvent,
+        reclaim_after_ms: i64,
+    ) -> Result<RecordOutcome, StoreError>;
 
     /// Moves a `received` event to `queued` once its message is on the queue.
     async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError>;
@@ -113,8 +116,12 @@ pub trait StateStore: Send + Sync {
     ) -> Result<UpsertOutcome, StoreError>;
 
     /// One record.
-    async fn get(&self, provider: &str, kind: &str, id: &str)
-    -> Result<Option<StateRecord>, StoreError>;
+    async fn get(
+        &self,
+        provider: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<StateRecord>, StoreError>;
 
     /// Every record of a kind, ordered by id.
     async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;

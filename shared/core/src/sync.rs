@@ -144,7 +144,8 @@ impl Worker {
             settlement: Settlement::Ack,
         };
         let now = self.clock.now_ms();
-        let until = now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
+        let until =
+            now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
         let record = match self.events.lease(key, now, until, force).await {
             Ok(LeaseOutcome::Leased(record)) => record,
             Ok(LeaseOutcome::AlreadyFinal(status)) => {

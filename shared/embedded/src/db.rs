@@ -40,10 +40,12 @@ CREATE TABLE IF NOT EXISTS events (
     detail          TEXT,
     headers         TEXT    NOT NULL,
     raw             BLOB    NOT NULL,
-    UNIQUE (provider, event_id)
+    -- Event id first: this one index also serves lookups by id alone.
+    UNIQUE (event_id, provider)
 );
-CREATE INDEX IF NOT EXISTS events_by_status ON events (status, claimed_at_ms);
-CREATE INDEX IF NOT EXISTS events_by_event_id ON events (event_id);
+-- Only `received` rows are indexed: the stranded-event scan is its one
+-- user, and a full index would be rewritten on every status change.
+CREATE INDEX IF NOT EXISTS events_received ON events (claimed_at_ms) WHERE status = 'received';
 CREATE TABLE IF NOT EXISTS state (
     provider          TEXT    NOT NULL,
     kind              TEXT    NOT NULL,
@@ -125,10 +127,35 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Runs a statement through the connection's prepared-statement cache.
+pub(crate) fn exec<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Queries one row through the connection's prepared-statement cache.
+pub(crate) fn query_row<T, P, F>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: F,
+) -> rusqlite::Result<T>
+where
+    P: rusqlite::Params,
+    F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
     Ok(conn)
 }
 
@@ -138,13 +165,18 @@ impl Database {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = connect(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
             .map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!("cannot switch {} to WAL mode", path.display())));
+            return Err(StoreError::Backend(format!(
+                "cannot switch {} to WAL mode",
+                path.display()
+            )));
         }
         conn.execute_batch(SCHEMA).map_err(backend)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
@@ -152,6 +184,7 @@ impl Database {
             .name("portage-sqlite-writer".into())
             .spawn(move || write_loop(conn, receiver))
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+
         Ok(Self {
             jobs: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
@@ -196,7 +229,10 @@ impl Database {
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
         let conn = match pooled {
             Some(conn) => conn,
-            None => connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?,
+            None => connect(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?,
         };
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let result = op(&conn);
@@ -212,7 +248,8 @@ impl Database {
 
     /// Checks that the database answers a read, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+        self.read(|conn| query_row(conn, "SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await
     }
 
     /// Stops accepting writes, lets the writer finish what it has, and waits
@@ -238,14 +275,15 @@ fn in_savepoint<T>(
     conn: &Connection,
     op: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(backend)?;
+    exec(conn, "SAVEPOINT job", []).map_err(backend)?;
     match op(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE job").map_err(backend)?;
+            exec(conn, "RELEASE job", []).map_err(backend)?;
             Ok(value)
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job").map_err(backend)?;
+            exec(conn, "ROLLBACK TO job", []).map_err(backend)?;
+            exec(conn, "RELEASE job", []).map_err(backend)?;
             Err(e)
         }
     }

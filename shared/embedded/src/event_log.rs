@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
-use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError};
+use portage_core::{
+    EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError,
+};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::db::{Database, backend};
+use crate::db::{Database, backend, exec, query_row};
 
 const COLUMNS: &str = "provider, event_id, connection, event_type, occurred_at, account, object_kind, \
      object_id, livemode, status, received_at_ms, attempts, lease_until_ms, finished_at_ms, detail, headers";
@@ -50,7 +52,8 @@ fn record_from_row(row: &Row<'_>, with_raw: bool) -> rusqlite::Result<EventRecor
 }
 
 fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
-    conn.query_row(
+    query_row(
+        conn,
         &format!("SELECT {COLUMNS}, raw FROM events WHERE provider = ?1 AND event_id = ?2"),
         params![key.provider, key.event_id],
         |row| record_from_row(row, true),
@@ -59,8 +62,12 @@ fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, 
     .map_err(backend)
 }
 
-fn status_and_lease(conn: &Connection, key: &EventKey) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
-    conn.query_row(
+fn status_and_lease(
+    conn: &Connection,
+    key: &EventKey,
+) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
+    query_row(
+        conn,
         "SELECT status, lease_until_ms FROM events WHERE provider = ?1 AND event_id = ?2",
         params![key.provider, key.event_id],
         |row| Ok((status_of(row, 0)?, row.get(1)?)),
@@ -69,15 +76,20 @@ fn status_and_lease(conn: &Connection, key: &EventKey) -> Result<Option<(EventSt
     .map_err(backend)
 }
 
-fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
-    let headers = serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+/// The conditional first write of a delivery (shared with the intake).
+pub(crate) fn insert(
+    conn: &Connection,
+    event: &NewEvent,
+    reclaim_after_ms: i64,
+) -> Result<RecordOutcome, StoreError> {
+    let headers =
+        serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let e = &event.event;
-    let inserted = conn
-        .execute(
+    let inserted = exec(conn,
             "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
              object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms, headers, raw) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10, ?11, ?12) \
-             ON CONFLICT (provider, event_id) DO NOTHING",
+             ON CONFLICT (event_id, provider) DO NOTHING",
             params![
                 event.provider,
                 e.event_id,
@@ -97,13 +109,18 @@ fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64) -> Result<
     if inserted == 1 {
         return Ok(RecordOutcome::Inserted);
     }
-    let reclaimed = conn
-        .execute(
-            "UPDATE events SET claimed_at_ms = ?3 WHERE provider = ?1 AND event_id = ?2 \
+    let reclaimed = exec(
+        conn,
+        "UPDATE events SET claimed_at_ms = ?3 WHERE provider = ?1 AND event_id = ?2 \
              AND status = 'received' AND claimed_at_ms <= ?3 - ?4",
-            params![event.provider, e.event_id, event.received_at_ms, reclaim_after_ms],
-        )
-        .map_err(backend)?;
+        params![
+            event.provider,
+            e.event_id,
+            event.received_at_ms,
+            reclaim_after_ms
+        ],
+    )
+    .map_err(backend)?;
     if reclaimed == 1 {
         return Ok(RecordOutcome::Reclaimed);
     }
@@ -116,19 +133,37 @@ fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64) -> Result<
     Ok(RecordOutcome::Duplicate(status))
 }
 
-fn lease(conn: &Connection, key: &EventKey, now: i64, until: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
-    let leased = conn
-        .execute(
-            "UPDATE events SET status = 'processing', lease_until_ms = ?4, attempts = attempts + 1 \
+/// Moves a `received` event to `queued` (shared with the intake).
+pub(crate) fn mark_queued(conn: &Connection, key: &EventKey) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "UPDATE events SET status = 'queued' WHERE provider = ?1 AND event_id = ?2 AND status = 'received'",
+        params![key.provider, key.event_id],
+    )
+    .map(|_| ())
+    .map_err(backend)
+}
+
+fn lease(
+    conn: &Connection,
+    key: &EventKey,
+    now: i64,
+    until: i64,
+    force: bool,
+) -> Result<LeaseOutcome, StoreError> {
+    let leased = exec(
+        conn,
+        "UPDATE events SET status = 'processing', lease_until_ms = ?4, attempts = attempts + 1 \
              WHERE provider = ?1 AND event_id = ?2 AND ( \
                 status IN ('received', 'queued') \
                 OR (status = 'processing' AND lease_until_ms < ?3) \
                 OR (?5 AND status IN ('processed', 'failed')))",
-            params![key.provider, key.event_id, now, until, force],
-        )
-        .map_err(backend)?;
+        params![key.provider, key.event_id, now, until, force],
+    )
+    .map_err(backend)?;
     if leased == 1 {
-        let record = get_record(conn, key)?.ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
+        let record = get_record(conn, key)?
+            .ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
         return Ok(LeaseOutcome::Leased(Box::new(record)));
     }
     Ok(match status_and_lease(conn, key)? {
@@ -144,7 +179,8 @@ fn finish(conn: &Connection, key: &EventKey, finish: &Finish, now: i64) -> Resul
         Finish::Failed(d) => ("failed", d, Some(now)),
         Finish::Retry(d) => ("queued", d, None),
     };
-    conn.execute(
+    exec(
+        conn,
         "UPDATE events SET status = ?3, detail = ?4, finished_at_ms = ?5, lease_until_ms = NULL \
          WHERE provider = ?1 AND event_id = ?2 AND status = 'processing'",
         params![key.provider, key.event_id, status, detail, finished_at],
@@ -173,64 +209,74 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         sql.push_str(&format!(" LIMIT ?{}", args.len()));
     }
-    let mut stmt = conn.prepare(&sql).map_err(backend)?;
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |row| record_from_row(row, false))
+        .query_map(rusqlite::params_from_iter(args), |row| {
+            record_from_row(row, false)
+        })
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 fn stranded(conn: &Connection, before: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT provider, event_id FROM events WHERE status = 'received' AND claimed_at_ms < ?1 \
              ORDER BY claimed_at_ms LIMIT ?2",
         )
         .map_err(backend)?;
     let rows = stmt
-        .query_map(params![before, i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-            Ok(EventKey {
-                provider: row.get(0)?,
-                event_id: row.get(1)?,
-            })
-        })
+        .query_map(
+            params![before, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |row| {
+                Ok(EventKey {
+                    provider: row.get(0)?,
+                    event_id: row.get(1)?,
+                })
+            },
+        )
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 #[async_trait]
 impl EventLog for Database {
-    async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
-        self.write(move |conn| insert(conn, &event, reclaim_after_ms)).await
+    async fn record(
+        &self,
+        event: NewEvent,
+        reclaim_after_ms: i64,
+    ) -> Result<RecordOutcome, StoreError> {
+        self.write(move |conn| insert(conn, &event, reclaim_after_ms))
+            .await
     }
 
     async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(move |conn| {
-            conn.execute(
-                "UPDATE events SET status = 'queued' WHERE provider = ?1 AND event_id = ?2 AND status = 'received'",
-                params![key.provider, key.event_id],
-            )
-            .map(|_| ())
-            .map_err(backend)
-        })
-        .await
+        self.write(move |conn| mark_queued(conn, &key)).await
     }
 
-    async fn lease(&self, key: &EventKey, now_ms: i64, until_ms: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
+    async fn lease(
+        &self,
+        key: &EventKey,
+        now_ms: i64,
+        until_ms: i64,
+        force: bool,
+    ) -> Result<LeaseOutcome, StoreError> {
         let key = key.clone();
-        self.write(move |conn| lease(conn, &key, now_ms, until_ms, force)).await
+        self.write(move |conn| lease(conn, &key, now_ms, until_ms, force))
+            .await
     }
 
     async fn finish(&self, key: &EventKey, outcome: Finish, now_ms: i64) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(move |conn| finish(conn, &key, &outcome, now_ms)).await
+        self.write(move |conn| finish(conn, &key, &outcome, now_ms))
+            .await
     }
 
     async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError> {
         let key = key.clone();
         self.write(move |conn| {
-            conn.execute(
+            exec(conn,
                 "UPDATE events SET status = 'queued', finished_at_ms = NULL WHERE provider = ?1 AND event_id = ?2 AND status = 'failed'",
                 params![key.provider, key.event_id],
             )
@@ -251,6 +297,7 @@ impl EventLog for Database {
     }
 
     async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
-        self.read(move |conn| stranded(conn, before_ms, limit)).await
+        self.read(move |conn| stranded(conn, before_ms, limit))
+            .await
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod db;
 mod event_log;
+mod intake;
 mod queue;
 mod secrets;
 mod state_store;

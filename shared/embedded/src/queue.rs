@@ -9,7 +9,7 @@ use portage_core::ports::{Clock, Queue};
 use portage_core::{DeadLetter, Delivery, QueueMessage, StoreError};
 use rusqlite::{Connection, params};
 
-use crate::db::{Database, backend};
+use crate::db::{Database, backend, exec};
 
 /// The embedded queue: messages live in the same database as the events, so
 /// a message is as durable as the event it names.
@@ -31,6 +31,18 @@ impl SqliteQueue {
     }
 }
 
+impl SqliteQueue {
+    /// The database the queue lives in (shared with the intake).
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Now, by the queue's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -41,40 +53,69 @@ fn parse_receipt(receipt: &str) -> Result<(i64, i64), StoreError> {
     let (id, count) = receipt
         .split_once(':')
         .ok_or_else(|| StoreError::Invalid(format!("malformed receipt '{receipt}'")))?;
-    let parse = |s: &str| s.parse::<i64>().map_err(|_| StoreError::Invalid(format!("malformed receipt '{receipt}'")));
+    let parse = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| StoreError::Invalid(format!("malformed receipt '{receipt}'")))
+    };
     Ok((parse(id)?, parse(count)?))
 }
 
-fn decode(body: &str) -> rusqlite::Result<QueueMessage> {
-    serde_json::from_str(body)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+/// Appends one message, visible at once.
+pub(crate) fn push(conn: &Connection, body: &str, now: i64) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)",
+        params![body, now],
+    )
+    .map(|_| ())
+    .map_err(backend)
 }
 
-fn receive(conn: &Connection, now: i64, max: usize, hide_ms: i64, max_receives: u32) -> Result<Vec<Delivery>, StoreError> {
-    conn.execute(
+fn decode(body: &str) -> rusqlite::Result<QueueMessage> {
+    serde_json::from_str(body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn receive(
+    conn: &Connection,
+    now: i64,
+    max: usize,
+    hide_ms: i64,
+    max_receives: u32,
+) -> Result<Vec<Delivery>, StoreError> {
+    exec(
+        conn,
         "UPDATE queue SET dead_at_ms = ?1, dead_reason = 'max_receives_exceeded' \
          WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 AND receive_count >= ?2",
         params![now, max_receives],
     )
     .map_err(backend)?;
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "UPDATE queue SET receive_count = receive_count + 1, visible_at_ms = ?2 \
              WHERE id IN (SELECT id FROM queue WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 ORDER BY id LIMIT ?3) \
              RETURNING id, receive_count, body",
         )
         .map_err(backend)?;
     let rows = stmt
-        .query_map(params![now, now.saturating_add(hide_ms), i64::try_from(max).unwrap_or(i64::MAX)], |row| {
-            let id: i64 = row.get(0)?;
-            let count: u32 = row.get(1)?;
-            let body: String = row.get(2)?;
-            Ok(Delivery {
-                receipt: format!("{id}:{count}"),
-                message: decode(&body)?,
-                receive_count: count,
-            })
-        })
+        .query_map(
+            params![
+                now,
+                now.saturating_add(hide_ms),
+                i64::try_from(max).unwrap_or(i64::MAX)
+            ],
+            |row| {
+                let id: i64 = row.get(0)?;
+                let count: u32 = row.get(1)?;
+                let body: String = row.get(2)?;
+                Ok(Delivery {
+                    receipt: format!("{id}:{count}"),
+                    message: decode(&body)?,
+                    receive_count: count,
+                })
+            },
+        )
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
@@ -89,30 +130,29 @@ impl Queue for SqliteQueue {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = self.clock.now_ms();
         self.db
-            .write(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached("INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)")
-                    .map_err(backend)?;
-                for body in &bodies {
-                    stmt.execute(params![body, now]).map_err(backend)?;
-                }
-                Ok(())
-            })
+            .write(move |conn| bodies.iter().try_for_each(|body| push(conn, body, now)))
             .await
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError> {
-        let (now, hide, max_receives) = (self.clock.now_ms(), millis(visibility), self.max_receives);
-        self.db.write(move |conn| receive(conn, now, max, hide, max_receives)).await
+        let (now, hide, max_receives) =
+            (self.clock.now_ms(), millis(visibility), self.max_receives);
+        self.db
+            .write(move |conn| receive(conn, now, max, hide, max_receives))
+            .await
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
         let (id, count) = parse_receipt(receipt)?;
         self.db
             .write(move |conn| {
-                conn.execute("DELETE FROM queue WHERE id = ?1 AND receive_count = ?2", params![id, count])
-                    .map(|_| ())
-                    .map_err(backend)
+                exec(
+                    conn,
+                    "DELETE FROM queue WHERE id = ?1 AND receive_count = ?2",
+                    params![id, count],
+                )
+                .map(|_| ())
+                .map_err(backend)
             })
             .await
     }
@@ -122,7 +162,7 @@ impl Queue for SqliteQueue {
         let visible_at = self.clock.now_ms().saturating_add(millis(delay));
         self.db
             .write(move |conn| {
-                conn.execute(
+                exec(conn,
                     "UPDATE queue SET visible_at_ms = ?3 WHERE id = ?1 AND receive_count = ?2 AND dead_at_ms IS NULL",
                     params![id, count, visible_at],
                 )
@@ -137,7 +177,7 @@ impl Queue for SqliteQueue {
         let (now, reason) = (self.clock.now_ms(), reason.to_owned());
         self.db
             .write(move |conn| {
-                conn.execute(
+                exec(conn,
                     "UPDATE queue SET dead_at_ms = ?3, dead_reason = ?4 WHERE id = ?1 AND receive_count = ?2",
                     params![id, count, now, reason],
                 )
@@ -151,7 +191,7 @@ impl Queue for SqliteQueue {
         self.db
             .read(|conn| {
                 let mut stmt = conn
-                    .prepare(
+                    .prepare_cached(
                         "SELECT id, body, receive_count, dead_reason, dead_at_ms FROM queue \
                          WHERE dead_at_ms IS NOT NULL ORDER BY dead_at_ms, id",
                     )
@@ -177,7 +217,10 @@ impl Queue for SqliteQueue {
         let ids: Option<Vec<i64>> = ids
             .map(|ids| {
                 ids.iter()
-                    .map(|id| id.parse::<i64>().map_err(|_| StoreError::Invalid(format!("no dead letter '{id}'"))))
+                    .map(|id| {
+                        id.parse::<i64>()
+                            .map_err(|_| StoreError::Invalid(format!("no dead letter '{id}'")))
+                    })
                     .collect()
             })
             .transpose()?;
@@ -187,11 +230,11 @@ impl Queue for SqliteQueue {
                 let sql = "UPDATE queue SET dead_at_ms = NULL, dead_reason = NULL, receive_count = 0, visible_at_ms = ?1 \
                            WHERE dead_at_ms IS NOT NULL";
                 match ids {
-                    None => conn.execute(sql, params![now]).map_err(backend),
+                    None => exec(conn,sql, params![now]).map_err(backend),
                     Some(ids) => {
                         let mut moved = 0;
                         for id in ids {
-                            moved += conn.execute(&format!("{sql} AND id = ?2"), params![now, id]).map_err(backend)?;
+                            moved += exec(conn,&format!("{sql} AND id = ?2"), params![now, id]).map_err(backend)?;
                         }
                         Ok(moved)
                     }

@@ -43,7 +43,11 @@ impl MapSecrets {
 
 #[async_trait]
 impl Secrets for MapSecrets {
-    async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError> {
+    async fn signing_secrets(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Result<Vec<Secret>, StoreError> {
         Ok(self.signing(provider, connection))
     }
 }
@@ -56,7 +60,12 @@ mod tests {
     fn signing_secrets_include_rotated_keys_only() {
         let mut s = MapSecrets::new();
         s.insert("stripe", "default", "webhook_secret", Secret::new("new"));
-        s.insert("stripe", "default", "webhook_secret_previous", Secret::new("old"));
+        s.insert(
+            "stripe",
+            "default",
+            "webhook_secret_previous",
+            Secret::new("old"),
+        );
         s.insert("stripe", "default", "api_key", Secret::new("sk"));
         let signing = s.signing("stripe", "default");
         let got: Vec<&str> = signing.iter().map(Secret::expose).collect();

@@ -5,7 +5,7 @@ use portage_core::ports::{StateStore, UpsertOutcome};
 use portage_core::{StateChange, StateRecord, StoreError, Version};
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::db::{Database, backend};
+use crate::db::{Database, backend, exec, query_row};
 
 const COLUMNS: &str = "provider, connection, kind, id, version_primary, version_secondary, data, deleted, \
      source_event, updated_at_ms";
@@ -40,14 +40,15 @@ impl StateStore for Database {
         source_event: Option<&str>,
         now_ms: i64,
     ) -> Result<UpsertOutcome, StoreError> {
-        let data = serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let (provider, connection, change) = (provider.to_owned(), connection.to_owned(), change.clone());
+        let data =
+            serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (provider, connection, change) =
+            (provider.to_owned(), connection.to_owned(), change.clone());
         let source_event = source_event.map(str::to_owned);
         self.write(move |conn| {
             // The WHERE clause on the conflict branch is the version check: an
             // equal or older version leaves the row untouched.
-            let written = conn
-                .execute(
+            let written = exec(conn,
                     "INSERT INTO state (provider, kind, id, connection, version_primary, version_secondary, \
                      data, deleted, source_event, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                      ON CONFLICT (provider, kind, id) DO UPDATE SET connection = excluded.connection, \
@@ -74,11 +75,19 @@ impl StateStore for Database {
         .await
     }
 
-    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
+    async fn get(
+        &self,
+        provider: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<StateRecord>, StoreError> {
         let (provider, kind, id) = (provider.to_owned(), kind.to_owned(), id.to_owned());
         self.read(move |conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"),
+            query_row(
+                conn,
+                &format!(
+                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"
+                ),
                 params![provider, kind, id],
                 record_from_row,
             )
@@ -92,9 +101,13 @@ impl StateStore for Database {
         let (provider, kind) = (provider.to_owned(), kind.to_owned());
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare(&format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"))
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"
+                ))
                 .map_err(backend)?;
-            let rows = stmt.query_map(params![provider, kind], record_from_row).map_err(backend)?;
+            let rows = stmt
+                .query_map(params![provider, kind], record_from_row)
+                .map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
         .await
@@ -103,9 +116,14 @@ impl StateStore for Database {
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_owned();
         self.read(move |conn| {
-            conn.query_row("SELECT value FROM cursors WHERE name = ?1", params![name], |row| row.get(0))
-                .optional()
-                .map_err(backend)
+            query_row(
+                conn,
+                "SELECT value FROM cursors WHERE name = ?1",
+                params![name],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)
         })
         .await
     }
@@ -113,7 +131,7 @@ impl StateStore for Database {
     async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         let (name, value) = (name.to_owned(), value.to_owned());
         self.write(move |conn| {
-            conn.execute(
+            exec(conn,
                 "INSERT INTO cursors (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 params![name, value],
             )

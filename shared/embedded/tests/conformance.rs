@@ -40,3 +40,20 @@ async fn data_survives_reopening() {
     use portage_core::ports::StateStore;
     assert_eq!(db.list("before", "customer").await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn outbox_intake_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let queue = SqliteQueue::new(db.clone(), Arc::new(SystemClock), 4);
+    conformance::intake(&queue, db.as_ref(), &queue, "conformance").await;
+}
+
+#[tokio::test]
+async fn separate_intake_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let queue = Arc::new(SqliteQueue::new(db.clone(), Arc::new(SystemClock), 4));
+    let intake = portage_core::intake::SeparateIntake::new(db.clone(), queue.clone());
+    conformance::intake(&intake, db.as_ref(), queue.as_ref(), "conformance").await;
+}

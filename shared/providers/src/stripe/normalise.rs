@@ -37,7 +37,8 @@ struct ObjectHead {
 
 /// Normalises a verified Stripe event body.
 pub fn normalise(body: &[u8]) -> Result<NormalizedEvent, RejectReason> {
-    let envelope: Envelope = serde_json::from_slice(body).map_err(|_| RejectReason::MalformedPayload)?;
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|_| RejectReason::MalformedPayload)?;
     let valid_id = !envelope.id.is_empty() && envelope.id.len() <= MAX_ID_LEN;
     if !valid_id || envelope.event_type.is_empty() || envelope.event_type.len() > MAX_ID_LEN {
         return Err(RejectReason::MalformedPayload);
@@ -75,7 +76,13 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_event() {
-        for body in [&b"not json"[..], b"{}", br#"{"id":"","type":"x","created":1}"#, br#"{"id":"e","type":"x","created":"soon"}"#, b"\xff\xfe"] {
+        for body in [
+            &b"not json"[..],
+            b"{}",
+            br#"{"id":"","type":"x","created":1}"#,
+            br#"{"id":"e","type":"x","created":"soon"}"#,
+            b"\xff\xfe",
+        ] {
             assert_eq!(normalise(body), Err(RejectReason::MalformedPayload));
         }
     }
