@@ -163,15 +163,16 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
     insert_all(&mut secrets, &dev.connections);
     insert_all(&mut secrets, &file.connections);
     for provider in registry.names() {
-        if let Ok(value) = std::env::var(secret_env_var(provider)) {
-            if !value.is_empty() {
-                secrets.insert(
-                    provider,
-                    portage_core::DEFAULT_CONNECTION,
-                    "webhook_secret",
-                    Secret::new(value),
-                );
-            }
+        if let Ok(value) = std::env::var(secret_env_var(provider))
+            && !value.is_empty()
+        {
+            let secret = Secret::new(value);
+            secrets.insert(
+                provider,
+                portage_core::DEFAULT_CONNECTION,
+                "webhook_secret",
+                secret,
+            );
         }
     }
 

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every check and test Portage has. This is the command README.md names and
+# .ci/run calls. It installs what the tests need (pinned, into target/) and
+# needs only the Rust toolchain, Python 3.11 with pip, and the registries.
+set -euo pipefail
+mkdir -p target
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python tools (pinned) in target/ci-venv"
+venv=target/ci-venv
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-test.txt
+
+step "Stripe vectors are what the official library makes"
+for kind in "" "--quirks"; do
+  file=fixtures/stripe/vectors/signatures${kind:+-quirks}.jsonl
+  "$venv/bin/python" fixtures/stripe/vectors/generate.py $kind | diff -u "$file" - \
+    || { echo "$file differs from what stripe's library generates now"; exit 1; }
+done
+
+step "template.yaml passes cfn-lint"
+"$venv/bin/cfn-lint" template.yaml
+
+step "cargo fmt"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test"
+log=target/test-output.log
+cargo test --workspace --all-targets 2>&1 | tee "$log"
+# One closing line over all test binaries (cargo prints one per binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
