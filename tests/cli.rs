@@ -15,23 +15,8 @@ async fn operator_tour() {
     let url = server.url("/webhooks/stripe");
 
     let fixture = common::repo_root().join("fixtures/stripe/customer.subscription.created.json");
-    let sent = cli(
-        data,
-        &[
-            "webhook",
-            "send",
-            "--provider",
-            "stripe",
-            "--to",
-            &url,
-            fixture.to_str().unwrap(),
-        ],
-    );
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
+    let sent = cli(data, &["webhook", "send", "--provider", "stripe", "--to", &url, fixture.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
     assert!(stdout(&sent).starts_with("200 "), "{}", stdout(&sent));
     let forged = std::process::Command::new(common::bin())
         .args([
@@ -53,36 +38,20 @@ async fn operator_tour() {
     assert!(stdout(&forged).starts_with("401 "));
 
     // A correctly signed event whose object cannot be synced: a poison message.
-    let poison = common::stripe_event(
-        "evt_poison",
-        "customer.updated",
-        1_750_000_000,
-        json!({"object": "customer"}),
-    );
+    let poison = common::stripe_event("evt_poison", "customer.updated", 1_750_000_000, json!({"object": "customer"}));
     let (status, _) = common::post_stripe(&reqwest::Client::new(), &url, poison).await;
     assert_eq!(status, 200);
 
     let events = wait_for_events(data, |e| {
-        e.len() == 2
-            && e.iter()
-                .all(|e| e["status"] == "processed" || e["status"] == "failed")
+        e.len() == 2 && e.iter().all(|e| e["status"] == "processed" || e["status"] == "failed")
     });
-    let by_id = |id: &str| {
-        events
-            .iter()
-            .find(|e| e["event_id"] == id)
-            .cloned()
-            .unwrap()
-    };
+    let by_id = |id: &str| events.iter().find(|e| e["event_id"] == id).cloned().unwrap();
     let sub_event = by_id("evt_1HXr4tQrT5mNp2Xcs49bzNp1");
     assert_eq!(sub_event["status"], "processed");
     assert_eq!(sub_event["type"], "customer.subscription.created");
     assert_eq!(by_id("evt_poison")["status"], "failed");
 
-    let filtered = cli(
-        data,
-        &["events", "list", "--status", "failed", "--format", "json"],
-    );
+    let filtered = cli(data, &["events", "list", "--status", "failed", "--format", "json"]);
     let filtered: Vec<Value> = serde_json::from_slice(&filtered.stdout).unwrap();
     assert_eq!(filtered.len(), 1);
     let table = stdout(&cli(data, &["events", "list", "--provider", "stripe"]));
@@ -90,80 +59,33 @@ async fn operator_tour() {
     let bad_status = cli(data, &["events", "list", "--status", "nope"]);
     assert_eq!(bad_status.status.code(), Some(2));
 
-    let shown: Value = serde_json::from_slice(
-        &cli(data, &["events", "show", "evt_1HXr4tQrT5mNp2Xcs49bzNp1"]).stdout,
-    )
-    .unwrap();
+    let shown: Value =
+        serde_json::from_slice(&cli(data, &["events", "show", "evt_1HXr4tQrT5mNp2Xcs49bzNp1"]).stdout).unwrap();
     let raw = std::fs::read_to_string(&fixture).unwrap();
     assert_eq!(shown["body"], raw, "the raw body is kept byte for byte");
-    assert!(
-        shown["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h[0] == "stripe-signature")
-    );
-    assert_eq!(
-        cli(data, &["events", "show", "evt_nope"]).status.code(),
-        Some(2)
-    );
+    assert!(shown["headers"].as_array().unwrap().iter().any(|h| h[0] == "stripe-signature"));
+    assert_eq!(cli(data, &["events", "show", "evt_nope"]).status.code(), Some(2));
 
-    let replay: Value =
-        serde_json::from_slice(&cli(data, &["replay", "evt_1HXr4tQrT5mNp2Xcs49bzNp1"]).stdout)
-            .unwrap();
+    let replay: Value = serde_json::from_slice(&cli(data, &["replay", "evt_1HXr4tQrT5mNp2Xcs49bzNp1"]).stdout).unwrap();
     assert_eq!(
         (replay["applied"].clone(), replay["stale"].clone()),
         (json!(0), json!(1)),
         "replay is idempotent: {replay}"
     );
 
-    let sub = cli(
-        data,
-        &[
-            "state",
-            "get",
-            "--provider",
-            "stripe",
-            "--kind",
-            "subscription",
-            "sub_1RLxQ3QrT5mNp2XcH8sJk4Wd",
-        ],
-    );
+    let sub =
+        cli(data, &["state", "get", "--provider", "stripe", "--kind", "subscription", "sub_1RLxQ3QrT5mNp2XcH8sJk4Wd"]);
     let sub: Value = serde_json::from_slice(&sub.stdout).unwrap();
     assert_eq!(sub["data"]["quantity"], 3);
     assert_eq!(sub["data"]["customer"], "cus_SGq4vN7kTz2XbL");
-    let list = stdout(&cli(
-        data,
-        &[
-            "state",
-            "list",
-            "--provider",
-            "stripe",
-            "--kind",
-            "subscription",
-        ],
-    ));
+    let list = stdout(&cli(data, &["state", "list", "--provider", "stripe", "--kind", "subscription"]));
     assert!(list.contains("sub_1RLxQ3QrT5mNp2XcH8sJk4Wd"));
     assert_eq!(
-        cli(
-            data,
-            &[
-                "state",
-                "get",
-                "--provider",
-                "stripe",
-                "--kind",
-                "subscription",
-                "sub_nope"
-            ]
-        )
-        .status
-        .code(),
+        cli(data, &["state", "get", "--provider", "stripe", "--kind", "subscription", "sub_nope"]).status.code(),
         Some(2)
     );
 
-    let dlq: Vec<Value> =
-        serde_json::from_slice(&cli(data, &["dlq", "list", "--format", "json"]).stdout).unwrap();
+    let dlq: Vec<Value> = serde_json::from_slice(&cli(data, &["dlq", "list", "--format", "json"]).stdout).unwrap();
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0]["message"]["event_id"], "evt_poison");
     assert_eq!(dlq[0]["reason"], "malformed_payload");
@@ -172,21 +94,13 @@ async fn operator_tour() {
     // Redriven, processed again, failed again: back in the dead-letter queue.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let dlq: Vec<Value> =
-            serde_json::from_slice(&cli(data, &["dlq", "list", "--format", "json"]).stdout)
-                .unwrap();
+        let dlq: Vec<Value> = serde_json::from_slice(&cli(data, &["dlq", "list", "--format", "json"]).stdout).unwrap();
         let events = wait_for_events(data, |_| true);
-        let poison = events
-            .iter()
-            .find(|e| e["event_id"] == "evt_poison")
-            .unwrap();
+        let poison = events.iter().find(|e| e["event_id"] == "evt_poison").unwrap();
         if dlq.len() == 1 && poison["attempts"] == 2 && poison["status"] == "failed" {
             break;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redriven message was not processed again"
-        );
+        assert!(std::time::Instant::now() < deadline, "redriven message was not processed again");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

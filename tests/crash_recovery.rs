@@ -13,7 +13,8 @@ use common::{Server, stripe_event, wait_for_events};
 use serde_json::json;
 
 const EVENTS: usize = 600;
-const CONFIG: &str = "[server]\nreclaim_after_seconds = 1\n\n[worker]\nvisibility_timeout_seconds = 2\nstranded_check_seconds = 1\n";
+const CONFIG: &str =
+    "[server]\nreclaim_after_seconds = 1\n\n[worker]\nvisibility_timeout_seconds = 2\nstranded_check_seconds = 1\n";
 
 fn event(i: usize) -> (String, Vec<u8>) {
     let id = format!("evt_crash_{i:04}");
@@ -42,10 +43,7 @@ async fn send_all(base: &str, pending: &[usize]) -> BTreeSet<String> {
                     };
                     let (id, body) = event(i);
                     let signature = common::stripe_signature(&body, common::SECRET, common::now());
-                    let request = client
-                        .post(&url)
-                        .header("Stripe-Signature", signature)
-                        .body(body);
+                    let request = client.post(&url).header("Stripe-Signature", signature).body(body);
                     let sent = tokio::time::timeout(Duration::from_secs(5), request.send()).await;
                     if matches!(sent, Ok(Ok(ref response)) if response.status() == 200) {
                         accepted.lock().unwrap().insert(id);
@@ -71,8 +69,7 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     let sender = tokio::spawn(async move { send_all(&base, &all).await });
     loop {
         let events = common::cli(dir.path(), &["events", "list", "--format", "json"]);
-        let events: Vec<serde_json::Value> =
-            serde_json::from_slice(&events.stdout).unwrap_or_default();
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&events.stdout).unwrap_or_default();
         if events.len() >= EVENTS / 3 {
             break;
         }
@@ -82,69 +79,32 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     let accepted_before = sender.await.unwrap();
     let snapshot = common::cli(dir.path(), &["events", "list", "--format", "json"]);
     let snapshot: Vec<serde_json::Value> = serde_json::from_slice(&snapshot.stdout).unwrap();
-    let unfinished = snapshot
-        .iter()
-        .filter(|e| e["status"] != "processed")
-        .count();
+    let unfinished = snapshot.iter().filter(|e| e["status"] != "processed").count();
     eprintln!(
         "killed with {} accepted, {} recorded, {unfinished} not yet processed",
         accepted_before.len(),
         snapshot.len()
     );
-    assert!(
-        accepted_before.len() < EVENTS,
-        "the kill interrupted the deliveries"
-    );
+    assert!(accepted_before.len() < EVENTS, "the kill interrupted the deliveries");
 
     // Restart; the provider retries whatever was not acknowledged.
     let server = Server::start(dir.path(), Some(CONFIG));
-    let retry: Vec<usize> = (0..EVENTS)
-        .filter(|i| !accepted_before.contains(&event(*i).0))
-        .collect();
+    let retry: Vec<usize> = (0..EVENTS).filter(|i| !accepted_before.contains(&event(*i).0)).collect();
     let accepted_after = send_all(&server.base, &retry).await;
-    assert_eq!(
-        accepted_before.len() + accepted_after.len(),
-        EVENTS,
-        "every delivery is eventually acknowledged"
-    );
+    assert_eq!(accepted_before.len() + accepted_after.len(), EVENTS, "every delivery is eventually acknowledged");
 
-    let events = wait_for_events(dir.path(), |e| {
-        e.len() == EVENTS && e.iter().all(|e| e["status"] == "processed")
-    });
+    let events = wait_for_events(dir.path(), |e| e.len() == EVENTS && e.iter().all(|e| e["status"] == "processed"));
     assert_eq!(events.len(), EVENTS, "each event recorded once");
-    let not_processed: Vec<_> = events
-        .iter()
-        .filter(|e| e["status"] != "processed")
-        .collect();
-    assert!(
-        not_processed.is_empty(),
-        "{} events not processed: {:?}",
-        not_processed.len(),
-        not_processed.first()
-    );
+    let not_processed: Vec<_> = events.iter().filter(|e| e["status"] != "processed").collect();
+    assert!(not_processed.is_empty(), "{} events not processed: {:?}", not_processed.len(), not_processed.first());
 
-    let state = common::cli(
-        dir.path(),
-        &[
-            "state",
-            "list",
-            "--provider",
-            "stripe",
-            "--kind",
-            "customer",
-            "--format",
-            "json",
-        ],
-    );
+    let state =
+        common::cli(dir.path(), &["state", "list", "--provider", "stripe", "--kind", "customer", "--format", "json"]);
     let customers: Vec<serde_json::Value> = serde_json::from_slice(&state.stdout).unwrap();
     assert_eq!(customers.len(), EVENTS, "one customer per event");
     for c in &customers {
         let i: usize = c["id"].as_str().unwrap()["cus_".len()..].parse().unwrap();
-        assert_eq!(
-            c["source_event"],
-            event(i).0,
-            "state written by its own event"
-        );
+        assert_eq!(c["source_event"], event(i).0, "state written by its own event");
         assert_eq!(c["version"]["primary"], 1_750_000_000 + i as i64);
     }
     let dlq = common::cli(dir.path(), &["dlq", "list", "--format", "json"]);

@@ -4,9 +4,7 @@
 
 mod common;
 
-use common::{
-    SECRET, Server, now, post, post_stripe, stripe_event, stripe_signature, wait_for_events,
-};
+use common::{SECRET, Server, now, post, post_stripe, stripe_event, stripe_signature, wait_for_events};
 use serde_json::json;
 
 const LEAK_MARKER: &str = "leak-marker-4c1b@example.com";
@@ -28,37 +26,19 @@ async fn accepts_dedupes_and_rejects() {
     let url = server.url("/webhooks/stripe");
 
     let (status, body) = post_stripe(&client, &url, customer_event("evt_accept")).await;
-    assert_eq!(
-        (status, body.clone()),
-        (
-            200,
-            json!({"received": true, "event_id": "evt_accept", "duplicate": false})
-        )
-    );
+    assert_eq!((status, body.clone()), (200, json!({"received": true, "event_id": "evt_accept", "duplicate": false})));
     let (status, body) = post_stripe(&client, &url, customer_event("evt_accept")).await;
-    assert_eq!(
-        (status, body),
-        (
-            200,
-            json!({"received": true, "event_id": "evt_accept", "duplicate": true})
-        )
-    );
+    assert_eq!((status, body), (200, json!({"received": true, "event_id": "evt_accept", "duplicate": true})));
 
     let forged = customer_event("evt_forged");
     let sig = stripe_signature(&forged, "whsec_not_the_secret", now());
     let (status, body) = post(&client, &url, &[("Stripe-Signature", sig)], forged).await;
-    assert_eq!(
-        (status, body),
-        (401, json!({"error": "signature_mismatch"}))
-    );
+    assert_eq!((status, body), (401, json!({"error": "signature_mismatch"})));
 
     let stale = customer_event("evt_stale");
     let sig = stripe_signature(&stale, SECRET, now() - 301);
     let (status, body) = post(&client, &url, &[("Stripe-Signature", sig)], stale).await;
-    assert_eq!(
-        (status, body),
-        (401, json!({"error": "timestamp_outside_tolerance"}))
-    );
+    assert_eq!((status, body), (401, json!({"error": "timestamp_outside_tolerance"})));
 
     let (status, body) = post(&client, &url, &[], customer_event("evt_unsigned")).await;
     assert_eq!((status, body), (401, json!({"error": "missing_signature"})));
@@ -69,51 +49,27 @@ async fn accepts_dedupes_and_rejects() {
     let (status, body) = post(&client, &url, &[("Stripe-Signature", sig)], huge).await;
     assert_eq!((status, body), (413, json!({"error": "payload_too_large"})));
 
-    let (status, body) = post_stripe(
-        &client,
-        &server.url("/webhooks/nosuchprovider"),
-        customer_event("evt_x"),
-    )
-    .await;
+    let (status, body) = post_stripe(&client, &server.url("/webhooks/nosuchprovider"), customer_event("evt_x")).await;
     assert_eq!((status, body), (404, json!({"error": "unknown_provider"})));
 
     let (status, body) = post(
         &client,
         &url,
-        &[(
-            "Stripe-Signature",
-            stripe_signature(b"not json", SECRET, now()),
-        )],
+        &[("Stripe-Signature", stripe_signature(b"not json", SECRET, now()))],
         b"not json".to_vec(),
     )
     .await;
     assert_eq!((status, body), (400, json!({"error": "malformed_payload"})));
 
     let events = wait_for_events(dir.path(), |e| e.iter().any(|e| e["status"] == "processed"));
-    let ids: Vec<&str> = events
-        .iter()
-        .map(|e| e["event_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["evt_accept"], "only the accepted event is stored");
-    assert_eq!(
-        events[0]["attempts"], 1,
-        "the duplicate was not processed again"
-    );
+    assert_eq!(events[0]["attempts"], 1, "the duplicate was not processed again");
     for field in ["provider", "event_id", "type", "status", "received_at"] {
         assert!(!events[0][field].is_null(), "events list has {field}");
     }
-    let state = common::cli(
-        dir.path(),
-        &[
-            "state",
-            "get",
-            "--provider",
-            "stripe",
-            "--kind",
-            "customer",
-            "cus_evt_accept",
-        ],
-    );
+    let state =
+        common::cli(dir.path(), &["state", "get", "--provider", "stripe", "--kind", "customer", "cus_evt_accept"]);
     assert!(state.status.success());
 
     let logs = server.logs();
@@ -149,9 +105,7 @@ async fn concurrent_deliveries_of_one_event_are_recorded_and_processed_once() {
         }
     }
     assert_eq!(firsts, 1, "exactly one delivery is the first");
-    let events = wait_for_events(dir.path(), |e| {
-        e.iter().all(|e| e["status"] == "processed") && !e.is_empty()
-    });
+    let events = wait_for_events(dir.path(), |e| e.iter().all(|e| e["status"] == "processed") && !e.is_empty());
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["status"], "processed");
     assert_eq!(events[0]["attempts"], 1, "processed exactly once");
@@ -173,20 +127,9 @@ async fn connections_have_their_own_secrets() {
         assert_eq!(status, 200, "{secret} accepted during rotation");
     }
     let (status, _) = post_stripe(&client, &acme, customer_event("evt_default_secret")).await;
-    assert_eq!(
-        status, 401,
-        "the default connection's secret does not open another connection"
-    );
-    let (status, body) = post_stripe(
-        &client,
-        &server.url("/webhooks/stripe/unknown"),
-        customer_event("evt_u"),
-    )
-    .await;
-    assert_eq!(
-        (status, body),
-        (401, json!({"error": "no_secret_configured"}))
-    );
+    assert_eq!(status, 401, "the default connection's secret does not open another connection");
+    let (status, body) = post_stripe(&client, &server.url("/webhooks/stripe/unknown"), customer_event("evt_u")).await;
+    assert_eq!((status, body), (401, json!({"error": "no_secret_configured"})));
     let events = wait_for_events(dir.path(), |e| e.len() == 2);
     assert!(events.iter().all(|e| e["connection"] == "acme"));
 }
@@ -195,13 +138,7 @@ async fn connections_have_their_own_secrets() {
 async fn starts_without_a_secret_and_prints_a_development_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(common::bin())
-        .args([
-            "--data",
-            dir.path().to_str().unwrap(),
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-        ])
+        .args(["--data", dir.path().to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
         .env_remove("PORTAGE_STRIPE_WEBHOOK_SECRET")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -213,15 +150,9 @@ async fn starts_without_a_secret_and_prints_a_development_one() {
     let _ = child.kill();
     let _ = child.wait();
     let secret = first.rsplit(' ').next().unwrap().to_owned();
-    assert!(
-        first.contains("development secret") && secret.starts_with("whsec_"),
-        "{first}"
-    );
+    assert!(first.contains("development secret") && secret.starts_with("whsec_"), "{first}");
     let saved = std::fs::read_to_string(dir.path().join("dev-secrets.toml")).unwrap();
-    assert!(
-        saved.contains(&secret),
-        "the development secret is saved under the data directory"
-    );
+    assert!(saved.contains(&secret), "the development secret is saved under the data directory");
     let fixture = common::repo_root().join("fixtures/stripe/customer.created.json");
     let verify = std::process::Command::new(common::bin())
         .args([
@@ -239,10 +170,7 @@ async fn starts_without_a_secret_and_prints_a_development_one() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&verify.stderr);
-    assert!(
-        err.contains("cannot post"),
-        "send found the saved development secret and tried to post: {err}"
-    );
+    assert!(err.contains("cannot post"), "send found the saved development secret and tried to post: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,19 +180,13 @@ async fn sigterm_drains_and_exits_cleanly() {
     let client = reqwest::Client::new();
     let url = server.url("/webhooks/stripe");
     for i in 0..50 {
-        let (status, _) =
-            post_stripe(&client, &url, customer_event(&format!("evt_term_{i}"))).await;
+        let (status, _) = post_stripe(&client, &url, customer_event(&format!("evt_term_{i}"))).await;
         assert_eq!(status, 200);
     }
     let status = server.terminate();
     assert!(status.success(), "graceful exit: {status:?}");
     let restarted = Server::start(dir.path(), None);
-    let events = wait_for_events(dir.path(), |e| {
-        e.len() == 50 && e.iter().all(|e| e["status"] == "processed")
-    });
-    assert!(
-        events.iter().all(|e| e["status"] == "processed"),
-        "every accepted event is processed after restart"
-    );
+    let events = wait_for_events(dir.path(), |e| e.len() == 50 && e.iter().all(|e| e["status"] == "processed"));
+    assert!(events.iter().all(|e| e["status"] == "processed"), "every accepted event is processed after restart");
     drop(restarted);
 }

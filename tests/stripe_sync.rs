@@ -63,16 +63,11 @@ fn expected_kind(event_type: &str) -> &'static str {
 fn every_fixture_normalises_and_applies() {
     for (path, body) in fixtures() {
         let parsed: Value = serde_json::from_slice(&body).unwrap();
-        let event = Stripe
-            .normalise(&request(&body))
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let event = Stripe.normalise(&request(&body)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(event.event_id, parsed["id"].as_str().unwrap());
         assert_eq!(event.event_type, parsed["type"].as_str().unwrap());
         assert_eq!(event.occurred_at, parsed["created"].as_i64().unwrap());
-        assert_eq!(
-            event.object_id.as_deref(),
-            parsed["data"]["object"]["id"].as_str()
-        );
+        assert_eq!(event.object_id.as_deref(), parsed["data"]["object"]["id"].as_str());
         assert_eq!(event.livemode, Some(false));
 
         let record = portage_core::EventRecord {
@@ -91,22 +86,13 @@ fn every_fixture_normalises_and_applies() {
         let changes = Stripe.state_changes(&record).unwrap();
         assert_eq!(changes.len(), 1, "{}", path.display());
         let change = &changes[0];
-        assert_eq!(
-            change.kind,
-            expected_kind(&event.event_type),
-            "{}",
-            path.display()
-        );
+        assert_eq!(change.kind, expected_kind(&event.event_type), "{}", path.display());
         assert_eq!(change.version.primary, event.occurred_at);
         let data = &change.data;
         match change.kind.as_str() {
             "subscription" => {
                 assert!(data["status"].is_string() && data["customer"].is_string());
-                assert!(
-                    data["price"].is_string() && data["quantity"].is_u64(),
-                    "{}",
-                    path.display()
-                );
+                assert!(data["price"].is_string() && data["quantity"].is_u64(), "{}", path.display());
                 assert!(
                     data["current_period_end"].is_i64(),
                     "period end read in every API version: {}",
@@ -147,52 +133,23 @@ impl Harness {
         let clock = Arc::new(SystemClock);
         let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), 5));
         let mut secrets = MapSecrets::new();
-        secrets.insert(
-            "stripe",
-            "default",
-            "webhook_secret",
-            Secret::new(common::SECRET),
-        );
+        secrets.insert("stripe", "default", "webhook_secret", Secret::new(common::SECRET));
         let registry = portage_providers::registry();
-        let ingestor = Ingestor::new(
-            registry.clone(),
-            queue.clone(),
-            Arc::new(secrets),
-            clock.clone(),
-            IngestConfig::default(),
-        );
-        let worker = Worker::new(
-            registry,
-            db.clone(),
-            db.clone(),
-            clock.clone(),
-            SyncConfig::default(),
-        );
+        let ingestor =
+            Ingestor::new(registry.clone(), queue.clone(), Arc::new(secrets), clock.clone(), IngestConfig::default());
+        let worker = Worker::new(registry, db.clone(), db.clone(), clock.clone(), SyncConfig::default());
         let queue = SqliteQueue::new(db.clone(), clock, 5);
-        Self {
-            _dir: dir,
-            db,
-            queue,
-            ingestor,
-            worker,
-        }
+        Self { _dir: dir, db, queue, ingestor, worker }
     }
 
     async fn deliver(&self, body: &[u8]) {
-        let response = self
-            .ingestor
-            .handle("stripe", "default", request(body))
-            .await;
+        let response = self.ingestor.handle("stripe", "default", request(body)).await;
         assert_eq!(response.status, 200, "{:?}", response.body);
     }
 
     async fn drain(&self) {
         loop {
-            let batch = self
-                .queue
-                .receive(10, Duration::from_secs(30))
-                .await
-                .unwrap();
+            let batch = self.queue.receive(10, Duration::from_secs(30)).await.unwrap();
             if batch.is_empty() {
                 return;
             }
@@ -204,18 +161,8 @@ impl Harness {
 
     async fn state(&self) -> Vec<StateRecord> {
         let mut all = Vec::new();
-        for kind in [
-            "customer",
-            "subscription",
-            "invoice",
-            "checkout_session",
-            "payment",
-        ] {
-            all.extend(
-                StateStore::list(self.db.as_ref(), "stripe", kind)
-                    .await
-                    .unwrap(),
-            );
+        for kind in ["customer", "subscription", "invoice", "checkout_session", "payment"] {
+            all.extend(StateStore::list(self.db.as_ref(), "stripe", kind).await.unwrap());
         }
         // When we wrote it, and which of two events carrying the same object
         // version wrote it (invoice.paid and invoice.payment_succeeded share
@@ -247,11 +194,7 @@ fn basil_fixtures_in_event_order() -> Vec<Vec<u8>> {
         .filter(|(p, _)| !p.to_string_lossy().contains("legacy"))
         .map(|(_, body)| {
             let v: Value = serde_json::from_slice(&body).unwrap();
-            (
-                v["created"].as_i64().unwrap(),
-                v["id"].as_str().unwrap().to_owned(),
-                body,
-            )
+            (v["created"].as_i64().unwrap(), v["id"].as_str().unwrap().to_owned(), body)
         })
         .collect();
     bodies.sort();
@@ -268,24 +211,13 @@ async fn delivery_order_does_not_change_the_final_state() {
     }
     let expected = reference.state().await;
     let sub = expected.iter().find(|r| r.kind == "subscription").unwrap();
-    assert_eq!(
-        sub.data["status"], "canceled",
-        "the last subscription event wins"
-    );
+    assert_eq!(sub.data["status"], "canceled", "the last subscription event wins");
     let customer = expected.iter().find(|r| r.kind == "customer").unwrap();
-    assert!(
-        customer.deleted,
-        "customer.deleted is the newest customer event"
-    );
+    assert!(customer.deleted, "customer.deleted is the newest customer event");
 
     let mut reversed = in_order.clone();
     reversed.reverse();
-    let orders = [
-        reversed,
-        shuffled(&in_order, 7),
-        shuffled(&in_order, 2024),
-        shuffled(&in_order, 99),
-    ];
+    let orders = [reversed, shuffled(&in_order, 7), shuffled(&in_order, 2024), shuffled(&in_order, 99)];
     for (n, order) in orders.iter().enumerate() {
         let h = Harness::new();
         for body in order {
@@ -304,25 +236,12 @@ async fn replay_is_idempotent() {
     }
     h.drain().await;
     let before = h.state().await;
-    let events = EventLog::list(h.db.as_ref(), &EventFilter::default())
-        .await
-        .unwrap();
+    let events = EventLog::list(h.db.as_ref(), &EventFilter::default()).await.unwrap();
     assert!(events.iter().all(|e| e.status == EventStatus::Processed));
     for event in &events {
         let report = h.worker.process(&event.key(), 1, true).await;
-        assert_eq!(
-            report.applied, 0,
-            "replaying {} changed state",
-            event.event.event_id
-        );
-        assert_eq!(
-            EventLog::get(h.db.as_ref(), &event.key())
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
-            EventStatus::Processed
-        );
+        assert_eq!(report.applied, 0, "replaying {} changed state", event.event.event_id);
+        assert_eq!(EventLog::get(h.db.as_ref(), &event.key()).await.unwrap().unwrap().status, EventStatus::Processed);
     }
     assert_eq!(h.state().await, before);
 }

@@ -9,9 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn vectors(file: &str) -> Vec<Value> {
-    let path = common::repo_root()
-        .join("fixtures/stripe/vectors")
-        .join(file);
+    let path = common::repo_root().join("fixtures/stripe/vectors").join(file);
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -21,50 +19,22 @@ fn vectors(file: &str) -> Vec<Value> {
 }
 
 fn check_batch(file: &str) {
-    let path = common::repo_root()
-        .join("fixtures/stripe/vectors")
-        .join(file);
-    let out = Command::new(common::bin())
-        .args(["webhook", "verify", "--batch"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let results: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let path = common::repo_root().join("fixtures/stripe/vectors").join(file);
+    let out = Command::new(common::bin()).args(["webhook", "verify", "--batch"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let expected = vectors(file);
-    assert_eq!(
-        results.len(),
-        expected.len(),
-        "one output line per input line"
-    );
+    assert_eq!(results.len(), expected.len(), "one output line per input line");
     let mut wrong = Vec::new();
     for (got, want) in results.iter().zip(&expected) {
         assert_eq!(got["id"], want["id"], "output keeps input order");
         if got["valid"] != want["expect_valid"] {
-            wrong.push(format!(
-                "{}: got {} want {}",
-                want["id"], got, want["expect_valid"]
-            ));
+            wrong.push(format!("{}: got {} want {}", want["id"], got, want["expect_valid"]));
         }
-        assert_eq!(
-            got["valid"] == true,
-            got["reason"].is_null(),
-            "a reason exactly when invalid: {got}"
-        );
+        assert_eq!(got["valid"] == true, got["reason"].is_null(), "a reason exactly when invalid: {got}");
     }
-    assert!(
-        wrong.is_empty(),
-        "disagreements with the official library:\n{}",
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "disagreements with the official library:\n{}", wrong.join("\n"));
 }
 
 #[test]
@@ -82,9 +52,7 @@ fn single_form_agrees_with_the_official_library() {
     let dir = tempfile::tempdir().unwrap();
     for vector in vectors("signatures.jsonl") {
         use base64::Engine;
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(vector["body_b64"].as_str().unwrap())
-            .unwrap();
+        let body = base64::engine::general_purpose::STANDARD.decode(vector["body_b64"].as_str().unwrap()).unwrap();
         let body_file = dir.path().join("body");
         std::fs::write(&body_file, body).unwrap();
         let mut cmd = Command::new(common::bin());
@@ -95,10 +63,7 @@ fn single_form_agrees_with_the_official_library() {
             .arg(&body_file);
         for (name, value) in vector["headers"].as_object().unwrap() {
             // Header names are case-insensitive: send them lower-cased.
-            cmd.args([
-                "--header",
-                &format!("{}: {}", name.to_lowercase(), value.as_str().unwrap()),
-            ]);
+            cmd.args(["--header", &format!("{}: {}", name.to_lowercase(), value.as_str().unwrap())]);
         }
         let out = cmd.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -118,25 +83,12 @@ fn batch_reports_unreadable_lines_and_goes_on() {
     let path = dir.path().join("batch.jsonl");
     let good = serde_json::to_string(&vectors("signatures.jsonl")[0]).unwrap();
     std::fs::write(&path, format!("{{\"id\": 7, \"provider\": \"stripe\"}}\nnot json\n{good}\n{{\"id\": \"x\", \"provider\": \"nope\", \"secret\": \"s\"}}\n")).unwrap();
-    let out = Command::new(common::bin())
-        .args(["webhook", "verify", "--batch"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let out = Command::new(common::bin()).args(["webhook", "verify", "--batch"]).arg(&path).output().unwrap();
+    let lines: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
-    assert_eq!(
-        lines[0],
-        serde_json::json!({"id": 7, "valid": false, "reason": "malformed_input"})
-    );
+    assert_eq!(lines[0], serde_json::json!({"id": 7, "valid": false, "reason": "malformed_input"}));
     assert_eq!(lines[1]["reason"], "malformed_input");
     assert_eq!(lines[2]["valid"], true);
-    assert_eq!(
-        lines[3],
-        serde_json::json!({"id": "x", "valid": false, "reason": "unknown_provider"})
-    );
+    assert_eq!(lines[3], serde_json::json!({"id": "x", "valid": false, "reason": "unknown_provider"}));
 }

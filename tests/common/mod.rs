@@ -23,10 +23,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Runs a `portage` command against a data directory.
@@ -62,13 +59,7 @@ impl Server {
         }
         let log = data.join(format!("serve-{}.log", rand_suffix()));
         let mut child = Command::new(bin())
-            .args([
-                "--data",
-                data.to_str().unwrap(),
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-            ])
+            .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
             .env("PORTAGE_STRIPE_WEBHOOK_SECRET", SECRET)
             .env("PORTAGE_LOG", "debug")
             .stdout(Stdio::piped())
@@ -83,12 +74,7 @@ impl Server {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        let server = Server {
-            child,
-            base,
-            data: data.to_owned(),
-            log,
-        };
+        let server = Server { child, base, data: data.to_owned(), log };
         server.wait_healthy();
         server
     }
@@ -121,10 +107,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for its graceful exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().unwrap()
     }
 }
@@ -146,10 +129,7 @@ pub fn http_get_status(addr: &str, path: &str) -> Option<u16> {
 }
 
 fn rand_suffix() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()
 }
 
 /// The `Stripe-Signature` header for `body` at `t`.
@@ -187,32 +167,21 @@ pub async fn post(
     let response = request.body(body).send().await.expect("post");
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
 /// Posts a Stripe event signed with the test secret.
-pub async fn post_stripe(
-    client: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-) -> (u16, serde_json::Value) {
+pub async fn post_stripe(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
     let sig = stripe_signature(&body, SECRET, now());
     post(client, url, &[("Stripe-Signature", sig)], body).await
 }
 
 /// Polls `portage events list --format json` until `done` holds or 30 s pass.
-pub fn wait_for_events(
-    data: &Path,
-    done: impl Fn(&[serde_json::Value]) -> bool,
-) -> Vec<serde_json::Value> {
+pub fn wait_for_events(data: &Path, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = cli(data, &["events", "list", "--format", "json"]);
-        let events: Vec<serde_json::Value> =
-            serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let events: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
         if done(&events) || Instant::now() > deadline {
             return events;
         }

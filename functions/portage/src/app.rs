@@ -35,11 +35,7 @@ impl App {
     pub fn with_settings(registry: Registry, settings: Settings) -> anyhow::Result<Self> {
         let db = portage_embedded::open(&settings.data_dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let queue = Arc::new(SqliteQueue::new(
-            db.clone(),
-            clock.clone(),
-            settings.worker.max_receives,
-        ));
+        let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
         Ok(Self {
             registry,
             db,

@@ -119,13 +119,9 @@ pub struct Settings {
     pub secrets: MapSecrets,
 }
 
-fn read_toml<T: serde::de::DeserializeOwned + Default>(
-    path: &Path,
-    must_exist: bool,
-) -> anyhow::Result<T> {
+fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
     match std::fs::read_to_string(path) {
-        Ok(text) => toml::from_str(&text)
-            .with_context(|| format!("invalid configuration in {}", path.display())),
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(T::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -143,10 +139,7 @@ fn insert_all(secrets: &mut MapSecrets, connections: &ConnectionSecrets) {
 
 /// The environment variable holding a provider's default-connection secret.
 pub fn secret_env_var(provider: &str) -> String {
-    format!(
-        "PORTAGE_{}_WEBHOOK_SECRET",
-        provider.to_ascii_uppercase().replace('-', "_")
-    )
+    format!("PORTAGE_{}_WEBHOOK_SECRET", provider.to_ascii_uppercase().replace('-', "_"))
 }
 
 /// Loads the configuration: file, then development secrets where nothing
@@ -167,25 +160,16 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
             && !value.is_empty()
         {
             let secret = Secret::new(value);
-            secrets.insert(
-                provider,
-                portage_core::DEFAULT_CONNECTION,
-                "webhook_secret",
-                secret,
-            );
+            secrets.insert(provider, portage_core::DEFAULT_CONNECTION, "webhook_secret", secret);
         }
     }
 
     let tolerance: HashMap<String, Duration> = file
         .providers
         .iter()
-        .filter_map(|(name, p)| {
-            p.tolerance_seconds
-                .map(|s| (name.clone(), Duration::from_secs(s)))
-        })
+        .filter_map(|(name, p)| p.tolerance_seconds.map(|s| (name.clone(), Duration::from_secs(s))))
         .collect();
-    let visibility =
-        Duration::from_secs(file.worker.visibility_timeout_seconds.unwrap_or(30).max(1));
+    let visibility = Duration::from_secs(file.worker.visibility_timeout_seconds.unwrap_or(30).max(1));
     let ingest = IngestConfig {
         max_body_bytes: file.server.max_body_bytes.unwrap_or(1024 * 1024),
         tolerance,
@@ -193,18 +177,13 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
     };
     Ok(Settings {
         data_dir: global.data.clone(),
-        sync: SyncConfig {
-            lease: visibility,
-            ..SyncConfig::default()
-        },
+        sync: SyncConfig { lease: visibility, ..SyncConfig::default() },
         worker: WorkerSettings {
             concurrency: file.worker.concurrency.unwrap_or(4).max(1),
             batch_size: file.worker.batch_size.unwrap_or(10).clamp(1, 100),
             visibility,
             max_receives: file.worker.max_receives.unwrap_or(5).max(1),
-            stranded_check: Duration::from_secs(
-                file.worker.stranded_check_seconds.unwrap_or(30).max(1),
-            ),
+            stranded_check: Duration::from_secs(file.worker.stranded_check_seconds.unwrap_or(30).max(1)),
         },
         ingest,
         secrets,
@@ -213,20 +192,13 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
 
 /// For every provider whose default connection has no signing secret,
 /// generates one, saves it to the development secrets file and returns it.
-pub fn ensure_dev_secrets(
-    settings: &mut Settings,
-    registry: &Registry,
-) -> anyhow::Result<Vec<(String, Secret)>> {
+pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyhow::Result<Vec<(String, Secret)>> {
     let path = settings.data_dir.join(DEV_SECRETS_FILE);
     let mut dev: DevSecrets = read_toml(&path, false)?;
     let mut generated = Vec::new();
     for provider in registry.iter() {
         let name = provider.name();
-        if !settings
-            .secrets
-            .signing(name, portage_core::DEFAULT_CONNECTION)
-            .is_empty()
-        {
+        if !settings.secrets.signing(name, portage_core::DEFAULT_CONNECTION).is_empty() {
             continue;
         }
         let secret = provider.generate_secret();
@@ -236,12 +208,7 @@ pub fn ensure_dev_secrets(
             .entry(portage_core::DEFAULT_CONNECTION.to_owned())
             .or_default()
             .insert("webhook_secret".to_owned(), secret.expose().to_owned());
-        settings.secrets.insert(
-            name,
-            portage_core::DEFAULT_CONNECTION,
-            "webhook_secret",
-            secret.clone(),
-        );
+        settings.secrets.insert(name, portage_core::DEFAULT_CONNECTION, "webhook_secret", secret.clone());
         generated.push((name.to_owned(), secret));
     }
     if !generated.is_empty() {

@@ -12,9 +12,7 @@ use portage_core::{EventFilter, EventKey, EventRecord, EventStatus};
 use serde_json::json;
 
 use crate::app::App;
-use crate::cli::{
-    DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Format, Global, ReplayArgs,
-};
+use crate::cli::{DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Format, Global, ReplayArgs};
 use crate::output::{print_json, print_table, rfc3339_ms};
 
 /// Runs an `events` subcommand.
@@ -43,18 +41,8 @@ fn summary(record: &EventRecord) -> serde_json::Value {
 }
 
 async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
-    let status = args
-        .status
-        .as_deref()
-        .map(str::parse::<EventStatus>)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
-    let filter = EventFilter {
-        provider: args.provider,
-        status,
-        event_id: None,
-        limit: args.limit,
-    };
+    let status = args.status.as_deref().map(str::parse::<EventStatus>).transpose().map_err(anyhow::Error::msg)?;
+    let filter = EventFilter { provider: args.provider, status, event_id: None, limit: args.limit };
     let records = app.db.list(&filter).await?;
     match args.format {
         Format::Json => print_json(&records.iter().map(summary).collect::<Vec<_>>())?,
@@ -72,17 +60,7 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            print_table(
-                &[
-                    "PROVIDER",
-                    "EVENT_ID",
-                    "TYPE",
-                    "STATUS",
-                    "RECEIVED_AT",
-                    "DETAIL",
-                ],
-                &rows,
-            )?;
+            print_table(&["PROVIDER", "EVENT_ID", "TYPE", "STATUS", "RECEIVED_AT", "DETAIL"], &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -90,21 +68,14 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
 
 /// Finds the one event with this id (optionally under one provider).
 async fn find(app: &App, event_id: &str, provider: Option<String>) -> anyhow::Result<EventKey> {
-    let filter = EventFilter {
-        provider,
-        event_id: Some(event_id.to_owned()),
-        ..EventFilter::default()
-    };
+    let filter = EventFilter { provider, event_id: Some(event_id.to_owned()), ..EventFilter::default() };
     let found = app.db.list(&filter).await?;
     match found.as_slice() {
         [] => bail!("no event '{event_id}'"),
         [one] => Ok(one.key()),
         many => bail!(
             "event id '{event_id}' exists under several providers ({}): pass --provider",
-            many.iter()
-                .map(|r| r.provider.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|r| r.provider.as_str()).collect::<Vec<_>>().join(", ")
         ),
     }
 }
@@ -119,9 +90,7 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
     value["finished_at"] = json!(record.finished_at_ms.map(rfc3339_ms));
     match std::str::from_utf8(&record.raw) {
         Ok(text) => value["body"] = json!(text),
-        Err(_) => {
-            value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw))
-        }
+        Err(_) => value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw)),
     }
     print_json(&value)?;
     Ok(ExitCode::SUCCESS)
@@ -161,19 +130,13 @@ pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<Exi
                             ]
                         })
                         .collect();
-                    print_table(
-                        &[
-                            "ID", "PROVIDER", "EVENT_ID", "RECEIVES", "REASON", "DEAD_AT",
-                        ],
-                        &rows,
-                    )?;
+                    print_table(&["ID", "PROVIDER", "EVENT_ID", "RECEIVES", "REASON", "DEAD_AT"], &rows)?;
                 }
             }
         }
         DlqCommand::Redrive { ids } => {
             let ids = (!ids.is_empty()).then_some(ids);
-            let moved =
-                redrive_dead_letters(app.db.as_ref(), app.queue.as_ref(), ids.as_deref()).await?;
+            let moved = redrive_dead_letters(app.db.as_ref(), app.queue.as_ref(), ids.as_deref()).await?;
             println!("redriven {moved}");
         }
     }

@@ -21,18 +21,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         writeln!(out, "{}", padded.join("  ").trim_end())
     };
     let written = std::iter::once(header.to_vec())
-        .chain(
-            rows.iter()
-                .map(|row| row.iter().map(String::as_str).collect()),
-        )
+        .chain(rows.iter().map(|row| row.iter().map(String::as_str).collect()))
         .try_for_each(&mut line)
         .and_then(|()| out.flush());
     match written {

@@ -47,35 +47,15 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let app = Arc::new(App::with_settings(registry, settings)?);
     let work = Arc::new(Notify::new());
-    let state = Arc::new(ServerState {
-        ingestor: app.ingestor(),
-        app: app.clone(),
-        work: work.clone(),
-    });
+    let state = Arc::new(ServerState { ingestor: app.ingestor(), app: app.clone(), work: work.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let recovery = StrandedRecovery::new(
-        app.db.clone(),
-        app.queue.clone(),
-        app.clock.clone(),
-        app.reclaim_after(),
-    );
-    let scheduler = tokio::spawn(scheduler(
-        recovery,
-        app.worker_settings.stranded_check,
-        stop_rx.clone(),
-        work.clone(),
-    ));
+    let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
+    let scheduler =
+        tokio::spawn(scheduler(recovery, app.worker_settings.stranded_check, stop_rx.clone(), work.clone()));
     let worker = Arc::new(app.worker());
     let workers: Vec<_> = (0..app.worker_settings.concurrency)
-        .map(|_| {
-            tokio::spawn(worker_loop(
-                app.clone(),
-                worker.clone(),
-                work.clone(),
-                stop_rx.clone(),
-            ))
-        })
+        .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
         .collect();
 
     let router = Router::new()
@@ -85,15 +65,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let bound = listener.local_addr()?;
-    println!(
-        "portage listening on http://{bound} (data: {})",
-        global.data.display()
-    );
+    println!("portage listening on http://{bound} (data: {})", global.data.display());
     info!(addr = %bound, "listening");
 
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
     info!("shutting down: draining in-flight work");
     let _ = stop_tx.send(true);
     work.notify_waiters();
@@ -128,11 +103,9 @@ async fn shutdown_signal() {
 async fn health(State(state): State<Arc<ServerState>>) -> Response {
     match state.app.db.ping().await {
         Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "status": "store unavailable" })),
-        )
-            .into_response(),
+        Err(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "store unavailable" }))).into_response()
+        }
     }
 }
 
@@ -144,16 +117,7 @@ async fn webhook_default(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(
-        state,
-        provider,
-        DEFAULT_CONNECTION.to_owned(),
-        method,
-        uri,
-        headers,
-        body,
-    )
-    .await
+    handle(state, provider, DEFAULT_CONNECTION.to_owned(), method, uri, headers, body).await
 }
 
 async fn webhook(
@@ -168,12 +132,7 @@ async fn webhook(
 }
 
 fn rejection(provider: &str, connection: &str, reason: RejectReason) -> Response {
-    warn!(
-        provider,
-        connection,
-        reason = reason.code(),
-        "webhook rejected"
-    );
+    warn!(provider, connection, reason = reason.code(), "webhook rejected");
     let status = StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     (status, axum::Json(json!({ "error": reason.code() }))).into_response()
 }
@@ -201,10 +160,8 @@ async fn handle(
         return rejection(&provider, &connection, RejectReason::UnknownProvider);
     }
     let limit = state.ingestor.max_body_bytes();
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
         return rejection(&provider, &connection, RejectReason::PayloadTooLarge);
     }
@@ -212,12 +169,7 @@ async fn handle(
         Ok(bytes) => bytes,
         Err(_) => return rejection(&provider, &connection, RejectReason::PayloadTooLarge),
     };
-    let request = WebhookRequest {
-        method: method.as_str().to_owned(),
-        url: public_url(&headers, &uri),
-        headers,
-        body,
-    };
+    let request = WebhookRequest { method: method.as_str().to_owned(), url: public_url(&headers, &uri), headers, body };
     let response = state.ingestor.handle(&provider, &connection, request).await;
     if response.status == 200 {
         state.work.notify_one();
@@ -228,22 +180,13 @@ async fn handle(
 
 /// Receives batches from the embedded queue and processes them until told to
 /// stop; a batch already received is always finished first.
-async fn worker_loop(
-    app: Arc<App>,
-    worker: Arc<Worker>,
-    work: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn worker_loop(app: Arc<App>, worker: Arc<Worker>, work: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let settings = app.worker_settings.clone();
     loop {
         if *stop.borrow() {
             return;
         }
-        let batch = match app
-            .queue
-            .receive(settings.batch_size, settings.visibility)
-            .await
-        {
+        let batch = match app.queue.receive(settings.batch_size, settings.visibility).await {
             Ok(batch) => batch,
             Err(error) => {
                 warn!(%error, "receive failed");
@@ -265,12 +208,7 @@ async fn worker_loop(
 }
 
 /// Runs periodic jobs: now, the re-enqueueing of stranded events.
-async fn scheduler(
-    recovery: StrandedRecovery,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-    work: Arc<Notify>,
-) {
+async fn scheduler(recovery: StrandedRecovery, every: Duration, mut stop: watch::Receiver<bool>, work: Arc<Notify>) {
     let mut ticks = tokio::time::interval(every);
     loop {
         tokio::select! {

@@ -13,11 +13,7 @@ use crate::output::{print_json, print_table, rfc3339_ms};
 pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
-        StateCommand::List {
-            provider,
-            kind,
-            format,
-        } => {
+        StateCommand::List { provider, kind, format } => {
             let records = app.db.list(&provider, &kind).await?;
             match format {
                 Format::Json => print_json(&records)?,
@@ -25,35 +21,24 @@ pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitC
                     let rows: Vec<Vec<String>> = records
                         .iter()
                         .map(|r| {
-                            let status =
-                                r.data.get("status").and_then(|s| s.as_str()).unwrap_or("-");
+                            let status = r.data.get("status").and_then(|s| s.as_str()).unwrap_or("-");
                             vec![
                                 r.id.clone(),
-                                if r.deleted {
-                                    "deleted".to_owned()
-                                } else {
-                                    status.to_owned()
-                                },
+                                if r.deleted { "deleted".to_owned() } else { status.to_owned() },
                                 format!("{}.{}", r.version.primary, r.version.secondary),
                                 rfc3339_ms(r.updated_at_ms),
                                 r.source_event.clone().unwrap_or_default(),
                             ]
                         })
                         .collect();
-                    print_table(
-                        &["ID", "STATUS", "VERSION", "UPDATED_AT", "SOURCE_EVENT"],
-                        &rows,
-                    )?;
+                    print_table(&["ID", "STATUS", "VERSION", "UPDATED_AT", "SOURCE_EVENT"], &rows)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         StateCommand::Get { provider, kind, id } => {
-            let record = app
-                .db
-                .get(&provider, &kind, &id)
-                .await?
-                .with_context(|| format!("no {provider} {kind} '{id}'"))?;
+            let record =
+                app.db.get(&provider, &kind, &id).await?.with_context(|| format!("no {provider} {kind} '{id}'"))?;
             print_json(&record)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -44,13 +44,9 @@ struct Delivery {
 }
 
 fn check(registry: &Registry, delivery: Delivery) -> Verdict {
-    let provider = registry
-        .get(&delivery.provider)
-        .ok_or(RejectReason::UnknownProvider)?;
+    let provider = registry.get(&delivery.provider).ok_or(RejectReason::UnknownProvider)?;
     let options = VerifyOptions {
-        tolerance: delivery
-            .tolerance
-            .map_or_else(|| provider.default_tolerance(), Duration::from_secs),
+        tolerance: delivery.tolerance.map_or_else(|| provider.default_tolerance(), Duration::from_secs),
         now_secs: delivery.now.unwrap_or_else(|| SystemClock.now_secs()),
     };
     let request = WebhookRequest {
@@ -63,15 +59,14 @@ fn check(registry: &Registry, delivery: Delivery) -> Verdict {
 }
 
 fn parse_header_line(line: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
-    let (name, value) = line
-        .split_once(':')
-        .with_context(|| format!("header '{line}' is not of the form 'Name: value'"))?;
+    let (name, value) =
+        line.split_once(':').with_context(|| format!("header '{line}' is not of the form 'Name: value'"))?;
     header_pair(name, value)
 }
 
 fn header_pair(name: &str, value: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
-    let name = HeaderName::from_bytes(name.trim().as_bytes())
-        .with_context(|| format!("invalid header name '{name}'"))?;
+    let name =
+        HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("invalid header name '{name}'"))?;
     let value = HeaderValue::from_bytes(value.trim().as_bytes())
         .with_context(|| format!("invalid value for header '{name}'"))?;
     Ok((name, value))
@@ -90,8 +85,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         let (name, value) = parse_header_line(line)?;
         headers.append(name, value);
     }
-    let body = std::fs::read(&body_file)
-        .with_context(|| format!("cannot read {}", body_file.display()))?;
+    let body = std::fs::read(&body_file).with_context(|| format!("cannot read {}", body_file.display()))?;
     let delivery = Delivery {
         provider,
         secrets: args.secrets.into_iter().map(Secret::new).collect(),
@@ -151,9 +145,7 @@ fn batch_delivery(line: BatchLine) -> anyhow::Result<Delivery> {
         let (name, value) = header_pair(name, value)?;
         headers.append(name, value);
     }
-    let body = STANDARD
-        .decode(line.body_b64.as_bytes())
-        .context("body_b64 is not base64")?;
+    let body = STANDARD.decode(line.body_b64.as_bytes()).context("body_b64 is not base64")?;
     Ok(Delivery {
         provider: line.provider,
         secrets: match line.secret {
@@ -176,8 +168,7 @@ fn verify_batch(registry: &Registry, path: &Path) -> anyhow::Result<ExitCode> {
     let reader: Box<dyn BufRead> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         Box::new(std::io::BufReader::new(file))
     };
     let stdout = std::io::stdout();
@@ -191,13 +182,11 @@ fn verify_batch(registry: &Registry, path: &Path) -> anyhow::Result<ExitCode> {
             .ok()
             .and_then(|v| v.get("id").cloned())
             .unwrap_or(serde_json::Value::Null);
-        let verdict = match serde_json::from_str::<BatchLine>(&line)
-            .map_err(anyhow::Error::from)
-            .and_then(batch_delivery)
-        {
-            Ok(delivery) => check(registry, delivery).map_err(|r| r.code()),
-            Err(_) => Err("malformed_input"),
-        };
+        let verdict =
+            match serde_json::from_str::<BatchLine>(&line).map_err(anyhow::Error::from).and_then(batch_delivery) {
+                Ok(delivery) => check(registry, delivery).map_err(|r| r.code()),
+                Err(_) => Err("malformed_input"),
+            };
         let result = match verdict {
             Ok(()) => json!({ "id": id, "valid": true, "reason": null }),
             Err(code) => json!({ "id": id, "valid": false, "reason": code }),
@@ -210,34 +199,24 @@ fn verify_batch(registry: &Registry, path: &Path) -> anyhow::Result<ExitCode> {
 
 async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
     let registry = portage_providers::registry();
-    let provider = registry.get(&args.provider).with_context(|| {
-        format!(
-            "unknown provider '{}' (known: {})",
-            args.provider,
-            registry.names().join(", ")
-        )
-    })?;
+    let provider = registry
+        .get(&args.provider)
+        .with_context(|| format!("unknown provider '{}' (known: {})", args.provider, registry.names().join(", ")))?;
     let secret = match args.secret {
         Some(secret) => Secret::new(secret),
         None => {
             let settings = config::load(global, &registry)?;
-            settings
-                .secrets
-                .signing(&args.provider, &args.connection)
-                .into_iter()
-                .next()
-                .with_context(|| {
-                    format!(
-                        "no signing secret for {}/{}: pass --secret, set {}, or start `portage serve` once to generate one",
-                        args.provider,
-                        args.connection,
-                        config::secret_env_var(&args.provider)
-                    )
-                })?
+            settings.secrets.signing(&args.provider, &args.connection).into_iter().next().with_context(|| {
+                format!(
+                    "no signing secret for {}/{}: pass --secret, set {}, or start `portage serve` once to generate one",
+                    args.provider,
+                    args.connection,
+                    config::secret_env_var(&args.provider)
+                )
+            })?
         }
     };
-    let body = std::fs::read(&args.fixture)
-        .with_context(|| format!("cannot read {}", args.fixture.display()))?;
+    let body = std::fs::read(&args.fixture).with_context(|| format!("cannot read {}", args.fixture.display()))?;
     let to = args.to.unwrap_or_else(|| {
         let path = if args.connection == portage_core::DEFAULT_CONNECTION {
             args.provider.clone()
@@ -246,23 +225,13 @@ async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
         };
         format!("http://127.0.0.1:8080/webhooks/{path}")
     });
-    let mut request = reqwest::Client::new()
-        .post(&to)
-        .header(http::header::CONTENT_TYPE, "application/json");
+    let mut request = reqwest::Client::new().post(&to).header(http::header::CONTENT_TYPE, "application/json");
     for (name, value) in provider.sign(&body, &secret, SystemClock.now_secs()) {
         request = request.header(name, value);
     }
-    let response = request
-        .body(body)
-        .send()
-        .await
-        .with_context(|| format!("cannot post to {to}"))?;
+    let response = request.body(body).send().await.with_context(|| format!("cannot post to {to}"))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     println!("{} {}", status.as_u16(), text);
-    Ok(if status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

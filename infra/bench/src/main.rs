@@ -44,38 +44,26 @@ struct Totals {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let template = std::fs::read_to_string(&args.fixture).context("read fixture")?;
-    let original_id = serde_json::from_str::<serde_json::Value>(&template)?["id"]
-        .as_str()
-        .context("fixture has an id")?
-        .to_owned();
+    let original_id =
+        serde_json::from_str::<serde_json::Value>(&template)?["id"].as_str().context("fixture has an id")?.to_owned();
     let secret = Secret::new(args.secret.clone());
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
-        .build()?;
-    let totals = Arc::new(Totals {
-        accepted: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let totals = Arc::new(Totals { accepted: AtomicU64::new(0), failed: AtomicU64::new(0) });
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|worker| {
             let (client, totals, url) = (client.clone(), totals.clone(), args.url.clone());
-            let (template, original_id, secret) =
-                (template.clone(), original_id.clone(), secret.clone());
+            let (template, original_id, secret) = (template.clone(), original_id.clone(), secret.clone());
             tokio::spawn(async move {
-                let mut latencies =
-                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+                let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     n += 1;
                     let id = format!("evt_load_{run_id}_{worker}_{n}");
                     let body = template.replacen(&original_id, &id, 1).into_bytes();
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map(|d| d.as_secs() as i64)
-                        .unwrap_or(0);
+                    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
                     let header = signature_header(&body, &[&secret], now);
                     let sent = Instant::now();
                     let response = client

@@ -8,12 +8,9 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::domain::{
-    EventFilter, EventKey, EventStatus, NewEvent, NormalizedEvent, QueueMessage, StateChange,
-    Version,
+    EventFilter, EventKey, EventStatus, NewEvent, NormalizedEvent, QueueMessage, StateChange, Version,
 };
-use crate::ports::{
-    EventLog, Finish, LeaseOutcome, Queue, RecordOutcome, StateStore, UpsertOutcome,
-};
+use crate::ports::{EventLog, Finish, LeaseOutcome, Queue, RecordOutcome, StateStore, UpsertOutcome};
 
 fn new_event(provider: &str, id: &str, received_at_ms: i64) -> NewEvent {
     NewEvent {
@@ -39,38 +36,24 @@ fn new_event(provider: &str, id: &str, received_at_ms: i64) -> NewEvent {
 /// queries and stranded detection. `provider` should be unique per run.
 pub async fn event_log(log: &dyn EventLog, provider: &str) {
     let t0 = 1_800_000_000_000;
-    let key = EventKey {
-        provider: provider.to_owned(),
-        event_id: "evt_1".to_owned(),
-    };
+    let key = EventKey { provider: provider.to_owned(), event_id: "evt_1".to_owned() };
+    assert_eq!(log.record(new_event(provider, "evt_1", t0), 60_000).await.unwrap(), RecordOutcome::Inserted);
     assert_eq!(
-        log.record(new_event(provider, "evt_1", t0), 60_000)
-            .await
-            .unwrap(),
-        RecordOutcome::Inserted
-    );
-    assert_eq!(
-        log.record(new_event(provider, "evt_1", t0 + 1), 60_000)
-            .await
-            .unwrap(),
+        log.record(new_event(provider, "evt_1", t0 + 1), 60_000).await.unwrap(),
         RecordOutcome::Duplicate(EventStatus::Received),
         "a fresh claim must not be reclaimed"
     );
     let stranded = log.stranded(t0 + 1, 10).await.unwrap();
     assert!(stranded.contains(&key), "an unqueued event is stranded");
     assert_eq!(
-        log.record(new_event(provider, "evt_1", t0 + 120_000), 60_000)
-            .await
-            .unwrap(),
+        log.record(new_event(provider, "evt_1", t0 + 120_000), 60_000).await.unwrap(),
         RecordOutcome::Reclaimed,
         "an old claim on a received event is taken again"
     );
     log.mark_queued(&key).await.unwrap();
     assert!(!log.stranded(t0 + 500_000, 10).await.unwrap().contains(&key));
     assert_eq!(
-        log.record(new_event(provider, "evt_1", t0 + 600_000), 60_000)
-            .await
-            .unwrap(),
+        log.record(new_event(provider, "evt_1", t0 + 600_000), 60_000).await.unwrap(),
         RecordOutcome::Duplicate(EventStatus::Queued)
     );
 
@@ -88,103 +71,43 @@ pub async fn event_log(log: &dyn EventLog, provider: &str) {
     assert!(
         matches!(log.lease(&key, now + 1, now + 30_000, false).await.unwrap(), LeaseOutcome::Busy(u) if u == now + 30_000)
     );
-    match log
-        .lease(&key, now + 30_001, now + 60_000, false)
-        .await
-        .unwrap()
-    {
+    match log.lease(&key, now + 30_001, now + 60_000, false).await.unwrap() {
         LeaseOutcome::Leased(r) => assert_eq!(r.attempts, 2, "an expired lease is taken over"),
         other => panic!("expected an expired lease to be taken, got {other:?}"),
     }
-    log.finish(&key, Finish::Retry("boom".into()), now + 30_002)
-        .await
-        .unwrap();
-    assert_eq!(
-        log.get(&key).await.unwrap().unwrap().status,
-        EventStatus::Queued
-    );
-    assert!(matches!(
-        log.lease(&key, now + 30_003, now + 60_000, false)
-            .await
-            .unwrap(),
-        LeaseOutcome::Leased(_)
-    ));
-    log.finish(&key, Finish::Processed("applied 1".into()), now + 30_004)
-        .await
-        .unwrap();
+    log.finish(&key, Finish::Retry("boom".into()), now + 30_002).await.unwrap();
+    assert_eq!(log.get(&key).await.unwrap().unwrap().status, EventStatus::Queued);
+    assert!(matches!(log.lease(&key, now + 30_003, now + 60_000, false).await.unwrap(), LeaseOutcome::Leased(_)));
+    log.finish(&key, Finish::Processed("applied 1".into()), now + 30_004).await.unwrap();
     let done = log.get(&key).await.unwrap().unwrap();
     assert_eq!(done.status, EventStatus::Processed);
     assert_eq!(done.detail.as_deref(), Some("applied 1"));
     assert_eq!(done.finished_at_ms, Some(now + 30_004));
     assert!(matches!(
-        log.lease(&key, now + 40_000, now + 70_000, false)
-            .await
-            .unwrap(),
+        log.lease(&key, now + 40_000, now + 70_000, false).await.unwrap(),
         LeaseOutcome::AlreadyFinal(EventStatus::Processed)
     ));
-    assert!(matches!(
-        log.lease(&key, now + 40_000, now + 70_000, true)
-            .await
-            .unwrap(),
-        LeaseOutcome::Leased(_)
-    ));
-    log.finish(&key, Finish::Failed("permanent".into()), now + 40_001)
-        .await
-        .unwrap();
-    assert_eq!(
-        log.get(&key).await.unwrap().unwrap().status,
-        EventStatus::Failed
-    );
-    assert!(
-        log.requeue_failed(&key).await.unwrap(),
-        "a failed event can be requeued"
-    );
-    assert!(
-        !log.requeue_failed(&key).await.unwrap(),
-        "only a failed one"
-    );
-    assert_eq!(
-        log.get(&key).await.unwrap().unwrap().status,
-        EventStatus::Queued
-    );
-    assert!(matches!(
-        log.lease(&key, now + 40_000, now + 70_000, false)
-            .await
-            .unwrap(),
-        LeaseOutcome::Leased(_)
-    ));
-    log.finish(&key, Finish::Processed("replayed".into()), now + 40_001)
-        .await
-        .unwrap();
-    log.finish(&key, Finish::Failed("late".into()), now + 40_002)
-        .await
-        .unwrap();
+    assert!(matches!(log.lease(&key, now + 40_000, now + 70_000, true).await.unwrap(), LeaseOutcome::Leased(_)));
+    log.finish(&key, Finish::Failed("permanent".into()), now + 40_001).await.unwrap();
+    assert_eq!(log.get(&key).await.unwrap().unwrap().status, EventStatus::Failed);
+    assert!(log.requeue_failed(&key).await.unwrap(), "a failed event can be requeued");
+    assert!(!log.requeue_failed(&key).await.unwrap(), "only a failed one");
+    assert_eq!(log.get(&key).await.unwrap().unwrap().status, EventStatus::Queued);
+    assert!(matches!(log.lease(&key, now + 40_000, now + 70_000, false).await.unwrap(), LeaseOutcome::Leased(_)));
+    log.finish(&key, Finish::Processed("replayed".into()), now + 40_001).await.unwrap();
+    log.finish(&key, Finish::Failed("late".into()), now + 40_002).await.unwrap();
     assert_eq!(
         log.get(&key).await.unwrap().unwrap().status,
         EventStatus::Processed,
         "finish has no effect without a lease"
     );
 
-    let missing = EventKey {
-        provider: provider.to_owned(),
-        event_id: "evt_missing".to_owned(),
-    };
-    assert!(matches!(
-        log.lease(&missing, now, now + 1, false).await.unwrap(),
-        LeaseOutcome::NotFound
-    ));
+    let missing = EventKey { provider: provider.to_owned(), event_id: "evt_missing".to_owned() };
+    assert!(matches!(log.lease(&missing, now, now + 1, false).await.unwrap(), LeaseOutcome::NotFound));
     assert!(log.get(&missing).await.unwrap().is_none());
 
-    log.record(new_event(provider, "evt_2", t0 + 5), 60_000)
-        .await
-        .unwrap();
-    let all = log
-        .list(&EventFilter {
-            provider: Some(provider.to_owned()),
-            ..EventFilter::default()
-        })
-        .await
-        .unwrap();
+    log.record(new_event(provider, "evt_2", t0 + 5), 60_000).await.unwrap();
+    let all = log.list(&EventFilter { provider: Some(provider.to_owned()), ..EventFilter::default() }).await.unwrap();
     let ids: Vec<&str> = all.iter().map(|r| r.event.event_id.as_str()).collect();
     assert_eq!(ids, ["evt_2", "evt_1"], "newest first");
     let received = log
@@ -211,67 +134,19 @@ fn change(id: &str, primary: i64, secondary: i64, name: &str) -> StateChange {
 
 /// Checks the state store: versioned conditional upsert, reads and cursors.
 pub async fn state_store(store: &dyn StateStore, provider: &str) {
-    let up = |c: StateChange| async move {
-        store
-            .upsert(provider, "default", &c, Some("evt_x"), 1)
-            .await
-            .unwrap()
-    };
-    assert_eq!(
-        up(change("cus_1", 10, 0, "first")).await,
-        UpsertOutcome::Applied
-    );
-    assert_eq!(
-        up(change("cus_1", 10, 0, "same version")).await,
-        UpsertOutcome::Stale
-    );
-    assert_eq!(
-        up(change("cus_1", 9, 5, "older")).await,
-        UpsertOutcome::Stale
-    );
-    assert_eq!(
-        up(change("cus_1", 10, 1, "tie broken")).await,
-        UpsertOutcome::Applied
-    );
-    assert_eq!(
-        up(change("cus_0", 1, 0, "other")).await,
-        UpsertOutcome::Applied
-    );
-    let got = store
-        .get(provider, "customer", "cus_1")
-        .await
-        .unwrap()
-        .unwrap();
+    let up = |c: StateChange| async move { store.upsert(provider, "default", &c, Some("evt_x"), 1).await.unwrap() };
+    assert_eq!(up(change("cus_1", 10, 0, "first")).await, UpsertOutcome::Applied);
+    assert_eq!(up(change("cus_1", 10, 0, "same version")).await, UpsertOutcome::Stale);
+    assert_eq!(up(change("cus_1", 9, 5, "older")).await, UpsertOutcome::Stale);
+    assert_eq!(up(change("cus_1", 10, 1, "tie broken")).await, UpsertOutcome::Applied);
+    assert_eq!(up(change("cus_0", 1, 0, "other")).await, UpsertOutcome::Applied);
+    let got = store.get(provider, "customer", "cus_1").await.unwrap().unwrap();
     assert_eq!(got.data, json!({ "name": "tie broken" }));
-    assert_eq!(
-        got.version,
-        Version {
-            primary: 10,
-            secondary: 1
-        }
-    );
+    assert_eq!(got.version, Version { primary: 10, secondary: 1 });
     assert_eq!(got.source_event.as_deref(), Some("evt_x"));
-    assert!(
-        store
-            .get(provider, "customer", "cus_9")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .get(provider, "invoice", "cus_1")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let ids: Vec<String> = store
-        .list(provider, "customer")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    assert!(store.get(provider, "customer", "cus_9").await.unwrap().is_none());
+    assert!(store.get(provider, "invoice", "cus_1").await.unwrap().is_none());
+    let ids: Vec<String> = store.list(provider, "customer").await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["cus_0", "cus_1"]);
 
     let cursor = format!("{provider}/default/customer");
@@ -282,10 +157,7 @@ pub async fn state_store(store: &dyn StateStore, provider: &str) {
 }
 
 fn message(id: &str) -> QueueMessage {
-    QueueMessage {
-        provider: "conformance".to_owned(),
-        event_id: id.to_owned(),
-    }
+    QueueMessage { provider: "conformance".to_owned(), event_id: id.to_owned() }
 }
 
 /// Checks the queue: visibility, ack, retry, dead letters after
@@ -299,73 +171,36 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
     ids.sort_unstable();
     assert_eq!(ids, ["a", "b"]);
     assert!(got.iter().all(|d| d.receive_count == 1));
-    assert!(
-        queue.receive(10, visibility).await.unwrap().is_empty(),
-        "received messages are hidden"
-    );
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "received messages are hidden");
 
-    let (a, b) = if got[0].message.event_id == "a" {
-        (&got[0], &got[1])
-    } else {
-        (&got[1], &got[0])
-    };
+    let (a, b) = if got[0].message.event_id == "a" { (&got[0], &got[1]) } else { (&got[1], &got[0]) };
     queue.ack(&a.receipt).await.unwrap();
     queue.retry_later(&b.receipt, Duration::ZERO).await.unwrap();
     let again = queue.receive(10, visibility).await.unwrap();
-    assert_eq!(
-        again.len(),
-        1,
-        "acked messages are gone, retried ones come back"
-    );
+    assert_eq!(again.len(), 1, "acked messages are gone, retried ones come back");
     assert_eq!(again[0].message, message("b"));
     assert_eq!(again[0].receive_count, 2);
 
     let mut last = again[0].clone();
     for _ in 2..max_receives {
-        queue
-            .retry_later(&last.receipt, Duration::ZERO)
-            .await
-            .unwrap();
-        last = queue
-            .receive(10, visibility)
-            .await
-            .unwrap()
-            .pop()
-            .expect("message comes back");
+        queue.retry_later(&last.receipt, Duration::ZERO).await.unwrap();
+        last = queue.receive(10, visibility).await.unwrap().pop().expect("message comes back");
     }
     assert_eq!(last.receive_count, max_receives);
-    queue
-        .retry_later(&last.receipt, Duration::ZERO)
-        .await
-        .unwrap();
-    assert!(
-        queue.receive(10, visibility).await.unwrap().is_empty(),
-        "past max receives it is dead-lettered"
-    );
+    queue.retry_later(&last.receipt, Duration::ZERO).await.unwrap();
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "past max receives it is dead-lettered");
     let dead = queue.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].message, message("b"));
 
     queue.send(&[message("c")]).await.unwrap();
-    let c = queue
-        .receive(10, visibility)
-        .await
-        .unwrap()
-        .pop()
-        .expect("c");
+    let c = queue.receive(10, visibility).await.unwrap().pop().expect("c");
     queue.dead_letter(&c.receipt, "permanent").await.unwrap();
     let dead = queue.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 2);
-    assert!(
-        dead.iter()
-            .any(|d| d.message == message("c") && d.reason == "permanent")
-    );
+    assert!(dead.iter().any(|d| d.message == message("c") && d.reason == "permanent"));
 
-    let only_c: Vec<String> = dead
-        .iter()
-        .filter(|d| d.message == message("c"))
-        .map(|d| d.id.clone())
-        .collect();
+    let only_c: Vec<String> = dead.iter().filter(|d| d.message == message("c")).map(|d| d.id.clone()).collect();
     assert_eq!(queue.redrive(Some(&only_c)).await.unwrap(), 1);
     assert_eq!(queue.dead_letters().await.unwrap().len(), 1);
     assert_eq!(queue.redrive(None).await.unwrap(), 1);
@@ -378,44 +213,24 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
         queue.ack(&d.receipt).await.unwrap();
     }
     tokio::time::sleep(visibility + Duration::from_millis(200)).await;
-    assert!(
-        queue.receive(10, visibility).await.unwrap().is_empty(),
-        "acked messages never return"
-    );
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "acked messages never return");
 }
 
 /// Checks an intake: a new delivery is recorded `queued` with exactly one
 /// message; a duplicate adds none; a stranded `received` event is reclaimed
 /// and enqueued. `queue` must be empty at the start and be the queue the
 /// intake sends to.
-pub async fn intake(
-    intake: &dyn crate::intake::Intake,
-    log: &dyn EventLog,
-    queue: &dyn Queue,
-    provider: &str,
-) {
+pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queue: &dyn Queue, provider: &str) {
     let t0 = 1_800_000_000_000;
     let visibility = Duration::from_secs(30);
-    let key = |id: &str| EventKey {
-        provider: provider.to_owned(),
-        event_id: id.to_owned(),
-    };
+    let key = |id: &str| EventKey { provider: provider.to_owned(), event_id: id.to_owned() };
     assert_eq!(
-        intake
-            .record_and_enqueue(new_event(provider, "evt_in", t0), 60_000)
-            .await
-            .unwrap(),
+        intake.record_and_enqueue(new_event(provider, "evt_in", t0), 60_000).await.unwrap(),
         RecordOutcome::Inserted
     );
+    assert_eq!(log.get(&key("evt_in")).await.unwrap().unwrap().status, EventStatus::Queued);
     assert_eq!(
-        log.get(&key("evt_in")).await.unwrap().unwrap().status,
-        EventStatus::Queued
-    );
-    assert_eq!(
-        intake
-            .record_and_enqueue(new_event(provider, "evt_in", t0 + 1), 60_000)
-            .await
-            .unwrap(),
+        intake.record_and_enqueue(new_event(provider, "evt_in", t0 + 1), 60_000).await.unwrap(),
         RecordOutcome::Duplicate(EventStatus::Queued)
     );
     let got = queue.receive(10, visibility).await.unwrap();
@@ -423,29 +238,18 @@ pub async fn intake(
     assert_eq!(got[0].message.event_id, "evt_in");
     queue.ack(&got[0].receipt).await.unwrap();
 
-    log.record(new_event(provider, "evt_stranded", t0), 60_000)
-        .await
-        .unwrap();
+    log.record(new_event(provider, "evt_stranded", t0), 60_000).await.unwrap();
     assert_eq!(
-        intake
-            .record_and_enqueue(new_event(provider, "evt_stranded", t0 + 1), 60_000)
-            .await
-            .unwrap(),
+        intake.record_and_enqueue(new_event(provider, "evt_stranded", t0 + 1), 60_000).await.unwrap(),
         RecordOutcome::Duplicate(EventStatus::Received),
         "a fresh claim is left alone"
     );
     assert!(queue.receive(10, visibility).await.unwrap().is_empty());
     assert_eq!(
-        intake
-            .record_and_enqueue(new_event(provider, "evt_stranded", t0 + 60_000), 60_000)
-            .await
-            .unwrap(),
+        intake.record_and_enqueue(new_event(provider, "evt_stranded", t0 + 60_000), 60_000).await.unwrap(),
         RecordOutcome::Reclaimed
     );
-    assert_eq!(
-        log.get(&key("evt_stranded")).await.unwrap().unwrap().status,
-        EventStatus::Queued
-    );
+    assert_eq!(log.get(&key("evt_stranded")).await.unwrap().unwrap().status, EventStatus::Queued);
     let got = queue.receive(10, visibility).await.unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].message.event_id, "evt_stranded");

@@ -62,9 +62,9 @@ impl FromStr for EventStatus {
             "processing" => Ok(Self::Processing),
             "processed" => Ok(Self::Processed),
             "failed" => Ok(Self::Failed),
-            other => Err(format!(
-                "unknown status '{other}' (expected received, queued, processing, processed or failed)"
-            )),
+            other => {
+                Err(format!("unknown status '{other}' (expected received, queued, processing, processed or failed)"))
+            }
         }
     }
 }
@@ -115,6 +115,13 @@ pub struct NewEvent {
     pub received_at_ms: i64,
 }
 
+impl NewEvent {
+    /// The delivery's deduplication key.
+    pub fn key(&self) -> EventKey {
+        EventKey { provider: self.provider.clone(), event_id: self.event.event_id.clone() }
+    }
+}
+
 /// One event as the event log holds it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRecord {
@@ -147,10 +154,7 @@ pub struct EventRecord {
 impl EventRecord {
     /// The record's deduplication key.
     pub fn key(&self) -> EventKey {
-        EventKey {
-            provider: self.provider.clone(),
-            event_id: self.event.event_id.clone(),
-        }
+        EventKey { provider: self.provider.clone(), event_id: self.event.event_id.clone() }
     }
 }
 
@@ -227,6 +231,12 @@ pub struct QueueMessage {
     pub provider: String,
     /// The provider's event id.
     pub event_id: String,
+}
+
+impl From<&EventKey> for QueueMessage {
+    fn from(key: &EventKey) -> Self {
+        Self { provider: key.provider.clone(), event_id: key.event_id.clone() }
+    }
 }
 
 /// A message received from the queue, with what is needed to settle it.

@@ -99,9 +99,6 @@ pub enum SyncError {
 impl SyncError {
     /// Shorthand for a permanent failure caused by a payload we cannot read.
     pub fn malformed(message: impl Into<String>) -> Self {
-        Self::Permanent {
-            code: "malformed_payload",
-            message: message.into(),
-        }
+        Self::Permanent { code: "malformed_payload", message: message.into() }
     }
 }

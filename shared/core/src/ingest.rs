@@ -18,13 +18,8 @@ use crate::ports::{Clock, RecordOutcome, Secrets};
 use crate::provider::{Registry, VerifyOptions, WebhookRequest};
 
 /// Headers never kept with a recorded event: they may carry credentials.
-const UNRECORDED_HEADERS: [&str; 5] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "x-amz-security-token",
-];
+const UNRECORDED_HEADERS: [&str; 5] =
+    ["authorization", "proxy-authorization", "cookie", "x-api-key", "x-amz-security-token"];
 
 /// Ingest settings.
 #[derive(Debug, Clone)]
@@ -40,11 +35,7 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-            tolerance: HashMap::new(),
-            reclaim_after: Duration::from_secs(30),
-        }
+        Self { max_body_bytes: 1024 * 1024, tolerance: HashMap::new(), reclaim_after: Duration::from_secs(30) }
     }
 }
 
@@ -59,17 +50,11 @@ pub struct IngestResponse {
 
 impl IngestResponse {
     fn rejected(reason: RejectReason) -> Self {
-        Self {
-            status: reason.http_status(),
-            body: json!({ "error": reason.code() }),
-        }
+        Self { status: reason.http_status(), body: json!({ "error": reason.code() }) }
     }
 
     fn unavailable() -> Self {
-        Self {
-            status: 503,
-            body: json!({ "error": "storage_unavailable" }),
-        }
+        Self { status: 503, body: json!({ "error": "storage_unavailable" }) }
     }
 }
 
@@ -91,13 +76,7 @@ impl Ingestor {
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self {
-            registry,
-            intake,
-            secrets,
-            clock,
-            config,
-        }
+        Self { registry, intake, secrets, clock, config }
     }
 
     /// The body size limit, for adapters that must refuse before reading.
@@ -106,21 +85,11 @@ impl Ingestor {
     }
 
     /// Handles one delivery to `/webhooks/{provider}/{connection}`.
-    pub async fn handle(
-        &self,
-        provider: &str,
-        connection: &str,
-        request: WebhookRequest,
-    ) -> IngestResponse {
+    pub async fn handle(&self, provider: &str, connection: &str, request: WebhookRequest) -> IngestResponse {
         match self.accept(provider, connection, request).await {
             Ok(response) => response,
             Err(IngestFailure::Rejected(reason)) => {
-                warn!(
-                    provider,
-                    connection,
-                    reason = reason.code(),
-                    "webhook rejected"
-                );
+                warn!(provider, connection, reason = reason.code(), "webhook rejected");
                 IngestResponse::rejected(reason)
             }
             Err(IngestFailure::Store(error)) => {
@@ -136,17 +105,11 @@ impl Ingestor {
         connection: &str,
         request: WebhookRequest,
     ) -> Result<IngestResponse, IngestFailure> {
-        let provider = self
-            .registry
-            .get(provider_name)
-            .ok_or(RejectReason::UnknownProvider)?;
+        let provider = self.registry.get(provider_name).ok_or(RejectReason::UnknownProvider)?;
         if request.body.len() > self.config.max_body_bytes {
             return Err(RejectReason::PayloadTooLarge.into());
         }
-        let secrets = self
-            .secrets
-            .signing_secrets(provider_name, connection)
-            .await?;
+        let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
         if secrets.is_empty() {
             return Err(RejectReason::NoSecretConfigured.into());
         }
@@ -162,10 +125,7 @@ impl Ingestor {
         provider.verify(&request, &secrets, options)?;
         let event = provider.normalise(&request)?;
 
-        let key = EventKey {
-            provider: provider_name.to_owned(),
-            event_id: event.event_id.clone(),
-        };
+        let key = EventKey { provider: provider_name.to_owned(), event_id: event.event_id.clone() };
         let new_event = NewEvent {
             provider: provider_name.to_owned(),
             connection: connection.to_owned(),
@@ -175,10 +135,7 @@ impl Ingestor {
             received_at_ms: self.clock.now_ms(),
         };
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
-        let outcome = self
-            .intake
-            .record_and_enqueue(new_event, reclaim_ms)
-            .await?;
+        let outcome = self.intake.record_and_enqueue(new_event, reclaim_ms).await?;
         let duplicate = !matches!(outcome, RecordOutcome::Inserted);
         info!(
             provider = provider_name,
@@ -199,12 +156,7 @@ fn recorded_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .filter(|(name, _)| !UNRECORDED_HEADERS.contains(&name.as_str()))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect()
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{EventKey, NewEvent, QueueMessage};
+use crate::domain::{NewEvent, QueueMessage};
 use crate::error::StoreError;
 use crate::ports::{EventLog, Queue, RecordOutcome};
 
@@ -23,11 +23,7 @@ pub trait Intake: Send + Sync {
     /// Records `event`; on [`RecordOutcome::Inserted`] or
     /// [`RecordOutcome::Reclaimed`] its message is on the queue and the event
     /// `queued` when this returns.
-    async fn record_and_enqueue(
-        &self,
-        event: NewEvent,
-        reclaim_after_ms: i64,
-    ) -> Result<RecordOutcome, StoreError>;
+    async fn record_and_enqueue(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError>;
 }
 
 /// Intake over an event log and a queue that cannot share a transaction.
@@ -45,23 +41,11 @@ impl SeparateIntake {
 
 #[async_trait]
 impl Intake for SeparateIntake {
-    async fn record_and_enqueue(
-        &self,
-        event: NewEvent,
-        reclaim_after_ms: i64,
-    ) -> Result<RecordOutcome, StoreError> {
-        let key = EventKey {
-            provider: event.provider.clone(),
-            event_id: event.event.event_id.clone(),
-        };
+    async fn record_and_enqueue(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+        let key = event.key();
         let outcome = self.events.record(event, reclaim_after_ms).await?;
         if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
-            self.queue
-                .send(&[QueueMessage {
-                    provider: key.provider.clone(),
-                    event_id: key.event_id.clone(),
-                }])
-                .await?;
+            self.queue.send(&[QueueMessage::from(&key)]).await?;
             self.events.mark_queued(&key).await?;
         }
         Ok(outcome)

@@ -22,18 +22,8 @@ pub struct StrandedRecovery {
 impl StrandedRecovery {
     /// Wires the repair to its ports; `grace` should exceed the time an
     /// ingest takes from record to enqueue.
-    pub fn new(
-        events: Arc<dyn EventLog>,
-        queue: Arc<dyn Queue>,
-        clock: Arc<dyn Clock>,
-        grace: Duration,
-    ) -> Self {
-        Self {
-            events,
-            queue,
-            clock,
-            grace,
-        }
+    pub fn new(events: Arc<dyn EventLog>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>, grace: Duration) -> Self {
+        Self { events, queue, clock, grace }
     }
 
     /// Enqueues every stranded event (in pages of 100); returns how many.
@@ -46,13 +36,7 @@ impl StrandedRecovery {
             if keys.is_empty() {
                 break;
             }
-            let messages: Vec<QueueMessage> = keys
-                .iter()
-                .map(|k| QueueMessage {
-                    provider: k.provider.clone(),
-                    event_id: k.event_id.clone(),
-                })
-                .collect();
+            let messages: Vec<QueueMessage> = keys.iter().map(QueueMessage::from).collect();
             self.queue.send(&messages).await?;
             for key in &keys {
                 self.events.mark_queued(key).await?;

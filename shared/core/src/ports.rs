@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::{
-    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent, QueueMessage,
-    StateChange, StateRecord,
+    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent, QueueMessage, StateChange,
+    StateRecord,
 };
 use crate::error::StoreError;
 use crate::secret::Secret;
@@ -55,11 +55,7 @@ pub trait EventLog: Send + Sync {
     /// Records a verified delivery exactly once per (provider, event id), as
     /// one conditional write. A record still `received` whose enqueue claim is
     /// older than `reclaim_after_ms` is claimed again (see [`RecordOutcome`]).
-    async fn record(
-        &self,
-        event: NewEvent,
-        reclaim_after_ms: i64,
-    ) -> Result<RecordOutcome, StoreError>;
+    async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError>;
 
     /// Moves a `received` event to `queued` once its message is on the queue.
     async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError>;
@@ -67,13 +63,7 @@ pub trait EventLog: Send + Sync {
     /// Takes the processing lease until `until_ms`, when the event is
     /// `received`, `queued`, or `processing` with an expired lease. With
     /// `force`, final events are leased too (operator replay).
-    async fn lease(
-        &self,
-        key: &EventKey,
-        now_ms: i64,
-        until_ms: i64,
-        force: bool,
-    ) -> Result<LeaseOutcome, StoreError>;
+    async fn lease(&self, key: &EventKey, now_ms: i64, until_ms: i64, force: bool) -> Result<LeaseOutcome, StoreError>;
 
     /// Ends a lease. Has effect only while the event is `processing`.
     async fn finish(&self, key: &EventKey, finish: Finish, now_ms: i64) -> Result<(), StoreError>;
@@ -116,12 +106,7 @@ pub trait StateStore: Send + Sync {
     ) -> Result<UpsertOutcome, StoreError>;
 
     /// One record.
-    async fn get(
-        &self,
-        provider: &str,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<StateRecord>, StoreError>;
+    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError>;
 
     /// Every record of a kind, ordered by id.
     async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;
@@ -167,11 +152,7 @@ pub trait Secrets: Send + Sync {
     /// The signing secrets of a connection: every value whose key is
     /// `webhook_secret` or starts with `webhook_secret_` (several during
     /// rotation). Empty when none is configured.
-    async fn signing_secrets(
-        &self,
-        provider: &str,
-        connection: &str,
-    ) -> Result<Vec<Secret>, StoreError>;
+    async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError>;
 }
 
 /// The time, injectable so tests can move it.

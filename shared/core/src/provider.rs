@@ -46,12 +46,7 @@ pub trait Provider: Send + Sync {
 
     /// Checks the delivery's signature against any of the secrets, in constant
     /// time, on the raw bytes.
-    fn verify(
-        &self,
-        request: &WebhookRequest,
-        secrets: &[Secret],
-        options: VerifyOptions,
-    ) -> Result<(), RejectReason>;
+    fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason>;
 
     /// Extracts the normalised fields from a verified delivery.
     fn normalise(&self, request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason>;

@@ -32,11 +32,7 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(30),
-            retry_base: Duration::from_secs(2),
-            retry_max: Duration::from_secs(300),
-        }
+        Self { lease: Duration::from_secs(30), retry_base: Duration::from_secs(2), retry_max: Duration::from_secs(300) }
     }
 }
 
@@ -102,21 +98,12 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: SyncConfig,
     ) -> Self {
-        Self {
-            registry,
-            events,
-            state,
-            clock,
-            config,
-        }
+        Self { registry, events, state, clock, config }
     }
 
     /// Processes one queue message and settles it on `queue`.
     pub async fn handle_delivery(&self, queue: &dyn Queue, delivery: &Delivery) -> ProcessReport {
-        let key = EventKey {
-            provider: delivery.message.provider.clone(),
-            event_id: delivery.message.event_id.clone(),
-        };
+        let key = EventKey { provider: delivery.message.provider.clone(), event_id: delivery.message.event_id.clone() };
         let report = self.process(&key, delivery.receive_count, false).await;
         let settled = match &report.settlement {
             Settlement::Ack => queue.ack(&delivery.receipt).await,
@@ -144,8 +131,7 @@ impl Worker {
             settlement: Settlement::Ack,
         };
         let now = self.clock.now_ms();
-        let until =
-            now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
+        let until = now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
         let record = match self.events.lease(key, now, until, force).await {
             Ok(LeaseOutcome::Leased(record)) => record,
             Ok(LeaseOutcome::AlreadyFinal(status)) => {
@@ -155,16 +141,13 @@ impl Worker {
             Ok(LeaseOutcome::Busy(lease_until)) => {
                 report.detail = "leased by another worker".into();
                 let wait = u64::try_from(lease_until.saturating_sub(now)).unwrap_or(0);
-                report.settlement = Settlement::Retry {
-                    delay: Duration::from_millis(wait).max(Duration::from_secs(1)),
-                };
+                report.settlement =
+                    Settlement::Retry { delay: Duration::from_millis(wait).max(Duration::from_secs(1)) };
                 return report;
             }
             Ok(LeaseOutcome::NotFound) => {
                 report.detail = "no such event".into();
-                report.settlement = Settlement::DeadLetter {
-                    reason: "event_not_found".into(),
-                };
+                report.settlement = Settlement::DeadLetter { reason: "event_not_found".into() };
                 return report;
             }
             Err(error) => {
@@ -182,9 +165,7 @@ impl Worker {
             }
             Err(SyncError::Permanent { code, message }) => {
                 report.detail = format!("{code}: {message}");
-                report.settlement = Settlement::DeadLetter {
-                    reason: code.to_owned(),
-                };
+                report.settlement = Settlement::DeadLetter { reason: code.to_owned() };
                 Finish::Failed(report.detail.clone())
             }
             Err(error) => {
@@ -210,18 +191,11 @@ impl Worker {
         report
     }
 
-    async fn apply(
-        &self,
-        record: &crate::domain::EventRecord,
-        report: &mut ProcessReport,
-    ) -> Result<(), SyncError> {
-        let provider = self
-            .registry
-            .get(&record.provider)
-            .ok_or_else(|| SyncError::Permanent {
-                code: "unknown_provider",
-                message: format!("no provider named '{}' in this build", record.provider),
-            })?;
+    async fn apply(&self, record: &crate::domain::EventRecord, report: &mut ProcessReport) -> Result<(), SyncError> {
+        let provider = self.registry.get(&record.provider).ok_or_else(|| SyncError::Permanent {
+            code: "unknown_provider",
+            message: format!("no provider named '{}' in this build", record.provider),
+        })?;
         for change in provider.state_changes(record)? {
             let outcome = self
                 .state
@@ -243,11 +217,7 @@ impl Worker {
 
     fn retry(&self, attempt: u32) -> Settlement {
         let exponent = attempt.saturating_sub(1).min(16);
-        let delay = self
-            .config
-            .retry_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.config.retry_max);
+        let delay = self.config.retry_base.saturating_mul(1u32 << exponent).min(self.config.retry_max);
         Settlement::Retry { delay }
     }
 }

@@ -128,21 +128,12 @@ pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 /// Runs a statement through the connection's prepared-statement cache.
-pub(crate) fn exec<P: rusqlite::Params>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-) -> rusqlite::Result<usize> {
+pub(crate) fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
 }
 
 /// Queries one row through the connection's prepared-statement cache.
-pub(crate) fn query_row<T, P, F>(
-    conn: &Connection,
-    sql: &str,
-    params: P,
-    f: F,
-) -> rusqlite::Result<T>
+pub(crate) fn query_row<T, P, F>(conn: &Connection, sql: &str, params: P, f: F) -> rusqlite::Result<T>
 where
     P: rusqlite::Params,
     F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
@@ -154,8 +145,7 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
     Ok(conn)
 }
 
@@ -165,18 +155,11 @@ impl Database {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = connect(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(backend)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0)).map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "cannot switch {} to WAL mode",
-                path.display()
-            )));
+            return Err(StoreError::Backend(format!("cannot switch {} to WAL mode", path.display())));
         }
         conn.execute_batch(SCHEMA).map_err(backend)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
@@ -201,23 +184,15 @@ impl Database {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(TypedJob {
-            op: Some(op),
-            result: None,
-            reply,
-        });
+        let job: Box<dyn Job> = Box::new(TypedJob { op: Some(op), result: None, reply });
         let sender = self
             .jobs
             .lock()
             .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?
             .clone()
             .ok_or_else(|| StoreError::Backend("database is closed".into()))?;
-        sender
-            .send(job)
-            .map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Backend("the writer thread dropped a write".into()))?
+        sender.send(job).map_err(|_| StoreError::Backend("the writer thread has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Backend("the writer thread dropped a write".into()))?
     }
 
     /// Runs a read on a pooled connection, off the async threads.
@@ -229,10 +204,7 @@ impl Database {
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
         let conn = match pooled {
             Some(conn) => conn,
-            None => connect(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?,
+            None => connect(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?,
         };
         let (conn, result) = tokio::task::spawn_blocking(move || {
             let result = op(&conn);
@@ -248,8 +220,7 @@ impl Database {
 
     /// Checks that the database answers a read, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| query_row(conn, "SELECT 1", [], |_| Ok(())).map_err(backend))
-            .await
+        self.read(|conn| query_row(conn, "SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
     /// Stops accepting writes, lets the writer finish what it has, and waits
@@ -271,10 +242,7 @@ impl Drop for Database {
     }
 }
 
-fn in_savepoint<T>(
-    conn: &Connection,
-    op: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
+fn in_savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
     exec(conn, "SAVEPOINT job", []).map_err(backend)?;
     match op(conn) {
         Ok(value) => {

@@ -3,9 +3,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
-use portage_core::{
-    EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError,
-};
+use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -16,17 +14,15 @@ const COLUMNS: &str = "provider, event_id, connection, event_type, occurred_at, 
 
 fn status_of(row: &Row<'_>, index: usize) -> rusqlite::Result<EventStatus> {
     let text: String = row.get(index)?;
-    text.parse().map_err(|e: String| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
-    })
+    text.parse()
+        .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into()))
 }
 
 /// Reads a row selected with [`COLUMNS`] (and, when `with_raw`, `raw` last).
 fn record_from_row(row: &Row<'_>, with_raw: bool) -> rusqlite::Result<EventRecord> {
     let headers: String = row.get(15)?;
-    let headers: Vec<(String, String)> = serde_json::from_str(&headers).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, Box::new(e))
-    })?;
+    let headers: Vec<(String, String)> = serde_json::from_str(&headers)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(15, rusqlite::types::Type::Text, Box::new(e)))?;
     let raw: Vec<u8> = if with_raw { row.get(16)? } else { Vec::new() };
     Ok(EventRecord {
         provider: row.get(0)?,
@@ -62,10 +58,7 @@ fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, 
     .map_err(backend)
 }
 
-fn status_and_lease(
-    conn: &Connection,
-    key: &EventKey,
-) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
+fn status_and_lease(conn: &Connection, key: &EventKey) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
     query_row(
         conn,
         "SELECT status, lease_until_ms FROM events WHERE provider = ?1 AND event_id = ?2",
@@ -77,35 +70,31 @@ fn status_and_lease(
 }
 
 /// The conditional first write of a delivery (shared with the intake).
-pub(crate) fn insert(
-    conn: &Connection,
-    event: &NewEvent,
-    reclaim_after_ms: i64,
-) -> Result<RecordOutcome, StoreError> {
-    let headers =
-        serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+    let headers = serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let e = &event.event;
-    let inserted = exec(conn,
-            "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
+    let inserted = exec(
+        conn,
+        "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
              object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms, headers, raw) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10, ?11, ?12) \
              ON CONFLICT (event_id, provider) DO NOTHING",
-            params![
-                event.provider,
-                e.event_id,
-                event.connection,
-                e.event_type,
-                e.occurred_at,
-                e.account,
-                e.object_kind,
-                e.object_id,
-                e.livemode,
-                event.received_at_ms,
-                headers,
-                event.raw.as_ref(),
-            ],
-        )
-        .map_err(backend)?;
+        params![
+            event.provider,
+            e.event_id,
+            event.connection,
+            e.event_type,
+            e.occurred_at,
+            e.account,
+            e.object_kind,
+            e.object_id,
+            e.livemode,
+            event.received_at_ms,
+            headers,
+            event.raw.as_ref(),
+        ],
+    )
+    .map_err(backend)?;
     if inserted == 1 {
         return Ok(RecordOutcome::Inserted);
     }
@@ -113,23 +102,15 @@ pub(crate) fn insert(
         conn,
         "UPDATE events SET claimed_at_ms = ?3 WHERE provider = ?1 AND event_id = ?2 \
              AND status = 'received' AND claimed_at_ms <= ?3 - ?4",
-        params![
-            event.provider,
-            e.event_id,
-            event.received_at_ms,
-            reclaim_after_ms
-        ],
+        params![event.provider, e.event_id, event.received_at_ms, reclaim_after_ms],
     )
     .map_err(backend)?;
     if reclaimed == 1 {
         return Ok(RecordOutcome::Reclaimed);
     }
-    let key = EventKey {
-        provider: event.provider.clone(),
-        event_id: e.event_id.clone(),
-    };
-    let (status, _) = status_and_lease(conn, &key)?
-        .ok_or_else(|| StoreError::Backend("event vanished during record".into()))?;
+    let key = EventKey { provider: event.provider.clone(), event_id: e.event_id.clone() };
+    let (status, _) =
+        status_and_lease(conn, &key)?.ok_or_else(|| StoreError::Backend("event vanished during record".into()))?;
     Ok(RecordOutcome::Duplicate(status))
 }
 
@@ -144,13 +125,7 @@ pub(crate) fn mark_queued(conn: &Connection, key: &EventKey) -> Result<(), Store
     .map_err(backend)
 }
 
-fn lease(
-    conn: &Connection,
-    key: &EventKey,
-    now: i64,
-    until: i64,
-    force: bool,
-) -> Result<LeaseOutcome, StoreError> {
+fn lease(conn: &Connection, key: &EventKey, now: i64, until: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
     let leased = exec(
         conn,
         "UPDATE events SET status = 'processing', lease_until_ms = ?4, attempts = attempts + 1 \
@@ -162,8 +137,7 @@ fn lease(
     )
     .map_err(backend)?;
     if leased == 1 {
-        let record = get_record(conn, key)?
-            .ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
+        let record = get_record(conn, key)?.ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
         return Ok(LeaseOutcome::Leased(Box::new(record)));
     }
     Ok(match status_and_lease(conn, key)? {
@@ -210,11 +184,7 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
         sql.push_str(&format!(" LIMIT ?{}", args.len()));
     }
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |row| {
-            record_from_row(row, false)
-        })
-        .map_err(backend)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |row| record_from_row(row, false)).map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
@@ -226,28 +196,17 @@ fn stranded(conn: &Connection, before: i64, limit: usize) -> Result<Vec<EventKey
         )
         .map_err(backend)?;
     let rows = stmt
-        .query_map(
-            params![before, i64::try_from(limit).unwrap_or(i64::MAX)],
-            |row| {
-                Ok(EventKey {
-                    provider: row.get(0)?,
-                    event_id: row.get(1)?,
-                })
-            },
-        )
+        .query_map(params![before, i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok(EventKey { provider: row.get(0)?, event_id: row.get(1)? })
+        })
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 #[async_trait]
 impl EventLog for Database {
-    async fn record(
-        &self,
-        event: NewEvent,
-        reclaim_after_ms: i64,
-    ) -> Result<RecordOutcome, StoreError> {
-        self.write(move |conn| insert(conn, &event, reclaim_after_ms))
-            .await
+    async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+        self.write(move |conn| insert(conn, &event, reclaim_after_ms)).await
     }
 
     async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError> {
@@ -255,22 +214,14 @@ impl EventLog for Database {
         self.write(move |conn| mark_queued(conn, &key)).await
     }
 
-    async fn lease(
-        &self,
-        key: &EventKey,
-        now_ms: i64,
-        until_ms: i64,
-        force: bool,
-    ) -> Result<LeaseOutcome, StoreError> {
+    async fn lease(&self, key: &EventKey, now_ms: i64, until_ms: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
         let key = key.clone();
-        self.write(move |conn| lease(conn, &key, now_ms, until_ms, force))
-            .await
+        self.write(move |conn| lease(conn, &key, now_ms, until_ms, force)).await
     }
 
     async fn finish(&self, key: &EventKey, outcome: Finish, now_ms: i64) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(move |conn| finish(conn, &key, &outcome, now_ms))
-            .await
+        self.write(move |conn| finish(conn, &key, &outcome, now_ms)).await
     }
 
     async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError> {
@@ -297,7 +248,6 @@ impl EventLog for Database {
     }
 
     async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
-        self.read(move |conn| stranded(conn, before_ms, limit))
-            .await
+        self.read(move |conn| stranded(conn, before_ms, limit)).await
     }
 }

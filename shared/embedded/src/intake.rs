@@ -4,27 +4,17 @@
 use async_trait::async_trait;
 use portage_core::intake::Intake;
 use portage_core::ports::RecordOutcome;
-use portage_core::{EventKey, NewEvent, QueueMessage, StoreError};
+use portage_core::{NewEvent, QueueMessage, StoreError};
 
 use crate::event_log::{insert, mark_queued};
 use crate::queue::{SqliteQueue, push};
 
 #[async_trait]
 impl Intake for SqliteQueue {
-    async fn record_and_enqueue(
-        &self,
-        event: NewEvent,
-        reclaim_after_ms: i64,
-    ) -> Result<RecordOutcome, StoreError> {
-        let key = EventKey {
-            provider: event.provider.clone(),
-            event_id: event.event.event_id.clone(),
-        };
-        let message = serde_json::to_string(&QueueMessage {
-            provider: key.provider.clone(),
-            event_id: key.event_id.clone(),
-        })
-        .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    async fn record_and_enqueue(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+        let key = event.key();
+        let message =
+            serde_json::to_string(&QueueMessage::from(&key)).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = self.now_ms();
         self.database()
             .write(move |conn| {

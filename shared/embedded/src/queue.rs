@@ -23,11 +23,7 @@ impl SqliteQueue {
     /// A queue over `db` that dead-letters a message received more than
     /// `max_receives` times.
     pub fn new(db: Arc<Database>, clock: Arc<dyn Clock>, max_receives: u32) -> Self {
-        Self {
-            db,
-            clock,
-            max_receives: max_receives.max(1),
-        }
+        Self { db, clock, max_receives: max_receives.max(1) }
     }
 }
 
@@ -50,31 +46,22 @@ fn millis(d: Duration) -> i64 {
 /// A receipt names the message and the receive it came from, so a stale
 /// receipt (the message was received again since) settles nothing.
 fn parse_receipt(receipt: &str) -> Result<(i64, i64), StoreError> {
-    let (id, count) = receipt
-        .split_once(':')
-        .ok_or_else(|| StoreError::Invalid(format!("malformed receipt '{receipt}'")))?;
-    let parse = |s: &str| {
-        s.parse::<i64>()
-            .map_err(|_| StoreError::Invalid(format!("malformed receipt '{receipt}'")))
-    };
+    let (id, count) =
+        receipt.split_once(':').ok_or_else(|| StoreError::Invalid(format!("malformed receipt '{receipt}'")))?;
+    let parse = |s: &str| s.parse::<i64>().map_err(|_| StoreError::Invalid(format!("malformed receipt '{receipt}'")));
     Ok((parse(id)?, parse(count)?))
 }
 
 /// Appends one message, visible at once.
 pub(crate) fn push(conn: &Connection, body: &str, now: i64) -> Result<(), StoreError> {
-    exec(
-        conn,
-        "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)",
-        params![body, now],
-    )
-    .map(|_| ())
-    .map_err(backend)
+    exec(conn, "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)", params![body, now])
+        .map(|_| ())
+        .map_err(backend)
 }
 
 fn decode(body: &str) -> rusqlite::Result<QueueMessage> {
-    serde_json::from_str(body).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(body)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn receive(
@@ -99,23 +86,12 @@ fn receive(
         )
         .map_err(backend)?;
     let rows = stmt
-        .query_map(
-            params![
-                now,
-                now.saturating_add(hide_ms),
-                i64::try_from(max).unwrap_or(i64::MAX)
-            ],
-            |row| {
-                let id: i64 = row.get(0)?;
-                let count: u32 = row.get(1)?;
-                let body: String = row.get(2)?;
-                Ok(Delivery {
-                    receipt: format!("{id}:{count}"),
-                    message: decode(&body)?,
-                    receive_count: count,
-                })
-            },
-        )
+        .query_map(params![now, now.saturating_add(hide_ms), i64::try_from(max).unwrap_or(i64::MAX)], |row| {
+            let id: i64 = row.get(0)?;
+            let count: u32 = row.get(1)?;
+            let body: String = row.get(2)?;
+            Ok(Delivery { receipt: format!("{id}:{count}"), message: decode(&body)?, receive_count: count })
+        })
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
 }
@@ -129,30 +105,21 @@ impl Queue for SqliteQueue {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = self.clock.now_ms();
-        self.db
-            .write(move |conn| bodies.iter().try_for_each(|body| push(conn, body, now)))
-            .await
+        self.db.write(move |conn| bodies.iter().try_for_each(|body| push(conn, body, now))).await
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError> {
-        let (now, hide, max_receives) =
-            (self.clock.now_ms(), millis(visibility), self.max_receives);
-        self.db
-            .write(move |conn| receive(conn, now, max, hide, max_receives))
-            .await
+        let (now, hide, max_receives) = (self.clock.now_ms(), millis(visibility), self.max_receives);
+        self.db.write(move |conn| receive(conn, now, max, hide, max_receives)).await
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
         let (id, count) = parse_receipt(receipt)?;
         self.db
             .write(move |conn| {
-                exec(
-                    conn,
-                    "DELETE FROM queue WHERE id = ?1 AND receive_count = ?2",
-                    params![id, count],
-                )
-                .map(|_| ())
-                .map_err(backend)
+                exec(conn, "DELETE FROM queue WHERE id = ?1 AND receive_count = ?2", params![id, count])
+                    .map(|_| ())
+                    .map_err(backend)
             })
             .await
     }
@@ -162,7 +129,8 @@ impl Queue for SqliteQueue {
         let visible_at = self.clock.now_ms().saturating_add(millis(delay));
         self.db
             .write(move |conn| {
-                exec(conn,
+                exec(
+                    conn,
                     "UPDATE queue SET visible_at_ms = ?3 WHERE id = ?1 AND receive_count = ?2 AND dead_at_ms IS NULL",
                     params![id, count, visible_at],
                 )
@@ -177,7 +145,8 @@ impl Queue for SqliteQueue {
         let (now, reason) = (self.clock.now_ms(), reason.to_owned());
         self.db
             .write(move |conn| {
-                exec(conn,
+                exec(
+                    conn,
                     "UPDATE queue SET dead_at_ms = ?3, dead_reason = ?4 WHERE id = ?1 AND receive_count = ?2",
                     params![id, count, now, reason],
                 )
@@ -217,10 +186,7 @@ impl Queue for SqliteQueue {
         let ids: Option<Vec<i64>> = ids
             .map(|ids| {
                 ids.iter()
-                    .map(|id| {
-                        id.parse::<i64>()
-                            .map_err(|_| StoreError::Invalid(format!("no dead letter '{id}'")))
-                    })
+                    .map(|id| id.parse::<i64>().map_err(|_| StoreError::Invalid(format!("no dead letter '{id}'"))))
                     .collect()
             })
             .transpose()?;

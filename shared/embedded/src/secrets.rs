@@ -21,10 +21,7 @@ impl MapSecrets {
 
     /// Sets one secret, replacing an earlier value under the same key.
     pub fn insert(&mut self, provider: &str, connection: &str, key: &str, value: Secret) {
-        self.values
-            .entry((provider.to_owned(), connection.to_owned()))
-            .or_default()
-            .insert(key.to_owned(), value);
+        self.values.entry((provider.to_owned(), connection.to_owned())).or_default().insert(key.to_owned(), value);
     }
 
     /// The connection's signing secrets (see [`Secrets::signing_secrets`]).
@@ -43,11 +40,7 @@ impl MapSecrets {
 
 #[async_trait]
 impl Secrets for MapSecrets {
-    async fn signing_secrets(
-        &self,
-        provider: &str,
-        connection: &str,
-    ) -> Result<Vec<Secret>, StoreError> {
+    async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError> {
         Ok(self.signing(provider, connection))
     }
 }
@@ -60,12 +53,7 @@ mod tests {
     fn signing_secrets_include_rotated_keys_only() {
         let mut s = MapSecrets::new();
         s.insert("stripe", "default", "webhook_secret", Secret::new("new"));
-        s.insert(
-            "stripe",
-            "default",
-            "webhook_secret_previous",
-            Secret::new("old"),
-        );
+        s.insert("stripe", "default", "webhook_secret_previous", Secret::new("old"));
         s.insert("stripe", "default", "api_key", Secret::new("sk"));
         let signing = s.signing("stripe", "default");
         let got: Vec<&str> = signing.iter().map(Secret::expose).collect();

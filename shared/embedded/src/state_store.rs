@@ -17,13 +17,9 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<StateRecord> {
         connection: row.get(1)?,
         kind: row.get(2)?,
         id: row.get(3)?,
-        version: Version {
-            primary: row.get(4)?,
-            secondary: row.get(5)?,
-        },
-        data: serde_json::from_str(&data).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        version: Version { primary: row.get(4)?, secondary: row.get(5)? },
+        data: serde_json::from_str(&data)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
         deleted: row.get(7)?,
         source_event: row.get(8)?,
         updated_at_ms: row.get(9)?,
@@ -40,10 +36,8 @@ impl StateStore for Database {
         source_event: Option<&str>,
         now_ms: i64,
     ) -> Result<UpsertOutcome, StoreError> {
-        let data =
-            serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let (provider, connection, change) =
-            (provider.to_owned(), connection.to_owned(), change.clone());
+        let data = serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let (provider, connection, change) = (provider.to_owned(), connection.to_owned(), change.clone());
         let source_event = source_event.map(str::to_owned);
         self.write(move |conn| {
             // The WHERE clause on the conflict branch is the version check: an
@@ -75,19 +69,12 @@ impl StateStore for Database {
         .await
     }
 
-    async fn get(
-        &self,
-        provider: &str,
-        kind: &str,
-        id: &str,
-    ) -> Result<Option<StateRecord>, StoreError> {
+    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
         let (provider, kind, id) = (provider.to_owned(), kind.to_owned(), id.to_owned());
         self.read(move |conn| {
             query_row(
                 conn,
-                &format!(
-                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"
-                ),
+                &format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"),
                 params![provider, kind, id],
                 record_from_row,
             )
@@ -101,13 +88,9 @@ impl StateStore for Database {
         let (provider, kind) = (provider.to_owned(), kind.to_owned());
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"
-                ))
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"))
                 .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![provider, kind], record_from_row)
-                .map_err(backend)?;
+            let rows = stmt.query_map(params![provider, kind], record_from_row).map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
         .await
@@ -116,14 +99,9 @@ impl StateStore for Database {
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_owned();
         self.read(move |conn| {
-            query_row(
-                conn,
-                "SELECT value FROM cursors WHERE name = ?1",
-                params![name],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(backend)
+            query_row(conn, "SELECT value FROM cursors WHERE name = ?1", params![name], |row| row.get(0))
+                .optional()
+                .map_err(backend)
         })
         .await
     }

@@ -9,10 +9,7 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_providers::stripe::{Stripe, signature_header};
 
 fn four_kb_event() -> Vec<u8> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/stripe/checkout.session.completed.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/stripe/checkout.session.completed.json");
     let text = std::fs::read_to_string(path).expect("fixture");
     // Pad with an extra field to exactly 4096 bytes, keeping a valid event.
     let field = "\"object\": \"event\",";
@@ -28,12 +25,7 @@ fn bench(c: &mut Criterion) {
     let secret = Secret::new("whsec_benchmarksecretbenchmarksecret");
     let now = 1_750_000_000;
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "stripe-signature",
-        signature_header(&body, &[&secret], now)
-            .parse()
-            .expect("header"),
-    );
+    headers.insert("stripe-signature", signature_header(&body, &[&secret], now).parse().expect("header"));
     let request = WebhookRequest {
         method: "POST".into(),
         url: "https://hooks.example/webhooks/stripe".into(),
@@ -41,19 +33,13 @@ fn bench(c: &mut Criterion) {
         body: Bytes::from(body),
     };
     let secrets = [secret];
-    let options = VerifyOptions {
-        tolerance: Stripe.default_tolerance(),
-        now_secs: now,
-    };
-    c.bench_function(
-        &format!("stripe verify+normalise {} B", request.body.len()),
-        |b| {
-            b.iter(|| {
-                Stripe.verify(&request, &secrets, options).expect("valid");
-                Stripe.normalise(&request).expect("normalises")
-            })
-        },
-    );
+    let options = VerifyOptions { tolerance: Stripe.default_tolerance(), now_secs: now };
+    c.bench_function(&format!("stripe verify+normalise {} B", request.body.len()), |b| {
+        b.iter(|| {
+            Stripe.verify(&request, &secrets, options).expect("valid");
+            Stripe.normalise(&request).expect("normalises")
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -27,12 +27,7 @@ impl Provider for Stripe {
         verify::DEFAULT_TOLERANCE
     }
 
-    fn verify(
-        &self,
-        request: &WebhookRequest,
-        secrets: &[Secret],
-        options: VerifyOptions,
-    ) -> Result<(), RejectReason> {
+    fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
         verify::verify(request, secrets, options)
     }
 
@@ -45,16 +40,10 @@ impl Provider for Stripe {
     }
 
     fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
-        vec![(
-            SIGNATURE_HEADER.to_owned(),
-            signature_header(body, &[secret], now_secs),
-        )]
+        vec![(SIGNATURE_HEADER.to_owned(), signature_header(body, &[secret], now_secs))]
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(format!(
-            "whsec_{}",
-            Alphanumeric.sample_string(&mut rand::rng(), 32)
-        ))
+        Secret::new(format!("whsec_{}", Alphanumeric.sample_string(&mut rand::rng(), 32)))
     }
 }

@@ -19,8 +19,7 @@ use serde_json::{Map, Value, json};
 
 /// Computes the state changes for one stored Stripe event.
 pub fn state_changes(event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-    let body: Value =
-        serde_json::from_slice(&event.raw).map_err(|e| SyncError::malformed(e.to_string()))?;
+    let body: Value = serde_json::from_slice(&event.raw).map_err(|e| SyncError::malformed(e.to_string()))?;
     let object = body
         .pointer("/data/object")
         .and_then(Value::as_object)
@@ -36,35 +35,18 @@ pub fn state_changes(event: &EventRecord) -> Result<Vec<StateChange>, SyncError>
     let created = event.event.occurred_at;
     let (kind, data, rank, deleted) = if event_type.starts_with("customer.subscription.") {
         let status = str_field(object, "status");
-        (
-            "subscription",
-            subscription(object),
-            subscription_rank(status),
-            false,
-        )
-    } else if matches!(
-        event_type,
-        "customer.created" | "customer.updated" | "customer.deleted"
-    ) {
+        ("subscription", subscription(object), subscription_rank(status), false)
+    } else if matches!(event_type, "customer.created" | "customer.updated" | "customer.deleted") {
         let deleted = event_type == "customer.deleted";
         ("customer", customer(object), i64::from(deleted), deleted)
     } else if event_type.starts_with("invoice.") {
         // `invoice.deleted` is a draft being discarded: keep a tombstone.
         let deleted = event_type == "invoice.deleted";
-        let rank = if deleted {
-            9
-        } else {
-            invoice_rank(str_field(object, "status"))
-        };
+        let rank = if deleted { 9 } else { invoice_rank(str_field(object, "status")) };
         ("invoice", invoice(object), rank, deleted)
     } else if event_type == "checkout.session.completed" {
         let status = str_field(object, "status");
-        (
-            "checkout_session",
-            checkout_session(object),
-            checkout_rank(status),
-            false,
-        )
+        ("checkout_session", checkout_session(object), checkout_rank(status), false)
     } else if event_type.starts_with("payment_intent.") {
         let status = str_field(object, "status");
         ("payment", payment(object), payment_rank(status), false)
@@ -74,10 +56,7 @@ pub fn state_changes(event: &EventRecord) -> Result<Vec<StateChange>, SyncError>
     Ok(vec![StateChange {
         kind: kind.to_owned(),
         id: id()?,
-        version: Version {
-            primary: created,
-            secondary: rank,
-        },
+        version: Version { primary: created, secondary: rank },
         data,
         deleted,
     }])
@@ -89,15 +68,7 @@ fn str_field<'a>(object: &'a Map<String, Value>, name: &str) -> &'a str {
 
 /// Copies the named fields, `null` where absent.
 fn pick(object: &Map<String, Value>, names: &[&str]) -> Map<String, Value> {
-    names
-        .iter()
-        .map(|name| {
-            (
-                (*name).to_owned(),
-                object.get(*name).cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect()
+    names.iter().map(|name| ((*name).to_owned(), object.get(*name).cloned().unwrap_or(Value::Null))).collect()
 }
 
 /// A field that may be an id or an expanded object: the id either way.
@@ -112,17 +83,7 @@ fn id_of(value: Option<&Value>) -> Value {
 fn customer(object: &Map<String, Value>) -> Value {
     Value::Object(pick(
         object,
-        &[
-            "email",
-            "name",
-            "phone",
-            "description",
-            "currency",
-            "delinquent",
-            "created",
-            "livemode",
-            "metadata",
-        ],
+        &["email", "name", "phone", "description", "currency", "delinquent", "created", "livemode", "metadata"],
     ))
 }
 
@@ -150,11 +111,7 @@ fn subscription(object: &Map<String, Value>) -> Value {
     // Before 2025-03-31 the period is on the subscription; since, on each item.
     let period = |name: &str| match object.get(name) {
         Some(v) if !v.is_null() => v.clone(),
-        _ => items
-            .iter()
-            .filter_map(|i| i.get(name).and_then(Value::as_i64))
-            .max()
-            .map_or(Value::Null, Value::from),
+        _ => items.iter().filter_map(|i| i.get(name).and_then(Value::as_i64)).max().map_or(Value::Null, Value::from),
     };
     let mut data = pick(
         object,
@@ -172,26 +129,11 @@ fn subscription(object: &Map<String, Value>) -> Value {
         ],
     );
     data.insert("customer".into(), id_of(object.get("customer")));
-    data.insert(
-        "price".into(),
-        first.map_or(Value::Null, |i| i["price"].clone()),
-    );
-    data.insert(
-        "quantity".into(),
-        first.map_or(Value::Null, |i| i["quantity"].clone()),
-    );
-    data.insert(
-        "current_period_start".into(),
-        period("current_period_start"),
-    );
+    data.insert("price".into(), first.map_or(Value::Null, |i| i["price"].clone()));
+    data.insert("quantity".into(), first.map_or(Value::Null, |i| i["quantity"].clone()));
+    data.insert("current_period_start".into(), period("current_period_start"));
     data.insert("current_period_end".into(), period("current_period_end"));
-    data.insert(
-        "pause_collection".into(),
-        object
-            .get("pause_collection")
-            .cloned()
-            .unwrap_or(Value::Null),
-    );
+    data.insert("pause_collection".into(), object.get("pause_collection").cloned().unwrap_or(Value::Null));
     data.insert("items".into(), Value::Array(items));
     Value::Object(data)
 }
@@ -219,21 +161,13 @@ fn invoice(object: &Map<String, Value>) -> Value {
     );
     let subscription = match object.get("subscription") {
         Some(v) if !v.is_null() => id_of(Some(v)),
-        _ => id_of(
-            object
-                .get("parent")
-                .and_then(|p| p.pointer("/subscription_details/subscription")),
-        ),
+        _ => id_of(object.get("parent").and_then(|p| p.pointer("/subscription_details/subscription"))),
     };
     data.insert("customer".into(), id_of(object.get("customer")));
     data.insert("subscription".into(), subscription);
     data.insert(
         "paid_at".into(),
-        object
-            .get("status_transitions")
-            .and_then(|t| t.get("paid_at"))
-            .cloned()
-            .unwrap_or(Value::Null),
+        object.get("status_transitions").and_then(|t| t.get("paid_at")).cloned().unwrap_or(Value::Null),
     );
     Value::Object(data)
 }
@@ -257,11 +191,7 @@ fn checkout_session(object: &Map<String, Value>) -> Value {
     }
     data.insert(
         "customer_email".into(),
-        object
-            .get("customer_details")
-            .and_then(|d| d.get("email"))
-            .cloned()
-            .unwrap_or(Value::Null),
+        object.get("customer_details").and_then(|d| d.get("email")).cloned().unwrap_or(Value::Null),
     );
     Value::Object(data)
 }
@@ -269,22 +199,17 @@ fn checkout_session(object: &Map<String, Value>) -> Value {
 fn payment(object: &Map<String, Value>) -> Value {
     let mut data = pick(
         object,
-        &[
-            "status",
-            "amount",
-            "amount_received",
-            "currency",
-            "cancellation_reason",
-            "livemode",
-            "metadata",
-        ],
+        &["status", "amount", "amount_received", "currency", "cancellation_reason", "livemode", "metadata"],
     );
     data.insert("customer".into(), id_of(object.get("customer")));
     data.insert("invoice".into(), id_of(object.get("invoice")));
     let error = object.get("last_payment_error").filter(|e| !e.is_null());
     data.insert(
         "last_payment_error".into(),
-        error.map_or(Value::Null, |e| json!({ "code": e.get("code"), "decline_code": e.get("decline_code"), "message": e.get("message") })),
+        error.map_or(
+            Value::Null,
+            |e| json!({ "code": e.get("code"), "decline_code": e.get("decline_code"), "message": e.get("message") }),
+        ),
     );
     Value::Object(data)
 }

@@ -45,10 +45,7 @@ fn parse(header: &str) -> Result<ParsedHeader<'_>, RejectReason> {
         }
     }
     let timestamp = timestamp.ok_or(RejectReason::MalformedSignature)?;
-    Ok(ParsedHeader {
-        timestamp,
-        signatures,
-    })
+    Ok(ParsedHeader { timestamp, signatures })
 }
 
 /// Reads `t` as Python's `int()` does in the official library: surrounding
@@ -79,30 +76,22 @@ fn expected_hex(body: &[u8], secret: &Secret, timestamp: i64) -> String {
 }
 
 /// Checks a delivery's `Stripe-Signature` against any of the secrets.
-pub fn verify(
-    request: &WebhookRequest,
-    secrets: &[Secret],
-    options: VerifyOptions,
-) -> Result<(), RejectReason> {
+pub fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
     if secrets.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
     }
-    let header = request
-        .headers
-        .get(SIGNATURE_HEADER)
-        .ok_or(RejectReason::MissingSignature)?;
-    let header = header
-        .to_str()
-        .map_err(|_| RejectReason::MalformedSignature)?;
+    let header = request.headers.get(SIGNATURE_HEADER).ok_or(RejectReason::MissingSignature)?;
+    let header = header.to_str().map_err(|_| RejectReason::MalformedSignature)?;
     let parsed = parse(header)?;
     if parsed.signatures.is_empty() {
         return Err(RejectReason::NoSupportedSignature);
     }
     let matched = secrets.iter().any(|secret| {
         let expected = expected_hex(&request.body, secret, parsed.timestamp);
-        parsed.signatures.iter().fold(false, |found, given| {
-            found | bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
-        })
+        parsed
+            .signatures
+            .iter()
+            .fold(false, |found, given| found | bool::from(expected.as_bytes().ct_eq(given.as_bytes())))
     });
     if !matched {
         return Err(RejectReason::SignatureMismatch);
@@ -147,16 +136,8 @@ mod tests {
         }
     }
 
-    fn check(
-        header: Option<&str>,
-        body: &'static [u8],
-        secret: &str,
-        now: i64,
-    ) -> Result<(), RejectReason> {
-        let options = VerifyOptions {
-            tolerance: DEFAULT_TOLERANCE,
-            now_secs: now,
-        };
+    fn check(header: Option<&str>, body: &'static [u8], secret: &str, now: i64) -> Result<(), RejectReason> {
+        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now };
         verify(&request(header, body), &[Secret::new(secret)], options)
     }
 
@@ -165,49 +146,25 @@ mod tests {
         let secret = Secret::new("whsec_test");
         let header = signature_header(b"{}", &[&secret], NOW);
         assert_eq!(check(Some(&header), b"{}", "whsec_test", NOW), Ok(()));
-        assert_eq!(
-            check(Some(&header), b"{ }", "whsec_test", NOW),
-            Err(RejectReason::SignatureMismatch)
-        );
-        assert_eq!(
-            check(Some(&header), b"{}", "whsec_other", NOW),
-            Err(RejectReason::SignatureMismatch)
-        );
+        assert_eq!(check(Some(&header), b"{ }", "whsec_test", NOW), Err(RejectReason::SignatureMismatch));
+        assert_eq!(check(Some(&header), b"{}", "whsec_other", NOW), Err(RejectReason::SignatureMismatch));
     }
 
     #[test]
     fn tolerance_rejects_old_but_not_future_timestamps() {
         let header = signature_header(b"{}", &[&Secret::new("s")], NOW);
         assert_eq!(check(Some(&header), b"{}", "s", NOW + 300), Ok(()));
-        assert_eq!(
-            check(Some(&header), b"{}", "s", NOW + 301),
-            Err(RejectReason::TimestampOutsideTolerance)
-        );
+        assert_eq!(check(Some(&header), b"{}", "s", NOW + 301), Err(RejectReason::TimestampOutsideTolerance));
         assert_eq!(check(Some(&header), b"{}", "s", NOW - 86_400), Ok(()));
     }
 
     #[test]
     fn header_shapes() {
-        assert_eq!(
-            check(None, b"{}", "s", NOW),
-            Err(RejectReason::MissingSignature)
-        );
-        assert_eq!(
-            check(Some("garbage"), b"{}", "s", NOW),
-            Err(RejectReason::MalformedSignature)
-        );
-        assert_eq!(
-            check(Some("t=abc,v1=00"), b"{}", "s", NOW),
-            Err(RejectReason::MalformedSignature)
-        );
-        assert_eq!(
-            check(Some("t=1,v0=00"), b"{}", "s", NOW),
-            Err(RejectReason::NoSupportedSignature)
-        );
-        assert_eq!(
-            check(Some("t=1,v1"), b"{}", "s", NOW),
-            Err(RejectReason::MalformedSignature)
-        );
+        assert_eq!(check(None, b"{}", "s", NOW), Err(RejectReason::MissingSignature));
+        assert_eq!(check(Some("garbage"), b"{}", "s", NOW), Err(RejectReason::MalformedSignature));
+        assert_eq!(check(Some("t=abc,v1=00"), b"{}", "s", NOW), Err(RejectReason::MalformedSignature));
+        assert_eq!(check(Some("t=1,v0=00"), b"{}", "s", NOW), Err(RejectReason::NoSupportedSignature));
+        assert_eq!(check(Some("t=1,v1"), b"{}", "s", NOW), Err(RejectReason::MalformedSignature));
         assert_eq!(parse_timestamp(" +0_1_2 "), Some(12));
         assert_eq!(parse_timestamp("1__2"), None);
         assert_eq!(parse_timestamp("_12"), None);
@@ -218,27 +175,10 @@ mod tests {
     fn any_secret_and_any_v1_may_match() {
         let (old, new) = (Secret::new("old"), Secret::new("new"));
         let header = signature_header(b"x", &[&old, &new], NOW);
-        let options = VerifyOptions {
-            tolerance: DEFAULT_TOLERANCE,
-            now_secs: NOW,
-        };
-        assert_eq!(
-            verify(
-                &request(Some(&header), b"x"),
-                &[Secret::new("new")],
-                options
-            ),
-            Ok(())
-        );
+        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: NOW };
+        assert_eq!(verify(&request(Some(&header), b"x"), &[Secret::new("new")], options), Ok(()));
         let only_old = signature_header(b"x", &[&old], NOW);
-        assert_eq!(
-            verify(
-                &request(Some(&only_old), b"x"),
-                &[new.clone(), old.clone()],
-                options
-            ),
-            Ok(())
-        );
+        assert_eq!(verify(&request(Some(&only_old), b"x"), &[new.clone(), old.clone()], options), Ok(()));
     }
 
     proptest! {
