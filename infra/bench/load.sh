@@ -20,6 +20,13 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && b
 report=$(target/release/portage-loadgen --url "http://127.0.0.1:$port/webhooks/stripe" --secret "$secret" \
   --seconds "$seconds" --concurrency "$concurrency" --fixture fixtures/stripe/customer.created.json)
 echo "$report"
+# How long the worker takes to finish what the burst left on the queue.
+drain_start=$(date +%s.%N)
+while target/release/portage --data "$data" events list --status queued --limit 1 --format json | grep -q event_id \
+   || target/release/portage --data "$data" events list --status processing --limit 1 --format json | grep -q event_id; do
+  sleep 0.2
+done
+echo "queue drained $(python3 -c "print(round($(date +%s.%N) - $drain_start, 1))") s after the load stopped"
 kill -TERM $server; wait $server || true
 accepted=$(echo "$report" | python3 -c 'import json,sys; print(json.load(sys.stdin)["accepted"])')
 recorded=$(target/release/portage --data "$data" events list --provider stripe --format json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

@@ -7,8 +7,8 @@
 //! reclaim_after_seconds = 30        # a delivery still unqueued this long is enqueued again
 //!
 //! [worker]
-//! concurrency = 4                   # worker tasks
-//! batch_size = 10                   # messages per receive
+//! concurrency = 1                   # receive loops
+//! batch_size = 50                   # messages per receive, handled concurrently
 //! visibility_timeout_seconds = 30   # also the processing lease
 //! max_receives = 5                  # then the message is dead-lettered
 //! stranded_check_seconds = 30       # how often the scheduler re-enqueues stranded events
@@ -93,7 +93,7 @@ struct DevSecrets {
 /// Worker loop settings.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    /// Worker tasks.
+    /// Receive loops.
     pub concurrency: usize,
     /// Messages per receive.
     pub batch_size: usize,
@@ -179,8 +179,8 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
         data_dir: global.data.clone(),
         sync: SyncConfig { lease: visibility, ..SyncConfig::default() },
         worker: WorkerSettings {
-            concurrency: file.worker.concurrency.unwrap_or(4).max(1),
-            batch_size: file.worker.batch_size.unwrap_or(10).clamp(1, 100),
+            concurrency: file.worker.concurrency.unwrap_or(1).max(1),
+            batch_size: file.worker.batch_size.unwrap_or(50).clamp(1, 100),
             visibility,
             max_receives: file.worker.max_receives.unwrap_or(5).max(1),
             stranded_check: Duration::from_secs(file.worker.stranded_check_seconds.unwrap_or(30).max(1)),

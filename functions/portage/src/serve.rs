@@ -201,9 +201,14 @@ async fn worker_loop(app: Arc<App>, worker: Arc<Worker>, work: Arc<Notify>, mut 
             }
             continue;
         }
-        for delivery in &batch {
-            worker.handle_delivery(app.queue.as_ref(), delivery).await;
+        // The batch's messages are handled concurrently, so their writes share
+        // the store's group commits instead of queueing one after another.
+        let mut handling = tokio::task::JoinSet::new();
+        for delivery in batch {
+            let (worker, queue) = (worker.clone(), app.queue.clone());
+            handling.spawn(async move { worker.handle_delivery(queue.as_ref(), &delivery).await });
         }
+        while handling.join_next().await.is_some() {}
     }
 }
 

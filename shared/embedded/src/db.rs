@@ -38,14 +38,19 @@ CREATE TABLE IF NOT EXISTS events (
     lease_until_ms  INTEGER,
     finished_at_ms  INTEGER,
     detail          TEXT,
-    headers         TEXT    NOT NULL,
-    raw             BLOB    NOT NULL,
     -- Event id first: this one index also serves lookups by id alone.
     UNIQUE (event_id, provider)
 );
 -- Only `received` rows are indexed: the stranded-event scan is its one
 -- user, and a full index would be rewritten on every status change.
 CREATE INDEX IF NOT EXISTS events_received ON events (claimed_at_ms) WHERE status = 'received';
+-- Bodies live apart from the status columns, so the worker's status updates
+-- rewrite small rows instead of rows carrying the whole payload.
+CREATE TABLE IF NOT EXISTS event_payloads (
+    event_rowid INTEGER PRIMARY KEY,
+    headers     TEXT NOT NULL,
+    raw         BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS state (
     provider          TEXT    NOT NULL,
     kind              TEXT    NOT NULL,

@@ -9,8 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::db::{Database, backend, exec, query_row};
 
-const COLUMNS: &str = "provider, event_id, connection, event_type, occurred_at, account, object_kind, \
-     object_id, livemode, status, received_at_ms, attempts, lease_until_ms, finished_at_ms, detail, headers";
+/// The `events` columns [`record_from_row`] reads, in order (table alias `e`).
+const COLUMNS: &str = "e.provider, e.event_id, e.connection, e.event_type, e.occurred_at, e.account, e.object_kind, \
+     e.object_id, e.livemode, e.status, e.received_at_ms, e.attempts, e.lease_until_ms, e.finished_at_ms, e.detail";
 
 fn status_of(row: &Row<'_>, index: usize) -> rusqlite::Result<EventStatus> {
     let text: String = row.get(index)?;
@@ -18,7 +19,7 @@ fn status_of(row: &Row<'_>, index: usize) -> rusqlite::Result<EventStatus> {
         .map_err(|e: String| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into()))
 }
 
-/// Reads a row selected with [`COLUMNS`] (and, when `with_raw`, `raw` last).
+/// Reads a row selected as [`COLUMNS`], then headers, then (when `with_raw`) the raw body.
 fn record_from_row(row: &Row<'_>, with_raw: bool) -> rusqlite::Result<EventRecord> {
     let headers: String = row.get(15)?;
     let headers: Vec<(String, String)> = serde_json::from_str(&headers)
@@ -50,7 +51,10 @@ fn record_from_row(row: &Row<'_>, with_raw: bool) -> rusqlite::Result<EventRecor
 fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
     query_row(
         conn,
-        &format!("SELECT {COLUMNS}, raw FROM events WHERE provider = ?1 AND event_id = ?2"),
+        &format!(
+            "SELECT {COLUMNS}, p.headers, p.raw FROM events e JOIN event_payloads p ON p.event_rowid = e.rowid \
+             WHERE e.provider = ?1 AND e.event_id = ?2"
+        ),
         params![key.provider, key.event_id],
         |row| record_from_row(row, true),
     )
@@ -76,8 +80,8 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
     let inserted = exec(
         conn,
         "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
-             object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms, headers, raw) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10, ?11, ?12) \
+             object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10) \
              ON CONFLICT (event_id, provider) DO NOTHING",
         params![
             event.provider,
@@ -90,12 +94,16 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
             e.object_id,
             e.livemode,
             event.received_at_ms,
-            headers,
-            event.raw.as_ref(),
         ],
     )
     .map_err(backend)?;
     if inserted == 1 {
+        exec(
+            conn,
+            "INSERT INTO event_payloads (event_rowid, headers, raw) VALUES (last_insert_rowid(), ?1, ?2)",
+            params![headers, event.raw.as_ref()],
+        )
+        .map_err(backend)?;
         return Ok(RecordOutcome::Inserted);
     }
     let reclaimed = exec(
@@ -164,7 +172,7 @@ fn finish(conn: &Connection, key: &EventKey, finish: &Finish, now: i64) -> Resul
 }
 
 fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
-    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE 1 = 1");
+    let mut sql = format!("SELECT {COLUMNS}, '[]' FROM events e WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(p) = &filter.provider {
         args.push(Value::Text(p.clone()));
