@@ -1,0 +1,182 @@
+//! The state store port on DynamoDB: versioned conditional upserts.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use portage_core::ports::{StateStore, UpsertOutcome};
+use portage_core::{StateChange, StateRecord, StoreError, Version};
+
+use crate::backend;
+
+/// Portage's one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoTable {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+}
+
+impl DynamoTable {
+    /// The adapter over `table`, with a client built once at start-up.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+}
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        _ => Err(StoreError::Corrupt(format!("item lacks string attribute '{name}'"))),
+    }
+}
+
+pub(crate) fn opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    opt_n(item, name).ok_or_else(|| StoreError::Corrupt(format!("item lacks number attribute '{name}'")))
+}
+
+pub(crate) fn opt_n(item: &Item, name: &str) -> Option<i64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+}
+
+fn state_pk(provider: &str, kind: &str) -> String {
+    format!("STATE#{provider}#{kind}")
+}
+
+fn record_from_item(item: &Item) -> Result<StateRecord, StoreError> {
+    let (_, rest) = get_s(item, "pk")?.split_once('#').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or_default();
+    let (provider, kind) = rest.split_once('#').ok_or_else(|| StoreError::Corrupt("malformed state key".into()))?;
+    Ok(StateRecord {
+        provider: provider.to_owned(),
+        connection: get_s(item, "connection")?,
+        kind: kind.to_owned(),
+        id: get_s(item, "sk")?,
+        version: Version { primary: get_n(item, "vp")?, secondary: get_n(item, "vs")? },
+        data: serde_json::from_str(&get_s(item, "data")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        deleted: matches!(item.get("deleted"), Some(AttributeValue::Bool(true))),
+        source_event: opt_s(item, "source_event"),
+        updated_at_ms: get_n(item, "updated_at_ms")?,
+    })
+}
+
+#[async_trait]
+impl StateStore for DynamoTable {
+    async fn upsert(
+        &self,
+        provider: &str,
+        connection: &str,
+        change: &StateChange,
+        source_event: Option<&str>,
+        now_ms: i64,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let data = serde_json::to_string(&change.data).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(state_pk(provider, &change.kind)))
+            .item("sk", s(&change.id))
+            .item("connection", s(connection))
+            .item("vp", n(change.version.primary))
+            .item("vs", n(change.version.secondary))
+            .item("data", s(data))
+            .item("deleted", AttributeValue::Bool(change.deleted))
+            .item("updated_at_ms", n(now_ms))
+            // The version check: only a strictly newer (primary, secondary) lands.
+            .condition_expression("attribute_not_exists(pk) OR vp < :vp OR (vp = :vp AND vs < :vs)")
+            .expression_attribute_values(":vp", n(change.version.primary))
+            .expression_attribute_values(":vs", n(change.version.secondary));
+        if let Some(event) = source_event {
+            put = put.item("source_event", s(event));
+        }
+        match put.send().await {
+            Ok(_) => Ok(UpsertOutcome::Applied),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                Ok(UpsertOutcome::Stale)
+            }
+            Err(e) => Err(backend(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        }
+    }
+
+    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(state_pk(provider, kind)))
+            .key("sk", s(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        got.item.as_ref().map(record_from_item).transpose()
+    }
+
+    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(state_pk(provider, kind)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            records.push(record_from_item(&item)?);
+        }
+        Ok(records)
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("CURSOR#{name}")))
+            .key("sk", s("CURSOR"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(got.item.as_ref().and_then(|item| opt_s(item, "value")))
+    }
+
+    async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("CURSOR#{name}")))
+            .item("sk", s("CURSOR"))
+            .item("value", s(value))
+            .send()
+            .await
+            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+}

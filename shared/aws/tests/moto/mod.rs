@@ -1,0 +1,144 @@
+//! Starts one moto server (the AWS emulator from PyPI, installed by
+//! infra/test.sh) per test binary, and creates fresh resources on it with the
+//! same shape as template.yaml.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+struct Moto {
+    endpoint: String,
+    _guard: Child,
+}
+
+fn moto_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("PORTAGE_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ci-venv/bin/moto_server");
+    assert!(venv.exists(), "moto_server not found: run infra/test.sh (it installs moto) or set PORTAGE_MOTO_SERVER");
+    venv
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start() -> Moto {
+    let port = free_port();
+    // A shell guard stops moto when this test process exits and closes its stdin.
+    let script = format!("\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
+    let guard = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(moto_binary())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start moto_server");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = write!(stream, "GET /moto-api/ HTTP/1.0\r\n\r\n");
+            let mut buf = [0u8; 12];
+            if stream.read(&mut buf).is_ok_and(|n| n > 0) {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto { endpoint: format!("http://127.0.0.1:{port}"), _guard: guard }
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A unique name for a resource of this test run.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+/// SDK configuration pointing at the shared moto server.
+pub async fn config() -> SdkConfig {
+    let moto = MOTO.get_or_init(start);
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await
+}
+
+/// Creates a table shaped like template.yaml's and returns its name.
+pub async fn table(config: &SdkConfig) -> String {
+    let name = unique("portage");
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let attr = |n: &str| {
+        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap()
+    };
+    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .attribute_definitions(attr("gsi1pk"))
+        .attribute_definitions(attr("gsi1sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("gsi1")
+                .key_schema(key("gsi1pk", KeyType::Hash))
+                .key_schema(key("gsi1sk", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+    name
+}
+
+/// Creates an events queue with a dead-letter queue after `max_receives`;
+/// returns (queue URL, dead-letter queue URL).
+pub async fn queues(config: &SdkConfig, max_receives: u32) -> (String, String) {
+    let client = aws_sdk_sqs::Client::new(config);
+    let dlq = client.create_queue().queue_name(unique("portage-dlq")).send().await.unwrap().queue_url.unwrap();
+    let attributes = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let dlq_arn = attributes[&QueueAttributeName::QueueArn].clone();
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string();
+    let queue = client
+        .create_queue()
+        .queue_name(unique("portage-events"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (queue, dlq)
+}
