@@ -12,8 +12,10 @@
 //!
 //! Items that expire carry `expires_at` (Unix seconds), the table's TTL attribute.
 
+mod queue;
 mod state_store;
 
+pub use queue::SqsQueue;
 pub use state_store::DynamoTable;
 
 use portage_core::StoreError;

@@ -13,3 +13,11 @@ async fn state_store_conforms() {
     let store = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
     conformance::state_store(&store, "conformance").await;
 }
+
+#[tokio::test]
+async fn queue_conforms() {
+    let config = moto::config().await;
+    let (queue_url, dlq_url) = moto::queues(&config, 4).await;
+    let queue = portage_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&config), queue_url, dlq_url);
+    conformance::queue(&queue, 4).await;
+}
