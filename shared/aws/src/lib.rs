@@ -7,21 +7,42 @@
 //!
 //! | item | `pk` | `sk` | other keys |
 //! |---|---|---|---|
+//! | event record | `EVENT#{provider}#{event_id}` | `EVENT` | `gsi1pk = EVENTS#{status}`, `gsi1sk = {received_at_ms:015}#{provider}#{event_id}` |
+//! | event payload (headers, gzip body) | `EVENT#{provider}#{event_id}` | `PAYLOAD` | |
 //! | state record | `STATE#{provider}#{kind}` | object id | |
 //! | reconcile cursor | `CURSOR#{name}` | `CURSOR` | |
 //!
-//! Items that expire carry `expires_at` (Unix seconds), the table's TTL attribute.
+//! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 
+mod event_log;
+mod item;
 mod queue;
 mod state_store;
 
 pub use queue::SqsQueue;
-pub use state_store::DynamoTable;
+
+use std::time::Duration;
 
 use portage_core::StoreError;
 
-/// Maps an SDK error into the port's error type, keeping the service's
-/// message (never request contents).
-pub(crate) fn backend<E: std::fmt::Display>(error: E) -> StoreError {
-    StoreError::Backend(error.to_string())
+/// Portage's one DynamoDB table: event records, state records and cursors.
+#[derive(Clone)]
+pub struct DynamoTable {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    event_retention: Duration,
+}
+
+impl DynamoTable {
+    /// The adapter over `table`, with a client built once at start-up. Event
+    /// records expire (TTL) after 30 days, beyond every provider's redelivery window.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), event_retention: Duration::from_secs(30 * 86_400) }
+    }
+}
+
+/// Maps an SDK error into the port's error type, with the service's error
+/// code and message (never request contents).
+pub(crate) fn backend<E: std::error::Error>(error: E) -> StoreError {
+    StoreError::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
 }

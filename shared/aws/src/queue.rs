@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
+
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use portage_core::ports::Queue;
 use portage_core::{DeadLetter, Delivery, QueueMessage, StoreError};
@@ -62,7 +62,7 @@ impl SqsQueue {
                 .message_attribute_names("All")
                 .send()
                 .await
-                .map_err(|e| backend(DisplayErrorContext(e)))?;
+                .map_err(backend)?;
             let messages = got.messages.unwrap_or_default();
             if messages.is_empty() {
                 return Ok(all);
@@ -81,7 +81,7 @@ impl SqsQueue {
                 .visibility_timeout(0)
                 .send()
                 .await
-                .map_err(|e| backend(DisplayErrorContext(e)))?;
+                .map_err(backend)?;
         }
         Ok(())
     }
@@ -117,7 +117,7 @@ impl Queue for SqsQueue {
                     .map_err(backend)?;
                 batch = batch.entries(entry);
             }
-            let sent = batch.send().await.map_err(|e| backend(DisplayErrorContext(e)))?;
+            let sent = batch.send().await.map_err(backend)?;
             if let Some(failed) = sent.failed.first() {
                 return Err(StoreError::Backend(format!("SQS refused a message: {}", failed.code)));
             }
@@ -135,7 +135,7 @@ impl Queue for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
-            .map_err(|e| backend(DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         got.messages
             .unwrap_or_default()
             .into_iter()
@@ -159,7 +159,7 @@ impl Queue for SqsQueue {
             .receipt_handle(receipt.handle)
             .send()
             .await
-            .map_err(|e| backend(DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -172,7 +172,7 @@ impl Queue for SqsQueue {
             .visibility_timeout(secs(delay))
             .send()
             .await
-            .map_err(|e| backend(DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl Queue for SqsQueue {
             .message_attributes("reason", reason_attribute)
             .send()
             .await
-            .map_err(|e| backend(DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         self.ack(&Self::receipt(&receipt.handle, &receipt.body)).await
     }
 
@@ -237,14 +237,14 @@ impl Queue for SqsQueue {
                 .message_body(m.body.unwrap_or_default())
                 .send()
                 .await
-                .map_err(|e| backend(DisplayErrorContext(e)))?;
+                .map_err(backend)?;
             self.client
                 .delete_message()
                 .queue_url(&self.dead_letter_url)
                 .receipt_handle(handle)
                 .send()
                 .await
-                .map_err(|e| backend(DisplayErrorContext(e)))?;
+                .map_err(backend)?;
             moved += 1;
         }
         self.release(&keep).await?;

@@ -1,65 +1,16 @@
 //! The state store port on DynamoDB: versioned conditional upserts.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use portage_core::ports::{StateStore, UpsertOutcome};
 use portage_core::{StateChange, StateRecord, StoreError, Version};
 
+use crate::DynamoTable;
+
 use crate::backend;
-
-/// Portage's one DynamoDB table.
-#[derive(Clone)]
-pub struct DynamoTable {
-    pub(crate) client: Client,
-    pub(crate) table: String,
-}
-
-impl DynamoTable {
-    /// The adapter over `table`, with a client built once at start-up.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
-    }
-}
-
-pub(crate) type Item = HashMap<String, AttributeValue>;
-
-pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-pub(crate) fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-pub(crate) fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Ok(v.clone()),
-        _ => Err(StoreError::Corrupt(format!("item lacks string attribute '{name}'"))),
-    }
-}
-
-pub(crate) fn opt_s(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    }
-}
-
-pub(crate) fn get_n(item: &Item, name: &str) -> Result<i64, StoreError> {
-    opt_n(item, name).ok_or_else(|| StoreError::Corrupt(format!("item lacks number attribute '{name}'")))
-}
-
-pub(crate) fn opt_n(item: &Item, name: &str) -> Option<i64> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().ok(),
-        _ => None,
-    }
-}
+use crate::item::{Item, get_n, get_s, n, opt_s, s};
 
 fn state_pk(provider: &str, kind: &str) -> String {
     format!("STATE#{provider}#{kind}")
@@ -116,7 +67,7 @@ impl StateStore for DynamoTable {
             Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
                 Ok(UpsertOutcome::Stale)
             }
-            Err(e) => Err(backend(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+            Err(e) => Err(backend(e)),
         }
     }
 
@@ -130,7 +81,7 @@ impl StateStore for DynamoTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         got.item.as_ref().map(record_from_item).transpose()
     }
 
@@ -147,7 +98,7 @@ impl StateStore for DynamoTable {
             .send();
         let mut records = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            let item = item.map_err(backend)?;
             records.push(record_from_item(&item)?);
         }
         Ok(records)
@@ -163,7 +114,7 @@ impl StateStore for DynamoTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         Ok(got.item.as_ref().and_then(|item| opt_s(item, "value")))
     }
 
@@ -176,7 +127,7 @@ impl StateStore for DynamoTable {
             .item("value", s(value))
             .send()
             .await
-            .map_err(|e| backend(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(backend)?;
         Ok(())
     }
 }

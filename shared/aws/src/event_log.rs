@@ -1,0 +1,383 @@
+//! The event log port on DynamoDB.
+//!
+//! Each event is two items under `pk = EVENT#{provider}#{event_id}`:
+//! `sk = EVENT` (status, lease, normalised fields; small, so status changes
+//! are cheap) and `sk = PAYLOAD` (headers and the gzip-compressed raw body).
+//! Both are written in one transaction, conditional on the event being new.
+//! The event item carries `gsi1pk = EVENTS#{status}` and
+//! `gsi1sk = {received_at_ms, 15 digits}#{provider}#{event_id}` for the
+//! operators' queries by status and time, and `expires_at` for TTL.
+
+use std::io::{Read, Write};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use bytes::Bytes;
+use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
+use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError};
+
+use crate::item::{Item, get_n, get_s, n, opt_n, opt_s, s};
+use crate::{DynamoTable, backend};
+
+/// Largest compressed payload stored: DynamoDB items stop at 400 KB.
+const MAX_STORED_PAYLOAD: usize = 350 * 1024;
+const ALL_STATUSES: [EventStatus; 5] =
+    [EventStatus::Received, EventStatus::Queued, EventStatus::Processing, EventStatus::Processed, EventStatus::Failed];
+
+fn event_pk(key: &EventKey) -> String {
+    format!("EVENT#{}#{}", key.provider, key.event_id)
+}
+
+fn status_pk(status: EventStatus) -> String {
+    format!("EVENTS#{status}")
+}
+
+fn compress(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(raw).and_then(|()| encoder.finish()).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn decompress(stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(stored).read_to_end(&mut raw).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(raw)
+}
+
+fn is_conditional_failure<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(error, SdkError::ServiceError(e) if matches!(e.err().code(), Some("ConditionalCheckFailedException" | "TransactionCanceledException")))
+}
+
+fn record_from_items(event: &Item, payload: Option<&Item>) -> Result<EventRecord, StoreError> {
+    let status: EventStatus = get_s(event, "status")?.parse().map_err(StoreError::Corrupt)?;
+    let (headers, raw) = match payload {
+        Some(p) => {
+            let headers =
+                serde_json::from_str(&get_s(p, "headers")?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let raw = match p.get("raw") {
+                Some(AttributeValue::B(blob)) => decompress(blob.as_ref())?,
+                _ => return Err(StoreError::Corrupt("payload item lacks its body".into())),
+            };
+            (headers, raw)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(EventRecord {
+        provider: get_s(event, "provider")?,
+        connection: get_s(event, "connection")?,
+        event: NormalizedEvent {
+            event_id: get_s(event, "event_id")?,
+            event_type: get_s(event, "event_type")?,
+            occurred_at: get_n(event, "occurred_at")?,
+            account: opt_s(event, "account"),
+            object_kind: opt_s(event, "object_kind"),
+            object_id: opt_s(event, "object_id"),
+            livemode: match event.get("livemode") {
+                Some(AttributeValue::Bool(b)) => Some(*b),
+                _ => None,
+            },
+        },
+        status,
+        received_at_ms: get_n(event, "received_at_ms")?,
+        attempts: u32::try_from(opt_n(event, "attempts").unwrap_or(0)).unwrap_or(0),
+        lease_until_ms: opt_n(event, "lease_until_ms"),
+        finished_at_ms: opt_n(event, "finished_at_ms"),
+        detail: opt_s(event, "detail"),
+        headers,
+        raw: Bytes::from(raw),
+    })
+}
+
+impl DynamoTable {
+    fn expires_at(&self, received_at_ms: i64) -> AttributeValue {
+        let retention = i64::try_from(self.event_retention.as_secs()).unwrap_or(i64::MAX);
+        n(received_at_ms.div_euclid(1000).saturating_add(retention))
+    }
+
+    fn event_items(&self, event: &NewEvent) -> Result<(Item, Item), StoreError> {
+        let pk = event_pk(&event.key());
+        let e = &event.event;
+        let mut item = Item::from([
+            ("pk".to_owned(), s(&pk)),
+            ("sk".to_owned(), s("EVENT")),
+            ("provider".to_owned(), s(&event.provider)),
+            ("event_id".to_owned(), s(&e.event_id)),
+            ("connection".to_owned(), s(&event.connection)),
+            ("event_type".to_owned(), s(&e.event_type)),
+            ("occurred_at".to_owned(), n(e.occurred_at)),
+            ("status".to_owned(), s(EventStatus::Received.as_str())),
+            ("received_at_ms".to_owned(), n(event.received_at_ms)),
+            ("claimed_at_ms".to_owned(), n(event.received_at_ms)),
+            ("attempts".to_owned(), n(0)),
+            ("gsi1pk".to_owned(), s(status_pk(EventStatus::Received))),
+            ("gsi1sk".to_owned(), s(format!("{:015}#{}#{}", event.received_at_ms, event.provider, e.event_id))),
+            ("expires_at".to_owned(), self.expires_at(event.received_at_ms)),
+        ]);
+        for (name, value) in [("account", &e.account), ("object_kind", &e.object_kind), ("object_id", &e.object_id)] {
+            if let Some(value) = value {
+                item.insert(name.to_owned(), s(value));
+            }
+        }
+        if let Some(live) = e.livemode {
+            item.insert("livemode".to_owned(), AttributeValue::Bool(live));
+        }
+        let body = compress(&event.raw)?;
+        if body.len() > MAX_STORED_PAYLOAD {
+            return Err(StoreError::Invalid(format!("payload of {} bytes is too large to store", event.raw.len())));
+        }
+        let headers = serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let payload = Item::from([
+            ("pk".to_owned(), s(pk)),
+            ("sk".to_owned(), s("PAYLOAD")),
+            ("headers".to_owned(), s(headers)),
+            ("raw".to_owned(), AttributeValue::B(body.into())),
+            ("expires_at".to_owned(), self.expires_at(event.received_at_ms)),
+        ]);
+        Ok((item, payload))
+    }
+
+    async fn event_item(&self, key: &EventKey) -> Result<Option<Item>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(key)))
+            .key("sk", s("EVENT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(got.item)
+    }
+
+    /// Sets the status (and its index key) when `condition` holds; false when it did not.
+    async fn transition(
+        &self,
+        key: &EventKey,
+        to: EventStatus,
+        set: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(key)))
+            .key("sk", s("EVENT"))
+            .update_expression(format!("SET #status = :to, gsi1pk = :to_pk{set}"))
+            .condition_expression(format!("attribute_exists(pk) AND ({condition})"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":to_pk", s(status_pk(to)))
+            .return_values(ReturnValue::AllNew);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        match update.send().await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn query_status(&self, status: EventStatus, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(status_pk(status)))
+            .scan_index_forward(false);
+        if let Some(provider) = &filter.provider {
+            query =
+                query.filter_expression("provider = :provider").expression_attribute_values(":provider", s(provider));
+        }
+        let mut pages = query.into_paginator().items().send();
+        let mut records = Vec::new();
+        while let Some(item) = pages.next().await {
+            records.push(record_from_items(&item.map_err(backend)?, None)?);
+            if filter.limit.is_some_and(|limit| records.len() >= limit) {
+                break;
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl EventLog for DynamoTable {
+    async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
+        let (item, payload) = self.event_items(&event)?;
+        let put = |item: Item| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(backend)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let written =
+            self.client.transact_write_items().transact_items(put(item)?).transact_items(put(payload)?).send().await;
+        match written {
+            Ok(_) => return Ok(RecordOutcome::Inserted),
+            Err(e) if is_conditional_failure(&e) => {}
+            Err(e) => return Err(backend(e)),
+        }
+        let key = event.key();
+        let reclaimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(event_pk(&key)))
+            .key("sk", s("EVENT"))
+            .update_expression("SET claimed_at_ms = :now")
+            .condition_expression("#status = :received AND claimed_at_ms <= :cutoff")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", n(event.received_at_ms))
+            .expression_attribute_values(":received", s(EventStatus::Received.as_str()))
+            .expression_attribute_values(":cutoff", n(event.received_at_ms.saturating_sub(reclaim_after_ms)))
+            .send()
+            .await;
+        match reclaimed {
+            Ok(_) => Ok(RecordOutcome::Reclaimed),
+            Err(e) if is_conditional_failure(&e) => {
+                let existing =
+                    self.event_item(&key).await?.ok_or_else(|| StoreError::Backend("event vanished".into()))?;
+                Ok(RecordOutcome::Duplicate(get_s(&existing, "status")?.parse().map_err(StoreError::Corrupt)?))
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn mark_queued(&self, key: &EventKey) -> Result<(), StoreError> {
+        let received = vec![(":from", s(EventStatus::Received.as_str()))];
+        self.transition(key, EventStatus::Queued, "", "#status = :from", received).await.map(|_| ())
+    }
+
+    async fn lease(&self, key: &EventKey, now_ms: i64, until_ms: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
+        let mut condition =
+            "#status IN (:received, :queued) OR (#status = :processing AND lease_until_ms < :now)".to_owned();
+        let mut values = vec![
+            (":received", s(EventStatus::Received.as_str())),
+            (":queued", s(EventStatus::Queued.as_str())),
+            (":processing", s(EventStatus::Processing.as_str())),
+            (":now", n(now_ms)),
+            (":until", n(until_ms)),
+            (":one", n(1)),
+        ];
+        if force {
+            condition.push_str(" OR #status IN (:processed, :failed)");
+            values.push((":processed", s(EventStatus::Processed.as_str())));
+            values.push((":failed", s(EventStatus::Failed.as_str())));
+        }
+        let set = ", lease_until_ms = :until, attempts = attempts + :one";
+        if self.transition(key, EventStatus::Processing, set, &condition, values).await?.is_some() {
+            let record = self.get(key).await?.ok_or_else(|| StoreError::Backend("leased event vanished".into()))?;
+            return Ok(LeaseOutcome::Leased(Box::new(record)));
+        }
+        let Some(existing) = self.event_item(key).await? else {
+            return Ok(LeaseOutcome::NotFound);
+        };
+        let status: EventStatus = get_s(&existing, "status")?.parse().map_err(StoreError::Corrupt)?;
+        Ok(if status.is_final() {
+            LeaseOutcome::AlreadyFinal(status)
+        } else {
+            LeaseOutcome::Busy(opt_n(&existing, "lease_until_ms").unwrap_or(now_ms))
+        })
+    }
+
+    async fn finish(&self, key: &EventKey, finish: Finish, now_ms: i64) -> Result<(), StoreError> {
+        let (to, detail, set) = match &finish {
+            Finish::Processed(d) => {
+                (EventStatus::Processed, d, ", detail = :detail, finished_at_ms = :now REMOVE lease_until_ms")
+            }
+            Finish::Failed(d) => {
+                (EventStatus::Failed, d, ", detail = :detail, finished_at_ms = :now REMOVE lease_until_ms")
+            }
+            Finish::Retry(d) => (EventStatus::Queued, d, ", detail = :detail REMOVE lease_until_ms, finished_at_ms"),
+        };
+        let mut values = vec![(":from", s(EventStatus::Processing.as_str())), (":detail", s(detail))];
+        if to.is_final() {
+            values.push((":now", n(now_ms)));
+        }
+        self.transition(key, to, set, "#status = :from", values).await.map(|_| ())
+    }
+
+    async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError> {
+        let failed = vec![(":from", s(EventStatus::Failed.as_str()))];
+        let set = " REMOVE finished_at_ms";
+        Ok(self.transition(key, EventStatus::Queued, set, "#status = :from", failed).await?.is_some())
+    }
+
+    async fn get(&self, key: &EventKey) -> Result<Option<EventRecord>, StoreError> {
+        let got = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(event_pk(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        let items = got.items.unwrap_or_default();
+        let find = |sk: &str| items.iter().find(|i| matches!(i.get("sk"), Some(AttributeValue::S(v)) if v == sk));
+        find("EVENT").map(|event| record_from_items(event, find("PAYLOAD"))).transpose()
+    }
+
+    async fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
+        if let (Some(provider), Some(event_id)) = (&filter.provider, &filter.event_id) {
+            let key = EventKey { provider: provider.clone(), event_id: event_id.clone() };
+            let found = self.get(&key).await?.filter(|r| filter.status.is_none_or(|s| s == r.status));
+            return Ok(found
+                .map(|mut r| {
+                    r.raw = Bytes::new();
+                    vec![r]
+                })
+                .unwrap_or_default());
+        }
+        let statuses: Vec<EventStatus> = filter.status.map_or_else(|| ALL_STATUSES.to_vec(), |s| vec![s]);
+        let mut records = Vec::new();
+        for status in statuses {
+            records.extend(self.query_status(status, filter).await?);
+        }
+        if let Some(event_id) = &filter.event_id {
+            records.retain(|r| &r.event.event_id == event_id);
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
+        if let Some(limit) = filter.limit {
+            records.truncate(limit);
+        }
+        Ok(records)
+    }
+
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .filter_expression("claimed_at_ms < :before")
+            .expression_attribute_values(":pk", s(status_pk(EventStatus::Received)))
+            .expression_attribute_values(":before", n(before_ms))
+            .into_paginator()
+            .items()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(backend)?;
+            keys.push(EventKey { provider: get_s(&item, "provider")?, event_id: get_s(&item, "event_id")? });
+            if keys.len() >= limit {
+                break;
+            }
+        }
+        Ok(keys)
+    }
+}
