@@ -17,9 +17,11 @@
 mod event_log;
 mod item;
 mod queue;
+mod secrets;
 mod state_store;
 
 pub use queue::SqsQueue;
+pub use secrets::SecretsManagerSecrets;
 
 use std::time::Duration;
 

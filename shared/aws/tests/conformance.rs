@@ -40,3 +40,35 @@ async fn separate_intake_conforms() {
     let intake = portage_core::intake::SeparateIntake::new(log.clone(), queue.clone());
     conformance::intake(&intake, log.as_ref(), queue.as_ref(), "conformance").await;
 }
+
+#[tokio::test]
+async fn secrets_conform() {
+    let config = moto::config().await;
+    let prefix = format!("{}/", moto::unique("portage"));
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let secrets = portage_aws::SecretsManagerSecrets::new(client, prefix, std::time::Duration::from_secs(300));
+    conformance::secrets(&secrets, "conformance").await;
+}
+
+#[tokio::test]
+async fn secrets_are_cached_for_their_ttl() {
+    use portage_core::ports::Secrets;
+    let config = moto::config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let prefix = format!("{}/", moto::unique("portage"));
+    let name = format!("{prefix}stripe/default");
+    client.create_secret().name(&name).secret_string(r#"{"webhook_secret": "one"}"#).send().await.unwrap();
+    let cached = portage_aws::SecretsManagerSecrets::new(client.clone(), &prefix, std::time::Duration::from_secs(300));
+    let uncached = portage_aws::SecretsManagerSecrets::new(client.clone(), &prefix, std::time::Duration::ZERO);
+    let read = |s: Vec<portage_core::Secret>| s.iter().map(|s| s.expose().to_owned()).collect::<Vec<_>>();
+    assert_eq!(read(cached.signing_secrets("stripe", "default").await.unwrap()), ["one"]);
+    client.put_secret_value().secret_id(&name).secret_string(r#"{"webhook_secret": "two"}"#).send().await.unwrap();
+    assert_eq!(read(cached.signing_secrets("stripe", "default").await.unwrap()), ["one"], "served from the cache");
+    assert!(
+        cached.refreshed_signing_secrets("stripe", "default").await.unwrap().is_none(),
+        "a fresh copy is not refetched"
+    );
+    assert_eq!(read(uncached.signing_secrets("stripe", "default").await.unwrap()), ["two"]);
+    let fresh = uncached.refreshed_signing_secrets("stripe", "default").await.unwrap();
+    assert!(fresh.is_none(), "just fetched: nothing newer to learn");
+}

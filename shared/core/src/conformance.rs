@@ -255,3 +255,23 @@ pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queu
     assert_eq!(got[0].message.event_id, "evt_stranded");
     queue.ack(&got[0].receipt).await.unwrap();
 }
+
+/// Checks a secrets adapter: nothing configured reads as empty, `put` merges,
+/// and every `webhook_secret*` key (and only those) is a signing secret.
+pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
+    use crate::secret::Secret;
+    let exposed = |v: Vec<Secret>| {
+        let mut v: Vec<String> = v.iter().map(|s| s.expose().to_owned()).collect();
+        v.sort();
+        v
+    };
+    assert!(secrets.signing_secrets(provider, "none").await.unwrap().is_empty());
+    secrets.put(provider, "c1", &[("webhook_secret".into(), Secret::new("new"))]).await.unwrap();
+    secrets.put(provider, "c1", &[("api_key".into(), Secret::new("key"))]).await.unwrap();
+    assert_eq!(exposed(secrets.signing_secrets(provider, "c1").await.unwrap()), ["new"]);
+    let rotation =
+        [("webhook_secret".into(), Secret::new("newer")), ("webhook_secret_previous".into(), Secret::new("new"))];
+    secrets.put(provider, "c1", &rotation).await.unwrap();
+    assert_eq!(exposed(secrets.signing_secrets(provider, "c1").await.unwrap()), ["new", "newer"]);
+    assert!(secrets.signing_secrets(provider, "c2").await.unwrap().is_empty(), "connections are separate");
+}

@@ -122,7 +122,17 @@ impl Ingestor {
                 .unwrap_or_else(|| provider.default_tolerance()),
             now_secs: self.clock.now_secs(),
         };
-        provider.verify(&request, &secrets, options)?;
+        match provider.verify(&request, &secrets, options) {
+            Err(RejectReason::SignatureMismatch) => {
+                // The secret may have been rotated since it was cached.
+                let fresh = self.secrets.refreshed_signing_secrets(provider_name, connection).await?;
+                match fresh {
+                    Some(fresh) if fresh != secrets => provider.verify(&request, &fresh, options)?,
+                    _ => return Err(RejectReason::SignatureMismatch.into()),
+                }
+            }
+            verdict => verdict?,
+        }
         let event = provider.normalise(&request)?;
 
         let key = EventKey { provider: provider_name.to_owned(), event_id: event.event_id.clone() };

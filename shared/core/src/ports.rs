@@ -153,6 +153,19 @@ pub trait Secrets: Send + Sync {
     /// `webhook_secret` or starts with `webhook_secret_` (several during
     /// rotation). Empty when none is configured.
     async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError>;
+
+    /// After a signature mismatch: the signing secrets fetched again, when the
+    /// adapter caches them and its copy is old enough that a rotation may have
+    /// been missed; `None` when a refetch would not tell anything new.
+    async fn refreshed_signing_secrets(
+        &self,
+        provider: &str,
+        connection: &str,
+    ) -> Result<Option<Vec<Secret>>, StoreError>;
+
+    /// Sets secrets of a connection (merged with the ones it has): what
+    /// `portage secrets set` writes, and where refreshed OAuth tokens go.
+    async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError>;
 }
 
 /// The time, injectable so tests can move it.

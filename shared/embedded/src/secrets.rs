@@ -2,15 +2,24 @@
 //! its configuration file, the environment and the development secret file.
 
 use std::collections::BTreeMap;
+use std::sync::RwLock;
 
 use async_trait::async_trait;
 use portage_core::ports::Secrets;
 use portage_core::{Secret, StoreError};
 
+type Values = BTreeMap<(String, String), BTreeMap<String, Secret>>;
+
 /// Secrets by (provider, connection) and key.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct MapSecrets {
-    values: BTreeMap<(String, String), BTreeMap<String, Secret>>,
+    values: RwLock<Values>,
+}
+
+impl Clone for MapSecrets {
+    fn clone(&self) -> Self {
+        Self { values: RwLock::new(self.values.read().map(|v| v.clone()).unwrap_or_default()) }
+    }
 }
 
 impl MapSecrets {
@@ -21,12 +30,17 @@ impl MapSecrets {
 
     /// Sets one secret, replacing an earlier value under the same key.
     pub fn insert(&mut self, provider: &str, connection: &str, key: &str, value: Secret) {
-        self.values.entry((provider.to_owned(), connection.to_owned())).or_default().insert(key.to_owned(), value);
+        if let Ok(values) = self.values.get_mut() {
+            values.entry((provider.to_owned(), connection.to_owned())).or_default().insert(key.to_owned(), value);
+        }
     }
 
     /// The connection's signing secrets (see [`Secrets::signing_secrets`]).
     pub fn signing(&self, provider: &str, connection: &str) -> Vec<Secret> {
-        self.values
+        let Ok(values) = self.values.read() else {
+            return Vec::new();
+        };
+        values
             .get(&(provider.to_owned(), connection.to_owned()))
             .map(|keys| {
                 keys.iter()
@@ -42,6 +56,20 @@ impl MapSecrets {
 impl Secrets for MapSecrets {
     async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError> {
         Ok(self.signing(provider, connection))
+    }
+
+    async fn refreshed_signing_secrets(&self, _: &str, _: &str) -> Result<Option<Vec<Secret>>, StoreError> {
+        // Held in memory: there is nothing newer to fetch.
+        Ok(None)
+    }
+
+    async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
+        let mut all = self.values.write().map_err(|_| StoreError::Backend("secrets lock poisoned".into()))?;
+        let keys = all.entry((provider.to_owned(), connection.to_owned())).or_default();
+        for (key, value) in values {
+            keys.insert(key.clone(), value.clone());
+        }
+        Ok(())
     }
 }
 

@@ -57,3 +57,8 @@ async fn separate_intake_conforms() {
     let intake = portage_core::intake::SeparateIntake::new(db.clone(), queue.clone());
     conformance::intake(&intake, db.as_ref(), queue.as_ref(), "conformance").await;
 }
+
+#[tokio::test]
+async fn secrets_conform() {
+    conformance::secrets(&portage_embedded::MapSecrets::new(), "conformance").await;
+}
