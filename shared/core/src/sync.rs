@@ -122,6 +122,12 @@ impl Worker {
     /// processes a final event again (operator replay), which is idempotent
     /// because every state write is versioned.
     pub async fn process(&self, key: &EventKey, attempt: u32, force: bool) -> ProcessReport {
+        self.process_within(key, attempt, force, self.config.lease).await
+    }
+
+    /// As [`Worker::process`], holding the lease for `lease` rather than the
+    /// configured time: a Lambda passes what remains of its invocation.
+    pub async fn process_within(&self, key: &EventKey, attempt: u32, force: bool, lease: Duration) -> ProcessReport {
         let mut report = ProcessReport {
             provider: key.provider.clone(),
             event_id: key.event_id.clone(),
@@ -131,7 +137,7 @@ impl Worker {
             settlement: Settlement::Ack,
         };
         let now = self.clock.now_ms();
-        let until = now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
         let record = match self.events.lease(key, now, until, force).await {
             Ok(LeaseOutcome::Leased(record)) => record,
             Ok(LeaseOutcome::AlreadyFinal(status)) => {

@@ -1,0 +1,74 @@
+//! The AWS deployment: clients and adapters, built once per execution
+//! environment (the Lambda init phase) and shared by every invocation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use portage_aws::{DynamoTable, SecretsManagerSecrets, SqsQueue};
+use portage_core::ingest::{IngestConfig, Ingestor};
+use portage_core::intake::SeparateIntake;
+use portage_core::ports::{Clock, SystemClock};
+use portage_core::sync::{SyncConfig, Worker};
+
+use crate::settings::Settings;
+
+/// The adapters over the deployed table, queues and secrets.
+pub struct Deployment {
+    /// Configuration read at init.
+    pub settings: Settings,
+    /// Event log and state store.
+    pub table: Arc<DynamoTable>,
+    /// Events queue and dead-letter queue.
+    pub queue: Arc<SqsQueue>,
+    /// Signing secrets and tokens.
+    pub secrets: Arc<SecretsManagerSecrets>,
+    /// Wall clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deployment {
+    /// Reads the environment and builds the clients (TLS set up here, not in
+    /// the first invocation).
+    pub async fn load() -> Result<Self, crate::Error> {
+        let settings = Settings::from_env()?;
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &settings.table);
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&config), &settings.queue_url, &settings.dlq_url);
+        let secrets = SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(&config),
+            &settings.secrets_prefix,
+            settings.secrets_ttl,
+        );
+        Ok(Self {
+            settings,
+            table: Arc::new(table),
+            queue: Arc::new(queue),
+            secrets: Arc::new(secrets),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The ingest flow for one provider's function.
+    pub fn ingestor(&self, provider: &str) -> Ingestor {
+        let tolerance: HashMap<String, _> =
+            self.settings.tolerance.map(|t| (provider.to_owned(), t)).into_iter().collect();
+        let config = IngestConfig {
+            max_body_bytes: self.settings.max_body_bytes,
+            tolerance,
+            reclaim_after: self.settings.reclaim_after,
+        };
+        let intake = Arc::new(SeparateIntake::new(self.table.clone(), self.queue.clone()));
+        Ingestor::new(portage_providers::registry(), intake, self.secrets.clone(), self.clock.clone(), config)
+    }
+
+    /// The sync flow.
+    pub fn worker(&self) -> Worker {
+        Worker::new(
+            portage_providers::registry(),
+            self.table.clone(),
+            self.table.clone(),
+            self.clock.clone(),
+            SyncConfig::default(),
+        )
+    }
+}

@@ -1,0 +1,84 @@
+//! The functions' configuration, read from the environment variables that
+//! template.yaml sets.
+//!
+//! | variable | used by | meaning |
+//! |---|---|---|
+//! | `PORTAGE_TABLE` | all | the DynamoDB table |
+//! | `PORTAGE_QUEUE_URL` | all | the events queue |
+//! | `PORTAGE_DLQ_URL` | all | its dead-letter queue |
+//! | `PORTAGE_SECRETS_PREFIX` | webhooks | prefix of the Secrets Manager names (`portage/`) |
+//! | `PORTAGE_SECRETS_TTL_SECONDS` | webhooks | secrets cache lifetime (300) |
+//! | `PORTAGE_MAX_BODY_BYTES` | webhooks | body size limit (1048576) |
+//! | `PORTAGE_TOLERANCE_SECONDS` | webhooks | signature tolerance (the provider's default) |
+//! | `PORTAGE_RECLAIM_AFTER_SECONDS` | webhooks, reconcile | age after which an unqueued event is enqueued again (30) |
+//!
+//! The AWS SDK's own variables apply too (`AWS_REGION`, `AWS_ENDPOINT_URL` for an emulator).
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// A variable is missing or unreadable.
+#[derive(Debug, Error)]
+pub enum SettingsError {
+    /// A required variable is not set.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable does not hold a number.
+    #[error("environment variable {0} must be a whole number")]
+    NotANumber(&'static str),
+}
+
+/// Everything the functions read from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// DynamoDB table name.
+    pub table: String,
+    /// Events queue URL.
+    pub queue_url: String,
+    /// Dead-letter queue URL.
+    pub dlq_url: String,
+    /// Secrets Manager name prefix.
+    pub secrets_prefix: String,
+    /// Secrets cache lifetime.
+    pub secrets_ttl: Duration,
+    /// Body size limit.
+    pub max_body_bytes: usize,
+    /// Signature tolerance override.
+    pub tolerance: Option<Duration>,
+    /// Reclaim window for unqueued events.
+    pub reclaim_after: Duration,
+}
+
+fn required(name: &'static str) -> Result<String, SettingsError> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(SettingsError::Missing(name))
+}
+
+fn number(name: &'static str, default: u64) -> Result<u64, SettingsError> {
+    match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v.parse().map_err(|_| SettingsError::NotANumber(name)),
+        _ => Ok(default),
+    }
+}
+
+impl Settings {
+    /// Reads the environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let tolerance = match std::env::var("PORTAGE_TOLERANCE_SECONDS") {
+            Ok(v) if !v.is_empty() => Some(Duration::from_secs(
+                v.parse().map_err(|_| SettingsError::NotANumber("PORTAGE_TOLERANCE_SECONDS"))?,
+            )),
+            _ => None,
+        };
+        Ok(Self {
+            table: required("PORTAGE_TABLE")?,
+            queue_url: required("PORTAGE_QUEUE_URL")?,
+            dlq_url: required("PORTAGE_DLQ_URL")?,
+            secrets_prefix: std::env::var("PORTAGE_SECRETS_PREFIX").unwrap_or_else(|_| "portage/".to_owned()),
+            secrets_ttl: Duration::from_secs(number("PORTAGE_SECRETS_TTL_SECONDS", 300)?),
+            max_body_bytes: usize::try_from(number("PORTAGE_MAX_BODY_BYTES", 1024 * 1024)?).unwrap_or(usize::MAX),
+            tolerance,
+            reclaim_after: Duration::from_secs(number("PORTAGE_RECLAIM_AFTER_SECONDS", 30)?),
+        })
+    }
+}
