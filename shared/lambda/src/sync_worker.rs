@@ -56,10 +56,7 @@ async fn handle_message(worker: &Worker, queue: &SqsQueue, record: SqsMessage, d
         return queue.dead_letter(&receipt, "malformed_message").await.is_ok();
     };
     let attempt = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-    let now_ms = {
-        use portage_core::ports::Clock;
-        portage_core::ports::SystemClock.now_ms()
-    };
+    let now_ms = SystemClock.now_ms();
     let remaining = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
     let lease = Duration::from_millis(remaining).saturating_sub(LEASE_MARGIN).max(Duration::from_secs(1));
     let key = EventKey { provider: message.provider.clone(), event_id: message.event_id.clone() };
