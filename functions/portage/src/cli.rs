@@ -44,6 +44,44 @@ pub enum Command {
     /// Inspect local state synced from providers.
     #[command(subcommand)]
     State(StateCommand),
+    /// Set up the AWS resources the functions use.
+    #[command(subcommand)]
+    Aws(AwsCommand),
+    /// Write a connection's secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Create (idempotently) the table, queues and secrets in the account the standard AWS
+    /// environment names (AWS_ENDPOINT_URL for an emulator); print the functions' environment.
+    Provision {
+        /// Name of the table; the queues are NAME-events and NAME-events-dlq, secrets NAME/…
+        #[arg(long, default_value = "portage")]
+        name: String,
+        /// Receives before a message is moved to the dead-letter queue.
+        #[arg(long, default_value_t = 5)]
+        max_receives: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Set secrets of PROVIDER[/CONNECTION], e.g. `stripe webhook_secret=whsec_…`.
+    Set {
+        /// Write to Secrets Manager (secret PREFIX + PROVIDER/CONNECTION) instead of DATA/secrets.toml.
+        #[arg(long)]
+        aws: bool,
+        /// Secrets Manager name prefix, with --aws.
+        #[arg(long, env = "PORTAGE_SECRETS_PREFIX", default_value = "portage/")]
+        prefix: String,
+        /// PROVIDER or PROVIDER/CONNECTION.
+        target: String,
+        /// KEY=VALUE pairs.
+        #[arg(required = true)]
+        pairs: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,8 @@ use crate::cli::Global;
 
 /// The file `portage serve` writes generated development secrets to.
 pub const DEV_SECRETS_FILE: &str = "dev-secrets.toml";
+/// The file `portage secrets set` writes to.
+pub const SECRETS_FILE: &str = "secrets.toml";
 const DEFAULT_CONFIG_FILE: &str = "portage.toml";
 
 type ConnectionSecrets = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
@@ -83,7 +85,7 @@ struct ProviderSection {
     tolerance_seconds: Option<u64>,
 }
 
-/// The development secrets file's shape: the same `[connections]` tables.
+/// The shape of the development and `secrets set` files: `[connections]` tables.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct DevSecrets {
     #[serde(default)]
@@ -151,9 +153,11 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
     };
     let file: FileConfig = read_toml(&path, must_exist)?;
     let dev: DevSecrets = read_toml(&global.data.join(DEV_SECRETS_FILE), false)?;
+    let set: DevSecrets = read_toml(&global.data.join(SECRETS_FILE), false)?;
 
     let mut secrets = MapSecrets::new();
     insert_all(&mut secrets, &dev.connections);
+    insert_all(&mut secrets, &set.connections);
     insert_all(&mut secrets, &file.connections);
     for provider in registry.names() {
         if let Ok(value) = std::env::var(secret_env_var(provider))
@@ -217,6 +221,26 @@ pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyho
         write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(generated)
+}
+
+/// Merges secrets into `DATA/secrets.toml` (what `portage secrets set`
+/// writes); returns the file's path.
+pub fn save_local_secrets(
+    data_dir: &Path,
+    provider: &str,
+    connection: &str,
+    values: &[(String, Secret)],
+) -> anyhow::Result<PathBuf> {
+    let path = data_dir.join(SECRETS_FILE);
+    let mut file: DevSecrets = read_toml(&path, false)?;
+    let keys = file.connections.entry(provider.to_owned()).or_default().entry(connection.to_owned()).or_default();
+    for (key, value) in values {
+        keys.insert(key.clone(), value.expose().to_owned());
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let text = toml::to_string(&file).context("cannot encode secrets")?;
+    write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// Writes a file readable by its owner only.

@@ -2,6 +2,7 @@
 //! operator's tools. See `portage --help` and the README.
 
 mod app;
+mod aws_cmd;
 mod cli;
 mod config;
 mod events_cmd;
@@ -43,6 +44,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => events_cmd::run_replay(&cli.global, args).await,
         Command::Dlq(cmd) => events_cmd::run_dlq(&cli.global, cmd).await,
         Command::State(cmd) => state_cmd::run(&cli.global, cmd).await,
+        Command::Aws(cmd) => aws_cmd::run_aws(cmd).await,
+        Command::Secrets(cmd) => aws_cmd::run_secrets(&cli.global, cmd).await,
     }
 }
 

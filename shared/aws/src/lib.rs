@@ -16,6 +16,7 @@
 
 mod event_log;
 mod item;
+pub mod provision;
 mod queue;
 mod secrets;
 mod state_store;

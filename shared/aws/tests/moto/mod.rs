@@ -13,11 +13,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
 
 struct Moto {
     endpoint: String,
@@ -71,6 +66,11 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
+/// The shared moto server's URL (started on first use).
+pub fn endpoint() -> String {
+    MOTO.get_or_init(start).endpoint.clone()
+}
+
 /// SDK configuration pointing at the shared moto server.
 pub async fn config() -> SdkConfig {
     let moto = MOTO.get_or_init(start);
@@ -82,63 +82,19 @@ pub async fn config() -> SdkConfig {
         .await
 }
 
-/// Creates a table shaped like template.yaml's and returns its name.
-pub async fn table(config: &SdkConfig) -> String {
-    let name = unique("portage");
-    let client = aws_sdk_dynamodb::Client::new(config);
-    let attr = |n: &str| {
-        AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().unwrap()
-    };
-    let key = |n: &str, t: KeyType| KeySchemaElement::builder().attribute_name(n).key_type(t).build().unwrap();
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .attribute_definitions(attr("gsi1pk"))
-        .attribute_definitions(attr("gsi1sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("gsi1")
-                .key_schema(key("gsi1pk", KeyType::Hash))
-                .key_schema(key("gsi1sk", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("create table");
-    name
+/// Provisions a fresh table and queues (dead letters after `max_receives`)
+/// exactly as `portage aws provision` does.
+pub async fn provisioned(config: &SdkConfig, max_receives: u32) -> portage_aws::provision::Provisioned {
+    portage_aws::provision::provision(config, &unique("portage"), max_receives).await.expect("provision")
 }
 
-/// Creates an events queue with a dead-letter queue after `max_receives`;
-/// returns (queue URL, dead-letter queue URL).
+/// A fresh table; returns its name.
+pub async fn table(config: &SdkConfig) -> String {
+    provisioned(config, 5).await.table
+}
+
+/// Fresh queues; returns (queue URL, dead-letter queue URL).
 pub async fn queues(config: &SdkConfig, max_receives: u32) -> (String, String) {
-    let client = aws_sdk_sqs::Client::new(config);
-    let dlq = client.create_queue().queue_name(unique("portage-dlq")).send().await.unwrap().queue_url.unwrap();
-    let attributes = client
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    let dlq_arn = attributes[&QueueAttributeName::QueueArn].clone();
-    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string();
-    let queue = client
-        .create_queue()
-        .queue_name(unique("portage-events"))
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    (queue, dlq)
+    let p = provisioned(config, max_receives).await;
+    (p.queue_url, p.dlq_url)
 }

@@ -1,0 +1,69 @@
+//! `portage aws provision` and `portage secrets set`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use portage_core::ports::Secrets;
+use portage_core::{DEFAULT_CONNECTION, Secret};
+
+use crate::cli::{AwsCommand, Global, SecretsCommand};
+use crate::config;
+
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Runs an `aws` subcommand.
+pub async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
+    let AwsCommand::Provision { name, max_receives } = command;
+    let sdk = sdk_config().await;
+    let provisioned = portage_aws::provision::provision(&sdk, &name, max_receives).await?;
+    let prefix = format!("{name}/");
+    let secrets = portage_aws::SecretsManagerSecrets::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        &prefix,
+        std::time::Duration::ZERO,
+    );
+    for provider in portage_providers::registry().names() {
+        // An empty secret per provider's default connection, as template.yaml declares.
+        secrets.put(provider, DEFAULT_CONNECTION, &[]).await?;
+    }
+    println!("PORTAGE_TABLE={}", provisioned.table);
+    println!("PORTAGE_QUEUE_URL={}", provisioned.queue_url);
+    println!("PORTAGE_DLQ_URL={}", provisioned.dlq_url);
+    println!("PORTAGE_SECRETS_PREFIX={prefix}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `secrets` subcommand.
+pub async fn run_secrets(global: &Global, command: SecretsCommand) -> anyhow::Result<ExitCode> {
+    let SecretsCommand::Set { aws, prefix, target, pairs } = command;
+    let (provider, connection) = target.split_once('/').unwrap_or((target.as_str(), DEFAULT_CONNECTION));
+    if provider.is_empty() || connection.is_empty() || connection.contains('/') {
+        bail!("expected PROVIDER or PROVIDER/CONNECTION, got '{target}'");
+    }
+    let mut values = Vec::new();
+    for pair in &pairs {
+        // The value is never echoed: it is a credential.
+        let (key, value) = pair.split_once('=').with_context(|| "expected KEY=VALUE".to_owned())?;
+        if key.is_empty() {
+            bail!("expected KEY=VALUE with a non-empty key");
+        }
+        values.push((key.to_owned(), Secret::new(value)));
+    }
+    let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
+    if aws {
+        let sdk = sdk_config().await;
+        let secrets = portage_aws::SecretsManagerSecrets::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            &prefix,
+            std::time::Duration::ZERO,
+        );
+        secrets.put(provider, connection, &values).await?;
+        println!("set {} in {}", keys.join(", "), secrets.secret_name(provider, connection));
+    } else {
+        let path = config::save_local_secrets(&global.data, provider, connection, &values)?;
+        println!("set {} for {provider}/{connection} in {}", keys.join(", "), path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

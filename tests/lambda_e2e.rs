@@ -1,0 +1,184 @@
+//! The Lambda binaries driven through the Lambda Runtime API against moto,
+//! after `portage aws provision` and `portage secrets set --aws`: a signed
+//! Stripe event through `webhook-stripe` lands in DynamoDB and SQS, a
+//! duplicate enqueues nothing, `sync-worker` given the SQS batch applies it,
+//! and a poison message ends in the dead-letter queue.
+
+mod common;
+mod lambda_runtime_api;
+#[path = "../shared/aws/tests/moto/mod.rs"]
+mod moto;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_runtime_api::Function;
+use portage_core::ports::{EventLog, StateStore};
+use portage_core::{EventKey, EventStatus};
+use serde_json::{Value, json};
+
+fn binary(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_portage")).with_file_name(name)
+}
+
+fn aws_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", moto::endpoint()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn portage(args: &[&str]) -> String {
+    let out = Command::new(common::bin()).args(args).envs(aws_env()).output().unwrap();
+    assert!(out.status.success(), "portage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn http_api_event(path: &str, headers: Value, body: &[u8]) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "POST /webhooks/stripe",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api1", "domainName": "api1.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "api1", "requestId": "r1", "routeKey": "POST /webhooks/stripe", "stage": "$default",
+            "time": "23/Nov/2026:19:00:00 +0000", "timeEpoch": 1795460000000i64,
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "Stripe/1.0"}
+        },
+        "body": STANDARD.encode(body),
+        "isBase64Encoded": true
+    })
+}
+
+fn rest_api_event(headers: Value, body: &[u8]) -> Value {
+    json!({
+        "resource": "/webhooks/stripe/{connection}",
+        "path": "/webhooks/stripe/default",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {},
+        "queryStringParameters": null,
+        "multiValueQueryStringParameters": null,
+        "pathParameters": {"connection": "default"},
+        "stageVariables": null,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api2", "resourceId": "res", "stage": "prod", "requestId": "r2",
+            "resourcePath": "/webhooks/stripe/{connection}", "httpMethod": "POST", "path": "/prod/webhooks/stripe/default",
+            "identity": {"sourceIp": "192.0.2.1"}
+        },
+        "body": String::from_utf8(body.to_vec()).unwrap(),
+        "isBase64Encoded": false
+    })
+}
+
+fn signed_headers(body: &[u8]) -> Value {
+    json!({
+        "content-type": "application/json",
+        "host": "api1.execute-api.us-east-1.amazonaws.com",
+        "x-forwarded-proto": "https",
+        "stripe-signature": common::stripe_signature(body, common::SECRET, common::now()),
+    })
+}
+
+fn response_body(answer: &Value) -> Value {
+    serde_json::from_str(answer["body"].as_str().unwrap()).unwrap()
+}
+
+fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> Value {
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795460000000"},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn, "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_and_worker_through_the_runtime_api() {
+    let config = moto::config().await;
+    let name = moto::unique("portage");
+    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", "2"]);
+    let mut env = aws_env();
+    for line in provisioned.lines() {
+        let (k, v) = line.split_once('=').expect("KEY=VALUE lines only");
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let prefix = var("PORTAGE_SECRETS_PREFIX");
+    portage(&["secrets", "set", "--aws", "--prefix", &prefix, "stripe", &format!("webhook_secret={}", common::SECRET)]);
+
+    let mut webhook = Function::start(&binary("webhook-stripe"), &env).await;
+    let body = common::stripe_event(
+        "evt_lambda_1",
+        "customer.created",
+        1_750_000_000,
+        json!({"id": "cus_l1", "object": "customer", "email": "a@example.com"}),
+    );
+    let answer = webhook.invoke(http_api_event("/webhooks/stripe", signed_headers(&body), &body)).await.unwrap();
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    assert_eq!(response_body(&answer), json!({"received": true, "event_id": "evt_lambda_1", "duplicate": false}));
+
+    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
+    let key = EventKey { provider: "stripe".into(), event_id: "evt_lambda_1".into() };
+    let recorded = EventLog::get(&table, &key).await.unwrap().expect("recorded in DynamoDB");
+    assert_eq!(recorded.status, EventStatus::Queued);
+    assert_eq!(recorded.raw.as_ref(), body.as_slice(), "raw bytes kept exactly");
+
+    let duplicate = webhook.invoke(rest_api_event(signed_headers(&body), &body)).await.unwrap();
+    assert_eq!(response_body(&duplicate)["duplicate"], true, "{duplicate}");
+    let forged = webhook
+        .invoke(http_api_event("/webhooks/stripe", json!({"stripe-signature": "t=1,v1=00"}), &body))
+        .await
+        .unwrap();
+    assert_eq!(forged["statusCode"], 401);
+    assert_eq!(response_body(&forged), json!({"error": "signature_mismatch"}));
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = var("PORTAGE_QUEUE_URL");
+    let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+    let messages = received.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1, "one message for the event and its duplicate");
+
+    let mut worker = Function::start(&binary("sync-worker"), &env).await;
+    let answer = worker.invoke(sqs_event(&messages, "arn:aws:sqs:us-east-1:123456789012:events")).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    assert_eq!(EventLog::get(&table, &key).await.unwrap().unwrap().status, EventStatus::Processed);
+    let customer = StateStore::get(&table, "stripe", "customer", "cus_l1").await.unwrap().expect("state applied");
+    assert_eq!(customer.data["email"], "a@example.com");
+
+    // A poison message: parked in the dead-letter queue, not retried.
+    let poison = sqs.send_message().queue_url(&queue_url).message_body("not a portage message").send().await.unwrap();
+    let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+    let messages = received.messages.unwrap_or_default();
+    assert_eq!(messages.len(), 1);
+    let answer = worker.invoke(sqs_event(&messages, "arn:aws:sqs:us-east-1:123456789012:events")).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "settled by dead-lettering: {answer}");
+    let dead = sqs
+        .receive_message()
+        .queue_url(var("PORTAGE_DLQ_URL"))
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("not a portage message"));
+    assert_eq!(dead[0].message_attributes().unwrap()["reason"].string_value(), Some("malformed_message"));
+    assert!(poison.message_id.is_some());
+}
