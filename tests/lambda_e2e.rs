@@ -182,3 +182,62 @@ async fn webhook_and_worker_through_the_runtime_api() {
     assert_eq!(dead[0].message_attributes().unwrap()["reason"].string_value(), Some("malformed_message"));
     assert!(poison.message_id.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_messages_end_in_the_dead_letter_queue_after_the_maximum_receives() {
+    let config = moto::config().await;
+    let name = moto::unique("portage");
+    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", "2"]);
+    let mut env = aws_env();
+    for line in provisioned.lines() {
+        let (k, v) = line.split_once('=').unwrap();
+        // An outage: the worker's table does not exist, so every attempt fails transiently.
+        let v = if k == "PORTAGE_TABLE" { "no-such-table" } else { v };
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue_url = var("PORTAGE_QUEUE_URL");
+    let message = json!({"provider": "stripe", "event_id": "evt_outage"}).to_string();
+    sqs.send_message().queue_url(&queue_url).message_body(message).send().await.unwrap();
+
+    let mut worker = Function::start(&binary("sync-worker"), &env).await;
+    let mut attempts = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if let Some(m) = messages.first() {
+            attempts += 1;
+            let mut event = sqs_event(&messages, "arn:aws:sqs:us-east-1:123456789012:events");
+            event["Records"][0]["attributes"]["ApproximateReceiveCount"] = json!(attempts.to_string());
+            let answer = worker.invoke(event).await.unwrap();
+            assert_eq!(answer["batchItemFailures"][0]["itemIdentifier"], json!(m.message_id()), "reported as failed");
+        } else if attempts >= 2 {
+            let dlq = sqs.get_queue_attributes().queue_url(var("PORTAGE_DLQ_URL"));
+            let attributes = dlq
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default();
+            if attributes.values().any(|n| n != "0") {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the message never left the queue");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(attempts, 2, "received exactly the maximum number of times");
+    let dead =
+        sqs.receive_message().queue_url(var("PORTAGE_DLQ_URL")).send().await.unwrap().messages.unwrap_or_default();
+    assert_eq!(dead.len(), 1, "moved to the dead-letter queue by the redrive policy");
+    assert!(dead[0].body().unwrap().contains("evt_outage"));
+}
