@@ -41,6 +41,18 @@ fn portage(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `portage aws provision` on a fresh name; returns the functions' environment.
+fn provision(max_receives: &str) -> Vec<(String, String)> {
+    let name = moto::unique("portage");
+    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", max_receives]);
+    let mut env = aws_env();
+    for line in provisioned.lines() {
+        let (k, v) = line.split_once('=').expect("KEY=VALUE lines only");
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    env
+}
+
 fn http_api_event(path: &str, headers: Value, body: &[u8]) -> Value {
     json!({
         "version": "2.0",
@@ -111,13 +123,7 @@ fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_arn: &str) -> Value
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_and_worker_through_the_runtime_api() {
     let config = moto::config().await;
-    let name = moto::unique("portage");
-    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", "2"]);
-    let mut env = aws_env();
-    for line in provisioned.lines() {
-        let (k, v) = line.split_once('=').expect("KEY=VALUE lines only");
-        env.push((k.to_owned(), v.to_owned()));
-    }
+    let env = provision("2");
     let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
     let prefix = var("PORTAGE_SECRETS_PREFIX");
     portage(&["secrets", "set", "--aws", "--prefix", &prefix, "stripe", &format!("webhook_secret={}", common::SECRET)]);
@@ -186,15 +192,9 @@ async fn webhook_and_worker_through_the_runtime_api() {
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_messages_end_in_the_dead_letter_queue_after_the_maximum_receives() {
     let config = moto::config().await;
-    let name = moto::unique("portage");
-    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", "2"]);
-    let mut env = aws_env();
-    for line in provisioned.lines() {
-        let (k, v) = line.split_once('=').unwrap();
-        // An outage: the worker's table does not exist, so every attempt fails transiently.
-        let v = if k == "PORTAGE_TABLE" { "no-such-table" } else { v };
-        env.push((k.to_owned(), v.to_owned()));
-    }
+    let mut env = provision("2");
+    // An outage: the worker's table does not exist, so every attempt fails transiently.
+    env.iter_mut().filter(|(k, _)| k == "PORTAGE_TABLE").for_each(|(_, v)| *v = "no-such-table".to_owned());
     let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = var("PORTAGE_QUEUE_URL");

@@ -84,7 +84,7 @@ impl SecretsManagerSecrets {
 fn signing(values: &Values) -> Vec<Secret> {
     values
         .iter()
-        .filter(|(k, _)| *k == "webhook_secret" || k.starts_with("webhook_secret_"))
+        .filter(|(k, _)| portage_core::secret::is_signing_key(k))
         .map(|(_, v)| Secret::new(v.clone()))
         .collect()
 }

@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+/// True for the keys that hold webhook signing secrets: `webhook_secret`,
+/// and any `webhook_secret_*` kept during a rotation.
+pub fn is_signing_key(key: &str) -> bool {
+    key == "webhook_secret" || key.starts_with("webhook_secret_")
+}
+
 /// Wraps a credential (signing secret, token, key). `Debug` and `Display` print
 /// a placeholder, so a secret that ends up in a `tracing` field or an error by
 /// mistake is not disclosed.
@@ -9,6 +15,12 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// True for the keys that hold webhook signing secrets: `webhook_secret`,
+    /// and any `webhook_secret_*` kept during a rotation.
+    pub fn is_signing_key(key: &str) -> bool {
+        key == "webhook_secret" || key.starts_with("webhook_secret_")
+    }
+
     /// Wraps a credential.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())

@@ -43,10 +43,7 @@ impl MapSecrets {
         values
             .get(&(provider.to_owned(), connection.to_owned()))
             .map(|keys| {
-                keys.iter()
-                    .filter(|(k, _)| *k == "webhook_secret" || k.starts_with("webhook_secret_"))
-                    .map(|(_, v)| v.clone())
-                    .collect()
+                keys.iter().filter(|(k, _)| portage_core::secret::is_signing_key(k)).map(|(_, v)| v.clone()).collect()
             })
             .unwrap_or_default()
     }
