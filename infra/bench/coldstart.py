@@ -9,7 +9,8 @@ against this server, so its own overhead is not in the Python figure.
 
     python3 -m venv target/bench-venv
     target/bench-venv/bin/pip install -r infra/bench/requirements-coldstart.txt
-    cargo build --release -p portage -p webhook-stripe -p sync-worker -p reconcile
+    cargo build --release -p portage
+    cargo build --profile lambda -p webhook-stripe -p sync-worker -p reconcile
     target/bench-venv/bin/python infra/bench/coldstart.py [--runs 5]
 
 Measures, per run: wall time from exec of a fresh process to the response of
@@ -35,6 +36,7 @@ import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RELEASE = os.path.join(ROOT, "target", "release")
+LAMBDA = os.path.join(ROOT, "target", "lambda")
 SECRET = "whsec_coldstartbenchmarksecret0001"
 BIN = os.path.dirname(sys.executable)
 
@@ -189,7 +191,7 @@ def main():
                           QUEUE_URL=portage_env["PORTAGE_QUEUE_URL"], POWERTOOLS_IDEMPOTENCY_DISABLED="false")
         results = {}
         for name, cmd, env, cwd in [
-            ("rust webhook-stripe (release)", [os.path.join(RELEASE, "webhook-stripe")], rust_env, ROOT),
+            ("rust webhook-stripe (lambda profile)", [os.path.join(LAMBDA, "webhook-stripe")], rust_env, ROOT),
             ("python 3.11 + stripe + powertools", [sys.executable, "bootstrap.py"],
              python_env, os.path.join(ROOT, "infra", "bench", "python_webhook")),
         ]:
@@ -199,9 +201,9 @@ def main():
                 "median_ms": round(statistics.median(ms for ms, _ in runs), 1),
                 "peak_rss_mb": round(max(rss for _, rss in runs if rss is not None), 1),
             }
-        sizes = {b: round(os.path.getsize(os.path.join(RELEASE, b)) / 1e6, 2)
-                 for b in ["webhook-stripe", "sync-worker", "reconcile", "portage"]}
-        print(json.dumps({"runs": args.runs, "results": results, "stripped_release_size_mb": sizes}, indent=2))
+        sizes = {b: round(os.path.getsize(os.path.join(LAMBDA, b)) / 1e6, 2)
+                 for b in ["webhook-stripe", "sync-worker", "reconcile"]}
+        print(json.dumps({"runs": args.runs, "results": results, "stripped_lambda_binary_mb": sizes}, indent=2))
     finally:
         moto.kill()
 
