@@ -31,6 +31,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "cargo build (the Lambda binaries the end-to-end tests run)"
+cargo build --workspace --bins --quiet
+
 step "cargo test"
 log=target/test-output.log
 cargo test --workspace --all-targets 2>&1 | tee "$log"
