@@ -98,7 +98,12 @@ impl Function {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e} (run `cargo build --workspace --bins` first, as infra/test.sh does)", binary.display()));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {}: {e} (run `cargo build --workspace --bins` first, as infra/test.sh does)",
+                    binary.display()
+                )
+            });
         Function { child, invocations, shared, counter: 0 }
     }
 
