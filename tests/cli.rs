@@ -104,3 +104,20 @@ async fn operator_tour() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn reconcile_reports_every_configured_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for target in ["stripe", "stripe/acme"] {
+        let set = cli(data, &["secrets", "set", target, "webhook_secret=whsec_reconcile"]);
+        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    }
+    let run = cli(data, &["reconcile", "--mode", "full"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let report: Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(report["mode"], "full");
+    assert_eq!(report["not_listed"], json!(["stripe/acme", "stripe/default"]), "{report}");
+    let refused = cli(data, &["reconcile", "--mode", "sometimes"]);
+    assert_eq!(refused.status.code(), Some(2), "clap refuses an unknown mode");
+}

@@ -241,3 +241,45 @@ async fn failing_messages_end_in_the_dead_letter_queue_after_the_maximum_receive
     assert_eq!(dead.len(), 1, "moved to the dead-letter queue by the redrive policy");
     assert!(dead[0].body().unwrap().contains("evt_outage"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_requeues_stranded_events_and_reports_its_cursors() {
+    let config = moto::config().await;
+    let env = provision("2");
+    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
+    // An ingest that died after recording, before enqueueing: `received` for longer than the reclaim window.
+    let stranded = portage_core::NewEvent {
+        provider: "stripe".into(),
+        connection: "default".into(),
+        event: portage_core::NormalizedEvent {
+            event_id: "evt_stranded".into(),
+            event_type: "customer.created".into(),
+            occurred_at: 1_750_000_000,
+            account: None,
+            object_kind: Some("customer".into()),
+            object_id: Some("cus_s".into()),
+            livemode: Some(false),
+        },
+        raw: bytes::Bytes::from_static(b"{}"),
+        headers: Vec::new(),
+        received_at_ms: common::now() * 1000 - 120_000,
+    };
+    EventLog::record(&table, stranded, 30_000).await.unwrap();
+
+    let mut reconcile = Function::start(&binary("reconcile"), &env).await;
+    let report = reconcile.invoke(json!({"mode": "incremental"})).await.unwrap();
+    assert_eq!(report["mode"], "incremental");
+    assert_eq!(report["stranded_requeued"], 1, "{report}");
+    assert_eq!(report["not_listed"], json!(["stripe/default"]), "Stripe cannot list changes yet: {report}");
+    let key = EventKey { provider: "stripe".into(), event_id: "evt_stranded".into() };
+    assert_eq!(EventLog::get(&table, &key).await.unwrap().unwrap().status, EventStatus::Queued);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let received = sqs.receive_message().queue_url(var("PORTAGE_QUEUE_URL")).send().await.unwrap();
+    assert!(received.messages.unwrap_or_default()[0].body().unwrap().contains("evt_stranded"));
+
+    let again = reconcile.invoke(json!({"mode": "full"})).await.unwrap();
+    assert_eq!(again["stranded_requeued"], 0, "nothing left to repair: {again}");
+    let refused = reconcile.invoke(json!({"mode": "sometimes"})).await;
+    assert!(refused.is_err(), "an unknown mode is an invocation error: {refused:?}");
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use portage_core::ingest::Ingestor;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
+use portage_core::reconcile::Reconciler;
 use portage_core::sync::Worker;
 use portage_embedded::{Database, MapSecrets, SqliteQueue};
 
@@ -73,4 +74,19 @@ impl App {
     pub fn reclaim_after(&self) -> std::time::Duration {
         self.settings.ingest.reclaim_after
     }
+
+    /// The reconcile flow over every connection that has secrets configured.
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler::for_connections(
+            self.db.clone(),
+            self.clock.clone(),
+            &self.registry,
+            &self.secrets.connections(),
+            self.secrets.clone(),
+            RECONCILE_OVERLAP,
+        )
+    }
 }
+
+/// How far before the last run an incremental reconcile listing starts.
+const RECONCILE_OVERLAP: std::time::Duration = std::time::Duration::from_secs(600);

@@ -44,6 +44,9 @@ pub enum Command {
     /// Inspect local state synced from providers.
     #[command(subcommand)]
     State(StateCommand),
+    /// Repair drift: list what changed at each provider since the stored cursors, apply it,
+    /// and print the run's report as JSON (what the scheduler of `serve` runs every 15 minutes).
+    Reconcile(ReconcileArgs),
     /// Set up the AWS resources the functions use.
     #[command(subcommand)]
     Aws(AwsCommand),
@@ -89,6 +92,19 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// `incremental` lists changes since the last completed run; `full` lists everything.
+    #[arg(long, value_enum, default_value_t = ReconcileMode::Incremental)]
+    pub mode: ReconcileMode,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReconcileMode {
+    Incremental,
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]

@@ -44,6 +44,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => events_cmd::run_replay(&cli.global, args).await,
         Command::Dlq(cmd) => events_cmd::run_dlq(&cli.global, cmd).await,
         Command::State(cmd) => state_cmd::run(&cli.global, cmd).await,
+        Command::Reconcile(args) => state_cmd::run_reconcile(&cli.global, args).await,
         Command::Aws(cmd) => aws_cmd::run_aws(cmd).await,
         Command::Secrets(cmd) => aws_cmd::run_secrets(&cli.global, cmd).await,
     }

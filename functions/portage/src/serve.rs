@@ -16,6 +16,7 @@ use portage_core::ingest::Ingestor;
 use portage_core::maintenance::StrandedRecovery;
 use portage_core::ports::Queue;
 use portage_core::provider::WebhookRequest;
+use portage_core::reconcile::{Mode, Reconciler};
 use portage_core::sync::Worker;
 use portage_core::{DEFAULT_CONNECTION, RejectReason};
 use serde_json::json;
@@ -51,8 +52,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
-    let scheduler =
-        tokio::spawn(scheduler(recovery, app.worker_settings.stranded_check, stop_rx.clone(), work.clone()));
+    let jobs = Jobs { recovery, reconciler: app.reconciler(), stranded_every: app.worker_settings.stranded_check };
+    let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));
     let worker = Arc::new(app.worker());
     let workers: Vec<_> = (0..app.worker_settings.concurrency)
         .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
@@ -212,19 +213,43 @@ async fn worker_loop(app: Arc<App>, worker: Arc<Worker>, work: Arc<Notify>, mut 
     }
 }
 
-/// Runs periodic jobs: now, the re-enqueueing of stranded events.
-async fn scheduler(recovery: StrandedRecovery, every: Duration, mut stop: watch::Receiver<bool>, work: Arc<Notify>) {
-    let mut ticks = tokio::time::interval(every);
+/// The periodic jobs of the local mode, as template.yaml schedules them on AWS.
+struct Jobs {
+    recovery: StrandedRecovery,
+    reconciler: Reconciler,
+    stranded_every: Duration,
+}
+
+/// Incremental reconcile period (EventBridge: every 15 minutes).
+const INCREMENTAL_EVERY: Duration = Duration::from_secs(15 * 60);
+/// Full reconcile period (EventBridge: daily).
+const FULL_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs the periodic jobs: re-enqueueing stranded events, a full reconcile at
+/// start-up and daily, an incremental one every 15 minutes in between.
+async fn scheduler(jobs: Jobs, mut stop: watch::Receiver<bool>, work: Arc<Notify>) {
+    let mut stranded = tokio::time::interval(jobs.stranded_every);
+    let mut incremental = tokio::time::interval_at(tokio::time::Instant::now() + INCREMENTAL_EVERY, INCREMENTAL_EVERY);
+    let mut full = tokio::time::interval(FULL_EVERY);
+    for ticks in [&mut stranded, &mut incremental, &mut full] {
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
     loop {
-        tokio::select! {
-            _ = ticks.tick() => {
-                match recovery.run().await {
+        let mode = tokio::select! {
+            _ = stranded.tick() => {
+                match jobs.recovery.run().await {
                     Ok(0) => {}
                     Ok(_) => work.notify_one(),
                     Err(error) => warn!(%error, "stranded-event recovery failed"),
                 }
+                continue;
             }
+            _ = full.tick() => Mode::Full,
+            _ = incremental.tick() => Mode::Incremental,
             _ = stop.changed() => return,
-        }
+        };
+        let report = jobs.reconciler.run(mode).await;
+        let repaired: usize = report.kinds.iter().map(|k| k.repaired).sum();
+        info!(?mode, repaired, not_listed = ?report.not_listed, "reconcile run finished");
     }
 }

@@ -1,12 +1,14 @@
-//! `portage state`: the operator's view of local state.
+//! `portage state` and `portage reconcile`: the operator's view of local
+//! state, and the run that repairs it from the providers.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use portage_core::ports::StateStore;
+use portage_core::reconcile::Mode;
 
 use crate::app::App;
-use crate::cli::{Format, Global, StateCommand};
+use crate::cli::{Format, Global, ReconcileArgs, ReconcileMode, StateCommand};
 use crate::output::{print_json, print_table, rfc3339_ms};
 
 /// Runs a `state` subcommand.
@@ -43,4 +45,17 @@ pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs one reconcile over every configured connection and prints its report.
+/// Exits 1 when a listing stopped early (its cursor keeps the page reached).
+pub async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+    let app = App::open(global)?;
+    let mode = match args.mode {
+        ReconcileMode::Incremental => Mode::Incremental,
+        ReconcileMode::Full => Mode::Full,
+    };
+    let report = app.reconciler().run(mode).await;
+    print_json(&report)?;
+    Ok(if report.kinds.iter().all(|k| k.complete) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

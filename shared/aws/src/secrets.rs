@@ -8,7 +8,7 @@
 //! rotation is picked up without waiting for the TTL.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -20,23 +20,38 @@ use portage_core::{Secret, StoreError};
 
 use crate::backend;
 
-/// How old a cached copy must be before a signature mismatch refetches it.
+/// How old a cached copy must be, by default, before a signature mismatch
+/// refetches it.
 const REFETCH_AFTER: Duration = Duration::from_secs(60);
 
 type Values = BTreeMap<String, String>;
+
+/// A connection's cached copy; `None` until first fetched. Its async lock is
+/// held across a fetch, so concurrent callers wait for one request instead of
+/// each making their own.
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Values)>>>;
 
 /// Secrets Manager, with an in-memory cache.
 pub struct SecretsManagerSecrets {
     client: Client,
     prefix: String,
     ttl: Duration,
-    cache: Mutex<HashMap<(String, String), (Instant, Values)>>,
+    refetch_after: Duration,
+    slots: Mutex<HashMap<(String, String), Slot>>,
 }
 
 impl SecretsManagerSecrets {
     /// The adapter, with a client built once at start-up.
     pub fn new(client: Client, prefix: impl Into<String>, ttl: Duration) -> Self {
-        Self { client, prefix: prefix.into(), ttl, cache: Mutex::new(HashMap::new()) }
+        Self { client, prefix: prefix.into(), ttl, refetch_after: REFETCH_AFTER, slots: Mutex::new(HashMap::new()) }
+    }
+
+    /// Sets how old a cached copy must be before a signature mismatch fetches
+    /// it again (one minute by default): shorter means rotations are seen
+    /// sooner, at the price of a Secrets Manager call per forged request.
+    pub fn with_refetch_after(mut self, age: Duration) -> Self {
+        self.refetch_after = age;
+        self
     }
 
     /// The secret's name for a connection.
@@ -44,9 +59,14 @@ impl SecretsManagerSecrets {
         format!("{}{provider}/{connection}", self.prefix)
     }
 
+    fn slot(&self, provider: &str, connection: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.entry((provider.to_owned(), connection.to_owned())).or_default().clone()
+    }
+
     async fn fetch(&self, provider: &str, connection: &str) -> Result<Values, StoreError> {
         let got = self.client.get_secret_value().secret_id(self.secret_name(provider, connection)).send().await;
-        let values = match got {
+        match got {
             Ok(out) => match out.secret_string {
                 Some(text) => serde_json::from_str(&text).map_err(|_| {
                     // The secret's text is not repeated: it is a credential.
@@ -54,30 +74,37 @@ impl SecretsManagerSecrets {
                         "secret {} is not a JSON object of strings",
                         self.secret_name(provider, connection)
                     ))
-                })?,
-                None => Values::new(),
+                }),
+                None => Ok(Values::new()),
             },
             Err(SdkError::ServiceError(e)) if matches!(e.err(), GetSecretValueError::ResourceNotFoundException(_)) => {
-                Values::new()
+                Ok(Values::new())
             }
-            Err(e) => return Err(backend(e)),
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert((provider.to_owned(), connection.to_owned()), (Instant::now(), values.clone()));
+            Err(e) => Err(backend(e)),
         }
-        Ok(values)
     }
 
-    fn cached(&self, provider: &str, connection: &str) -> Option<(Instant, Values)> {
-        let cache = self.cache.lock().ok()?;
-        cache.get(&(provider.to_owned(), connection.to_owned())).cloned()
+    /// The connection's values: the cached copy while younger than `max_age`,
+    /// else fetched (once, however many callers ask at the same time).
+    /// Returns whether they were fetched.
+    async fn values(&self, provider: &str, connection: &str, max_age: Duration) -> Result<(Values, bool), StoreError> {
+        let slot = self.slot(provider, connection);
+        let mut cached = slot.lock().await;
+        if let Some((at, values)) = cached.as_ref()
+            && at.elapsed() < max_age
+        {
+            return Ok((values.clone(), false));
+        }
+        let values = self.fetch(provider, connection).await?;
+        *cached = Some((Instant::now(), values.clone()));
+        Ok((values, true))
     }
 
-    async fn values(&self, provider: &str, connection: &str) -> Result<Values, StoreError> {
-        match self.cached(provider, connection) {
-            Some((at, values)) if at.elapsed() < self.ttl => Ok(values),
-            _ => self.fetch(provider, connection).await,
-        }
+    /// Fetches a connection's secrets into the cache ahead of the first
+    /// delivery: a function calls it at init, beside its first wait for an
+    /// invocation.
+    pub async fn warm(&self, provider: &str, connection: &str) -> Result<(), StoreError> {
+        self.values(provider, connection, self.ttl).await.map(|_| ())
     }
 }
 
@@ -92,7 +119,7 @@ fn signing(values: &Values) -> Vec<Secret> {
 #[async_trait]
 impl Secrets for SecretsManagerSecrets {
     async fn signing_secrets(&self, provider: &str, connection: &str) -> Result<Vec<Secret>, StoreError> {
-        Ok(signing(&self.values(provider, connection).await?))
+        Ok(signing(&self.values(provider, connection, self.ttl).await?.0))
     }
 
     async fn refreshed_signing_secrets(
@@ -100,14 +127,14 @@ impl Secrets for SecretsManagerSecrets {
         provider: &str,
         connection: &str,
     ) -> Result<Option<Vec<Secret>>, StoreError> {
-        match self.cached(provider, connection) {
-            Some((at, _)) if at.elapsed() < REFETCH_AFTER => Ok(None),
-            _ => Ok(Some(signing(&self.fetch(provider, connection).await?))),
-        }
+        let (values, fetched) = self.values(provider, connection, self.refetch_after).await?;
+        Ok(fetched.then(|| signing(&values)))
     }
 
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
         let name = self.secret_name(provider, connection);
+        let slot = self.slot(provider, connection);
+        let mut cached = slot.lock().await;
         let mut merged = self.fetch(provider, connection).await?;
         let existed = !merged.is_empty();
         for (key, value) in values {
@@ -126,9 +153,7 @@ impl Secrets for SecretsManagerSecrets {
                 self.client.put_secret_value().secret_id(&name).secret_string(text).send().await.map_err(backend)?;
             }
         }
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert((provider.to_owned(), connection.to_owned()), (Instant::now(), merged));
-        }
+        *cached = Some((Instant::now(), merged));
         Ok(())
     }
 }

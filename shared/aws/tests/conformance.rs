@@ -72,3 +72,35 @@ async fn secrets_are_cached_for_their_ttl() {
     let fresh = uncached.refreshed_signing_secrets("stripe", "default").await.unwrap();
     assert!(fresh.is_none(), "just fetched: nothing newer to learn");
 }
+
+#[tokio::test]
+async fn a_mismatch_refetches_a_copy_older_than_the_refetch_age() {
+    use portage_core::ports::Secrets;
+    let config = moto::config().await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let prefix = format!("{}/", moto::unique("portage"));
+    let name = format!("{prefix}stripe/default");
+    client.create_secret().name(&name).secret_string(r#"{"webhook_secret": "one"}"#).send().await.unwrap();
+    let refetch_after = std::time::Duration::from_millis(300);
+    let secrets = portage_aws::SecretsManagerSecrets::new(client.clone(), &prefix, std::time::Duration::from_secs(300))
+        .with_refetch_after(refetch_after);
+    let read = |s: Vec<portage_core::Secret>| s.iter().map(|s| s.expose().to_owned()).collect::<Vec<_>>();
+    assert_eq!(read(secrets.signing_secrets("stripe", "default").await.unwrap()), ["one"]);
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string(r#"{"webhook_secret": "two", "webhook_secret_previous": "one"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(secrets.refreshed_signing_secrets("stripe", "default").await.unwrap().is_none(), "copy still young");
+    tokio::time::sleep(refetch_after + std::time::Duration::from_millis(100)).await;
+    let fresh = secrets.refreshed_signing_secrets("stripe", "default").await.unwrap().expect("refetched");
+    assert_eq!(read(fresh), ["two", "one"]);
+    assert_eq!(
+        read(secrets.signing_secrets("stripe", "default").await.unwrap()),
+        ["two", "one"],
+        "the refetched copy replaces the cached one"
+    );
+    assert!(secrets.refreshed_signing_secrets("stripe", "default").await.unwrap().is_none(), "just refetched");
+}

@@ -1,9 +1,10 @@
 //! Portage's provider-agnostic core.
 //!
 //! It holds the domain types ([`domain`]), the ports every adapter implements
-//! ([`ports`]), the contract a provider module fulfils ([`provider`]) and the two
-//! flows built on them: [`ingest`] (verify, dedupe, record, enqueue) and [`sync`]
-//! (lease, apply, finish). Nothing here knows about AWS, SQLite or HTTP servers.
+//! ([`ports`]), the contract a provider module fulfils ([`provider`]) and the
+//! flows built on them: [`ingest`] (verify, dedupe, record, enqueue), [`sync`]
+//! (lease, apply, finish) and [`reconcile`] (list changes since a cursor,
+//! repair drift). Nothing here knows about AWS, SQLite or HTTP servers.
 
 pub mod domain;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod intake;
 pub mod maintenance;
 pub mod ports;
 pub mod provider;
+pub mod reconcile;
 pub mod secret;
 pub mod sync;
 

@@ -35,6 +35,12 @@ impl MapSecrets {
         }
     }
 
+    /// Every `(provider, connection)` that has a secret: the connections a
+    /// local reconcile walks.
+    pub fn connections(&self) -> Vec<(String, String)> {
+        self.values.read().map(|values| values.keys().cloned().collect()).unwrap_or_default()
+    }
+
     /// The connection's signing secrets (see [`Secrets::signing_secrets`]).
     pub fn signing(&self, provider: &str, connection: &str) -> Vec<Secret> {
         let Ok(values) = self.values.read() else {

@@ -8,6 +8,7 @@ use portage_aws::{DynamoTable, SecretsManagerSecrets, SqsQueue};
 use portage_core::ingest::{IngestConfig, Ingestor};
 use portage_core::intake::SeparateIntake;
 use portage_core::ports::{Clock, SystemClock};
+use portage_core::reconcile::Reconciler;
 use portage_core::sync::{SyncConfig, Worker};
 
 use crate::settings::Settings;
@@ -69,6 +70,23 @@ impl Deployment {
             self.table.clone(),
             self.clock.clone(),
             SyncConfig::default(),
+        )
+    }
+
+    /// The reconcile flow over the configured connections (every provider's
+    /// `default` connection unless `PORTAGE_CONNECTIONS` says otherwise).
+    pub fn reconciler(&self) -> Reconciler {
+        let registry = portage_providers::registry();
+        let connections = self.settings.connections.clone().unwrap_or_else(|| {
+            registry.names().into_iter().map(|p| (p.to_owned(), portage_core::DEFAULT_CONNECTION.to_owned())).collect()
+        });
+        Reconciler::for_connections(
+            self.table.clone(),
+            self.clock.clone(),
+            &registry,
+            &connections,
+            self.secrets.clone(),
+            self.settings.reconcile_overlap,
         )
     }
 }

@@ -8,6 +8,12 @@ use serde_json::{Map, Value, json};
 /// Counts one occurrence of `name` (accepted, duplicate, rejected, processed,
 /// failed, retried, dead_lettered) with the given dimensions.
 pub fn count(name: &str, dimensions: &[(&str, &str)]) {
+    add(name, dimensions, 1);
+}
+
+/// Counts `value` occurrences of `name` at once (e.g. records a reconcile
+/// run repaired).
+pub fn add(name: &str, dimensions: &[(&str, &str)], value: usize) {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
     let mut line = Map::new();
@@ -25,6 +31,6 @@ pub fn count(name: &str, dimensions: &[(&str, &str)]) {
     for (key, value) in dimensions {
         line.insert((*key).to_owned(), Value::String((*value).to_owned()));
     }
-    line.insert(name.to_owned(), json!(1));
+    line.insert(name.to_owned(), json!(value));
     println!("{}", Value::Object(line));
 }

@@ -1,18 +1,21 @@
-//! The reconcile function, run by the EventBridge schedules.
+//! The reconcile function, run by the EventBridge schedules with
+//! `{"mode": "incremental"}` (every 15 minutes) or `{"mode": "full"}` (daily).
 //!
-//! Today it repairs the ingest side: events recorded but never enqueued (an
-//! invocation that died between the two writes) are enqueued again. Listing
-//! changes from providers since a cursor comes with the shared API client;
-//! the run reports which mode it ran and what it repaired.
+//! Each run first re-enqueues events recorded but never queued (an ingest
+//! that died between its two writes), then walks every configured
+//! connection's reconcile cursors ([`portage_core::reconcile`]) for the
+//! providers that can list changes, and returns a report of both.
 
 use std::sync::Arc;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use portage_core::maintenance::StrandedRecovery;
+use portage_core::reconcile::{Mode, Reconciler};
 use serde_json::{Value, json};
 use tracing::info;
 
 use crate::deployment::Deployment;
+use crate::metrics;
 
 /// Serves scheduled invocations until the runtime stops the process.
 pub async fn run() -> Result<(), crate::Error> {
@@ -24,15 +27,34 @@ pub async fn run() -> Result<(), crate::Error> {
         deployment.clock.clone(),
         deployment.settings.reclaim_after,
     ));
+    let reconciler = Arc::new(deployment.reconciler());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let recovery = recovery.clone();
-        async move {
-            let mode = event.payload.get("mode").and_then(Value::as_str).unwrap_or("incremental").to_owned();
-            let requeued = recovery.run().await?;
-            let report = json!({ "mode": mode, "stranded_requeued": requeued });
-            info!(%report, "reconcile run finished");
-            Ok::<_, crate::Error>(report)
-        }
+        let (recovery, reconciler) = (recovery.clone(), reconciler.clone());
+        async move { handle(&recovery, &reconciler, &event.payload).await }
     }))
     .await
+}
+
+/// One scheduled run; its report is the invocation's result.
+pub async fn handle(
+    recovery: &StrandedRecovery,
+    reconciler: &Reconciler,
+    payload: &Value,
+) -> Result<Value, crate::Error> {
+    let asked = payload.get("mode").and_then(Value::as_str).unwrap_or("incremental");
+    let mode = Mode::parse(asked).ok_or_else(|| format!("unknown reconcile mode '{asked}' (incremental or full)"))?;
+    let requeued = recovery.run().await?;
+    let report = reconciler.run(mode).await;
+    for kind in &report.kinds {
+        let dimensions = [("provider", kind.provider.as_str()), ("kind", kind.kind.as_str())];
+        metrics::add("repaired", &dimensions, kind.repaired);
+    }
+    let report = json!({
+        "mode": mode,
+        "stranded_requeued": requeued,
+        "kinds": report.kinds,
+        "not_listed": report.not_listed,
+    });
+    info!(%report, "reconcile run finished");
+    Ok(report)
 }

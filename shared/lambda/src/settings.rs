@@ -11,6 +11,8 @@
 //! | `PORTAGE_MAX_BODY_BYTES` | webhooks | body size limit (1048576) |
 //! | `PORTAGE_TOLERANCE_SECONDS` | webhooks | signature tolerance (the provider's default) |
 //! | `PORTAGE_RECLAIM_AFTER_SECONDS` | webhooks, reconcile | age after which an unqueued event is enqueued again (30) |
+//! | `PORTAGE_CONNECTIONS` | reconcile | `provider/connection` pairs to reconcile, comma-separated (each provider's `default`) |
+//! | `PORTAGE_RECONCILE_OVERLAP_SECONDS` | reconcile | how far before the last run an incremental listing starts (600) |
 //!
 //! The AWS SDK's own variables apply too (`AWS_REGION`, `AWS_ENDPOINT_URL` for an emulator).
 
@@ -27,6 +29,9 @@ pub enum SettingsError {
     /// A variable does not hold a number.
     #[error("environment variable {0} must be a whole number")]
     NotANumber(&'static str),
+    /// A variable does not have the documented form.
+    #[error("environment variable {0} is malformed (see the settings table in the README)")]
+    Malformed(&'static str),
 }
 
 /// Everything the functions read from the environment.
@@ -48,6 +53,11 @@ pub struct Settings {
     pub tolerance: Option<Duration>,
     /// Reclaim window for unqueued events.
     pub reclaim_after: Duration,
+    /// `(provider, connection)` pairs to reconcile; `None` for every
+    /// provider's default connection.
+    pub connections: Option<Vec<(String, String)>>,
+    /// Overlap of incremental reconcile listings.
+    pub reconcile_overlap: Duration,
 }
 
 fn required(name: &'static str) -> Result<String, SettingsError> {
@@ -79,6 +89,23 @@ impl Settings {
             max_body_bytes: usize::try_from(number("PORTAGE_MAX_BODY_BYTES", 1024 * 1024)?).unwrap_or(usize::MAX),
             tolerance,
             reclaim_after: Duration::from_secs(number("PORTAGE_RECLAIM_AFTER_SECONDS", 30)?),
+            connections: connections()?,
+            reconcile_overlap: Duration::from_secs(number("PORTAGE_RECONCILE_OVERLAP_SECONDS", 600)?),
         })
     }
+}
+
+/// Reads `PORTAGE_CONNECTIONS`: `stripe/default,stripe/acme`; a bare
+/// provider name means its `default` connection.
+fn connections() -> Result<Option<Vec<(String, String)>>, SettingsError> {
+    let Ok(text) = std::env::var("PORTAGE_CONNECTIONS") else { return Ok(None) };
+    let mut pairs = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (provider, connection) = item.split_once('/').unwrap_or((item, portage_core::DEFAULT_CONNECTION));
+        if provider.is_empty() || connection.is_empty() || connection.contains('/') {
+            return Err(SettingsError::Malformed("PORTAGE_CONNECTIONS"));
+        }
+        pairs.push((provider.to_owned(), connection.to_owned()));
+    }
+    Ok(Some(pairs))
 }

@@ -16,6 +16,14 @@ use crate::metrics;
 pub async fn run(provider: &'static str) -> Result<(), crate::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
+    // The default connection's signing secrets are fetched while the runtime
+    // waits for the first invocation, not after it arrives.
+    let secrets = deployment.secrets.clone();
+    tokio::spawn(async move {
+        if let Err(error) = secrets.warm(provider, DEFAULT_CONNECTION).await {
+            tracing::warn!(%error, "could not prefetch signing secrets; the first delivery fetches them");
+        }
+    });
     let ingestor = Arc::new(deployment.ingestor(provider));
     lambda_http::run(service_fn(move |request: Request| {
         let ingestor = ingestor.clone();
