@@ -4,9 +4,12 @@
 //! `sk = EVENT` (status, lease, normalised fields; small, so status changes
 //! are cheap) and `sk = PAYLOAD` (headers and the gzip-compressed raw body).
 //! Both are written in one transaction, conditional on the event being new.
-//! The event item carries `gsi1pk = EVENTS#{status}` and
+//! The event item carries `gsi1pk = EVENTS#{status}#{shard}` and
 //! `gsi1sk = {received_at_ms, 15 digits}#{provider}#{event_id}` for the
-//! operators' queries by status and time, and `expires_at` for TTL.
+//! operators' queries by status and time, and `expires_at` for TTL. The shard
+//! (0 to 7, a stable hash of the event key) spreads the index's writes over
+//! eight partitions, so a burst of deliveries does not throttle one index
+//! partition (and through it the table); queries read all eight and merge.
 
 use std::io::{Read, Write};
 
@@ -29,8 +32,19 @@ fn event_pk(key: &EventKey) -> String {
     format!("EVENT#{}#{}", key.provider, key.event_id)
 }
 
-fn status_pk(status: EventStatus) -> String {
-    format!("EVENTS#{status}")
+/// Index partitions per status.
+const GSI_SHARDS: u32 = 8;
+
+/// The index shard of an event: FNV-1a of its key, stable across builds and
+/// releases (it is stored).
+fn shard(key: &EventKey) -> u32 {
+    let bytes = key.provider.bytes().chain([b'#']).chain(key.event_id.bytes());
+    let hash = bytes.fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    hash % GSI_SHARDS
+}
+
+fn status_pk(status: EventStatus, shard: u32) -> String {
+    format!("EVENTS#{status}#{shard}")
 }
 
 fn compress(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -112,7 +126,7 @@ impl DynamoTable {
             ("received_at_ms".to_owned(), n(event.received_at_ms)),
             ("claimed_at_ms".to_owned(), n(event.received_at_ms)),
             ("attempts".to_owned(), n(0)),
-            ("gsi1pk".to_owned(), s(status_pk(EventStatus::Received))),
+            ("gsi1pk".to_owned(), s(status_pk(EventStatus::Received, shard(&event.key())))),
             ("gsi1sk".to_owned(), s(format!("{:015}#{}#{}", event.received_at_ms, event.provider, e.event_id))),
             ("expires_at".to_owned(), self.expires_at(event.received_at_ms)),
         ]);
@@ -172,7 +186,7 @@ impl DynamoTable {
             .condition_expression(format!("attribute_exists(pk) AND ({condition})"))
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":to_pk", s(status_pk(to)))
+            .expression_attribute_values(":to_pk", s(status_pk(to, shard(key))))
             .return_values(ReturnValue::AllNew);
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);
@@ -184,25 +198,32 @@ impl DynamoTable {
         }
     }
 
+    /// Events of one status, newest first within each shard (the caller
+    /// merges): at most `filter.limit` from each shard.
     async fn query_status(&self, status: EventStatus, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(status_pk(status)))
-            .scan_index_forward(false);
-        if let Some(provider) = &filter.provider {
-            query =
-                query.filter_expression("provider = :provider").expression_attribute_values(":provider", s(provider));
-        }
-        let mut pages = query.into_paginator().items().send();
         let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            records.push(record_from_items(&item.map_err(backend)?, None)?);
-            if filter.limit.is_some_and(|limit| records.len() >= limit) {
-                break;
+        for shard in 0..GSI_SHARDS {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .expression_attribute_values(":pk", s(status_pk(status, shard)))
+                .scan_index_forward(false);
+            if let Some(provider) = &filter.provider {
+                query = query
+                    .filter_expression("provider = :provider")
+                    .expression_attribute_values(":provider", s(provider));
+            }
+            let mut pages = query.into_paginator().items().send();
+            let mut taken = 0;
+            while let Some(item) = pages.next().await {
+                records.push(record_from_items(&item.map_err(backend)?, None)?);
+                taken += 1;
+                if filter.limit.is_some_and(|limit| taken >= limit) {
+                    break;
+                }
             }
         }
         Ok(records)
@@ -358,26 +379,47 @@ impl EventLog for DynamoTable {
     }
 
     async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .filter_expression("claimed_at_ms < :before")
-            .expression_attribute_values(":pk", s(status_pk(EventStatus::Received)))
-            .expression_attribute_values(":before", n(before_ms))
-            .into_paginator()
-            .items()
-            .send();
         let mut keys = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(backend)?;
-            keys.push(EventKey { provider: get_s(&item, "provider")?, event_id: get_s(&item, "event_id")? });
-            if keys.len() >= limit {
-                break;
+        for shard in 0..GSI_SHARDS {
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk")
+                .filter_expression("claimed_at_ms < :before")
+                .expression_attribute_values(":pk", s(status_pk(EventStatus::Received, shard)))
+                .expression_attribute_values(":before", n(before_ms))
+                .into_paginator()
+                .items()
+                .send();
+            while let Some(item) = pages.next().await {
+                if keys.len() >= limit {
+                    return Ok(keys);
+                }
+                let item = item.map_err(backend)?;
+                keys.push(EventKey { provider: get_s(&item, "provider")?, event_id: get_s(&item, "event_id")? });
             }
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GSI_SHARDS, shard};
+    use portage_core::EventKey;
+
+    #[test]
+    fn shards_are_stable_and_spread() {
+        let key = |id: &str| EventKey { provider: "stripe".into(), event_id: id.into() };
+        // Stored in the index: these values (FNV-1a 32 of `stripe#evt_1`, … mod 8) must never change.
+        assert_eq!([shard(&key("evt_1")), shard(&key("evt_2"))], [2, 7]);
+        assert_eq!(shard(&EventKey { provider: "shopify".into(), event_id: "abc".into() }), 2);
+        let counts = (0..8000).fold([0u32; GSI_SHARDS as usize], |mut counts, i| {
+            counts[shard(&key(&format!("evt_{i}"))) as usize] += 1;
+            counts
+        });
+        assert!(counts.iter().all(|c| (800..1200).contains(c)), "{counts:?}");
     }
 }

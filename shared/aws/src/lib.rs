@@ -7,10 +7,10 @@
 //!
 //! | item | `pk` | `sk` | other keys |
 //! |---|---|---|---|
-//! | event record | `EVENT#{provider}#{event_id}` | `EVENT` | `gsi1pk = EVENTS#{status}`, `gsi1sk = {received_at_ms:015}#{provider}#{event_id}` |
+//! | event record | `EVENT#{provider}#{event_id}` | `EVENT` | `gsi1pk = EVENTS#{status}#{shard}` (shard 0–7, FNV-1a of the key: writes spread over eight index partitions), `gsi1sk = {received_at_ms:015}#{provider}#{event_id}` |
 //! | event payload (headers, gzip body) | `EVENT#{provider}#{event_id}` | `PAYLOAD` | |
 //! | state record | `STATE#{provider}#{kind}` | object id | |
-//! | reconcile cursor | `CURSOR#{name}` | `CURSOR` | |
+//! | reconcile cursor | `CURSOR#reconcile/{provider}/{connection}/{kind}` | `CURSOR` | |
 //!
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 

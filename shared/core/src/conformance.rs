@@ -120,6 +120,24 @@ pub async fn event_log(log: &dyn EventLog, provider: &str) {
         .unwrap();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].event.event_id, "evt_2");
+
+    // Many events (adapters may partition them): a limit keeps the newest, in order.
+    for i in 0..12 {
+        log.record(new_event(provider, &format!("evt_many_{i:02}"), t0 + 100 + i), 60_000).await.unwrap();
+    }
+    let newest = log
+        .list(&EventFilter {
+            provider: Some(provider.to_owned()),
+            status: Some(EventStatus::Received),
+            limit: Some(5),
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = newest.iter().map(|r| r.event.event_id.as_str()).collect();
+    assert_eq!(ids, ["evt_many_11", "evt_many_10", "evt_many_09", "evt_many_08", "evt_many_07"]);
+    assert_eq!(log.stranded(t0 + 1_000, 4).await.unwrap().len(), 4, "stranded honours its limit");
+    assert_eq!(log.stranded(t0 + 1_000, 100).await.unwrap().len(), 13, "and finds every stranded event");
 }
 
 fn change(id: &str, primary: i64, secondary: i64, name: &str) -> StateChange {

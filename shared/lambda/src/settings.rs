@@ -95,10 +95,17 @@ impl Settings {
     }
 }
 
-/// Reads `PORTAGE_CONNECTIONS`: `stripe/default,stripe/acme`; a bare
-/// provider name means its `default` connection.
+/// Reads `PORTAGE_CONNECTIONS` (see [`parse_connections`]).
 fn connections() -> Result<Option<Vec<(String, String)>>, SettingsError> {
-    let Ok(text) = std::env::var("PORTAGE_CONNECTIONS") else { return Ok(None) };
+    parse_connections(&std::env::var("PORTAGE_CONNECTIONS").unwrap_or_default())
+}
+
+/// Parses `stripe/default,stripe/acme`: a bare provider name means its
+/// `default` connection; an empty text means every provider's `default`.
+fn parse_connections(text: &str) -> Result<Option<Vec<(String, String)>>, SettingsError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
     let mut pairs = Vec::new();
     for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (provider, connection) = item.split_once('/').unwrap_or((item, portage_core::DEFAULT_CONNECTION));
@@ -108,4 +115,20 @@ fn connections() -> Result<Option<Vec<(String, String)>>, SettingsError> {
         pairs.push((provider.to_owned(), connection.to_owned()));
     }
     Ok(Some(pairs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_connections;
+
+    #[test]
+    fn connections_are_provider_slash_connection_pairs() {
+        assert_eq!(parse_connections(" ").unwrap(), None);
+        let pairs = parse_connections("stripe, stripe/acme ,shopify/eu").unwrap().unwrap();
+        let expected = [("stripe", "default"), ("stripe", "acme"), ("shopify", "eu")];
+        assert_eq!(pairs, expected.map(|(p, c)| (p.to_owned(), c.to_owned())));
+        for bad in ["/acme", "stripe/", "stripe/a/b"] {
+            assert!(parse_connections(bad).is_err(), "{bad}");
+        }
+    }
 }
