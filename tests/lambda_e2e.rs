@@ -174,6 +174,23 @@ async fn webhook_and_worker_through_the_runtime_api() {
     assert_eq!(messages.len(), 1);
     let answer = worker.invoke(sqs_event(&messages, "arn:aws:sqs:us-east-1:123456789012:events")).await.unwrap();
     assert_eq!(answer["batchItemFailures"], json!([]), "settled by dead-lettering: {answer}");
+
+    // The operator's view of the deployed dead-letter queue: listed (though not a Portage message), and redriven.
+    let with_env = |args: &[&str]| {
+        let out = Command::new(common::bin()).args(args).envs(env.iter().cloned()).output().unwrap();
+        assert!(out.status.success(), "portage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let letters: Value = serde_json::from_str(&with_env(&["dlq", "list", "--aws", "--format", "json"])).unwrap();
+    assert_eq!(letters.as_array().unwrap().len(), 1, "{letters}");
+    assert_eq!(letters[0]["reason"], "malformed_message");
+    assert_eq!(letters[0]["message"], Value::Null, "not a Portage message: {letters}");
+    assert_eq!(with_env(&["dlq", "redrive", "--aws"]).trim(), "redriven 1");
+    let back = sqs.receive_message().queue_url(&queue_url).send().await.unwrap().messages.unwrap_or_default();
+    assert_eq!(back.len(), 1, "redriven to the events queue");
+    let answer = worker.invoke(sqs_event(&back, "arn:aws:sqs:us-east-1:123456789012:events")).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "parked again: {answer}");
+
     let dead = sqs
         .receive_message()
         .queue_url(var("PORTAGE_DLQ_URL"))

@@ -1,8 +1,11 @@
-//! `portage aws provision` and `portage secrets set`.
+//! `portage aws provision`, `portage secrets set`, and the deployed adapters
+//! the `--aws` forms of operator commands use.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use portage_aws::{DynamoTable, SqsQueue};
 use portage_core::ports::Secrets;
 use portage_core::{DEFAULT_CONNECTION, Secret};
 
@@ -11,6 +14,23 @@ use crate::config;
 
 async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The deployed event log and queue, named by the functions' environment
+/// (`PORTAGE_TABLE`, `PORTAGE_QUEUE_URL`, `PORTAGE_DLQ_URL`: what `aws
+/// provision` prints, or the stack's resources).
+pub async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue>)> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .with_context(|| format!("{name} is not set (see `portage aws provision`)"))
+    };
+    let (table, queue_url, dlq_url) = (var("PORTAGE_TABLE")?, var("PORTAGE_QUEUE_URL")?, var("PORTAGE_DLQ_URL")?);
+    let sdk = sdk_config().await;
+    let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url, dlq_url);
+    Ok((Arc::new(table), Arc::new(queue)))
 }
 
 /// Runs an `aws` subcommand.

@@ -217,11 +217,18 @@ pub enum DlqCommand {
     List {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// The deployed queues and table (PORTAGE_TABLE, PORTAGE_QUEUE_URL, PORTAGE_DLQ_URL,
+        /// as `aws provision` prints them) instead of the local store.
+        #[arg(long)]
+        aws: bool,
     },
     /// Put dead letters (all, or those named) back on the queue.
     Redrive {
         /// Dead-letter ids from `dlq list`; none means all.
         ids: Vec<String>,
+        /// The deployed queues and table instead of the local store (see `dlq list --aws`).
+        #[arg(long)]
+        aws: bool,
     },
 }
 

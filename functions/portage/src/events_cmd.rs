@@ -2,6 +2,7 @@
 //! the event log and the dead-letter queue.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -110,10 +111,19 @@ pub async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<Exi
 
 /// Runs a `dlq` subcommand.
 pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
-    let app = App::open(global)?;
+    let aws = match &command {
+        DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
+    };
+    let (events, queue): (Arc<dyn EventLog>, Arc<dyn Queue>) = if aws {
+        let (table, queue) = crate::aws_cmd::deployed().await?;
+        (table, queue)
+    } else {
+        let app = App::open(global)?;
+        (app.db.clone(), app.queue.clone())
+    };
     match command {
-        DlqCommand::List { format } => {
-            let letters = app.queue.dead_letters().await?;
+        DlqCommand::List { format, .. } => {
+            let letters = queue.dead_letters().await?;
             match format {
                 Format::Json => print_json(&letters)?,
                 Format::Table => {
@@ -122,8 +132,8 @@ pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<Exi
                         .map(|d| {
                             vec![
                                 d.id.clone(),
-                                d.message.provider.clone(),
-                                d.message.event_id.clone(),
+                                d.message.as_ref().map_or("-", |m| m.provider.as_str()).to_owned(),
+                                d.message.as_ref().map_or("-", |m| m.event_id.as_str()).to_owned(),
                                 d.receive_count.to_string(),
                                 d.reason.clone(),
                                 rfc3339_ms(d.dead_at_ms),
@@ -134,9 +144,9 @@ pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<Exi
                 }
             }
         }
-        DlqCommand::Redrive { ids } => {
+        DlqCommand::Redrive { ids, .. } => {
             let ids = (!ids.is_empty()).then_some(ids);
-            let moved = redrive_dead_letters(app.db.as_ref(), app.queue.as_ref(), ids.as_deref()).await?;
+            let moved = redrive_dead_letters(events.as_ref(), queue.as_ref(), ids.as_deref()).await?;
             println!("redriven {moved}");
         }
     }

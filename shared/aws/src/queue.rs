@@ -194,7 +194,7 @@ impl Queue for SqsQueue {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         let messages = self.read_dead_letters().await?;
         let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
-        let letters = messages
+        let mut letters = messages
             .iter()
             .map(|m| {
                 let reason = m
@@ -204,18 +204,17 @@ impl Queue for SqsQueue {
                     .and_then(|v| v.string_value.clone())
                     .unwrap_or_else(|| "max_receives_exceeded".to_owned());
                 let receives = attribute_number(m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(0);
-                Ok(DeadLetter {
+                DeadLetter {
                     id: m.message_id.clone().unwrap_or_default(),
-                    message: decode(m.body.as_deref().unwrap_or_default())?,
+                    message: decode(m.body.as_deref().unwrap_or_default()).ok(),
                     // Our own reads of the dead-letter queue count as receives: leave them out.
                     receive_count: u32::try_from(receives.saturating_sub(1)).unwrap_or(0),
                     reason,
                     dead_at_ms: attribute_number(m, MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
-                })
+                }
             })
-            .collect::<Result<Vec<_>, StoreError>>();
+            .collect::<Vec<_>>();
         self.release(&handles).await?;
-        let mut letters = letters?;
         letters.sort_by_key(|d| d.dead_at_ms);
         Ok(letters)
     }

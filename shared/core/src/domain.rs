@@ -255,8 +255,10 @@ pub struct Delivery {
 pub struct DeadLetter {
     /// Adapter-specific id, used to redrive one message.
     pub id: String,
-    /// The message.
-    pub message: QueueMessage,
+    /// The message; `None` when its body is not a Portage message (something
+    /// else wrote to the queue): it is listed all the same, so it can be seen
+    /// and removed rather than block the listing.
+    pub message: Option<QueueMessage>,
     /// How many times it was received before it was parked.
     pub receive_count: u32,
     /// Why it was parked.

@@ -58,11 +58,10 @@ pub async fn redrive_dead_letters(
     ids: Option<&[String]>,
 ) -> Result<usize, StoreError> {
     for letter in queue.dead_letters().await? {
-        if ids.is_none_or(|ids| ids.contains(&letter.id)) {
-            let key = crate::domain::EventKey {
-                provider: letter.message.provider.clone(),
-                event_id: letter.message.event_id.clone(),
-            };
+        if let Some(message) = letter.message
+            && ids.is_none_or(|ids| ids.contains(&letter.id))
+        {
+            let key = crate::domain::EventKey { provider: message.provider, event_id: message.event_id };
             events.requeue_failed(&key).await?;
         }
     }

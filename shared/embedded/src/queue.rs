@@ -170,7 +170,7 @@ impl Queue for SqliteQueue {
                         let body: String = row.get(1)?;
                         Ok(DeadLetter {
                             id: row.get::<_, i64>(0)?.to_string(),
-                            message: decode(&body)?,
+                            message: Some(decode(&body)?),
                             receive_count: row.get(2)?,
                             reason: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
                             dead_at_ms: row.get(4)?,
