@@ -154,6 +154,28 @@ async fn webhook_and_worker_through_the_runtime_api() {
     assert_eq!(forged["statusCode"], 401);
     assert_eq!(response_body(&forged), json!({"error": "signature_mismatch"}));
 
+    // Within the body limit, but too large for a DynamoDB item even compressed: 413, nothing stored.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..600_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let huge = common::stripe_event(
+        "evt_lambda_huge",
+        "customer.created",
+        1_750_000_000,
+        json!({"id": "cus_huge", "object": "customer", "description": STANDARD.encode(noise)}),
+    );
+    let answer = webhook.invoke(http_api_event("/webhooks/stripe", signed_headers(&huge), &huge)).await.unwrap();
+    assert_eq!(answer["statusCode"], 413, "{answer}");
+    assert_eq!(response_body(&answer), json!({"error": "payload_too_large"}));
+    let huge_key = EventKey { provider: "stripe".into(), event_id: "evt_lambda_huge".into() };
+    assert!(EventLog::get(&table, &huge_key).await.unwrap().is_none(), "nothing stored");
+
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = var("PORTAGE_QUEUE_URL");
     let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();

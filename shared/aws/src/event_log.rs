@@ -140,7 +140,11 @@ impl DynamoTable {
         }
         let body = compress(&event.raw)?;
         if body.len() > MAX_STORED_PAYLOAD {
-            return Err(StoreError::Invalid(format!("payload of {} bytes is too large to store", event.raw.len())));
+            return Err(StoreError::TooLarge(format!(
+                "payload of {} bytes compresses to {} bytes, over {MAX_STORED_PAYLOAD}",
+                event.raw.len(),
+                body.len()
+            )));
         }
         let headers = serde_json::to_string(&event.headers).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let payload = Item::from([

@@ -72,9 +72,13 @@ pub enum StoreError {
     /// Stored data could not be decoded.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
-    /// The request was refused as invalid by the adapter (e.g. too large).
+    /// The request was refused as invalid by the adapter.
     #[error("invalid request to the store: {0}")]
     Invalid(String),
+    /// The item is larger than the backend can hold (a DynamoDB item stops at
+    /// 400 KB): ingest answers 413, so the provider does not retry in vain.
+    #[error("too large to store: {0}")]
+    TooLarge(String),
 }
 
 /// Why a sync attempt failed.

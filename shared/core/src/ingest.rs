@@ -183,6 +183,9 @@ impl From<RejectReason> for IngestFailure {
 
 impl From<StoreError> for IngestFailure {
     fn from(error: StoreError) -> Self {
-        Self::Store(error)
+        match error {
+            StoreError::TooLarge(_) => Self::Rejected(RejectReason::PayloadTooLarge),
+            other => Self::Store(other),
+        }
     }
 }
