@@ -11,7 +11,16 @@ against this server, so its own overhead is not in the Python figure.
     target/bench-venv/bin/pip install -r infra/bench/requirements-coldstart.txt
     cargo build --release -p portage
     cargo build --profile lambda -p webhook-stripe -p sync-worker -p reconcile
-    target/bench-venv/bin/python infra/bench/coldstart.py [--runs 5]
+    target/bench-venv/bin/python infra/bench/coldstart.py [--runs 5] [--rust-binary PATH]
+
+`--rust-binary` measures another build, e.g. what SAM's `cargo lambda build
+--release` makes (cargo-lambda sets one codegen unit and panic=abort where
+the release profile leaves them unset):
+
+    CARGO_TARGET_DIR=target/cargo-lambda-sim CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+        CARGO_PROFILE_RELEASE_PANIC=abort cargo build --release -p webhook-stripe
+    target/bench-venv/bin/python infra/bench/coldstart.py \
+        --rust-binary target/cargo-lambda-sim/release/webhook-stripe
 
 Measures, per run: wall time from exec of a fresh process to the response of
 its first invocation (init + one signed event recorded and enqueued), and the
@@ -155,6 +164,8 @@ def measure(cmd, env, cwd, event_id):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--rust-binary", default=os.path.join(LAMBDA, "webhook-stripe"),
+                        help="the webhook-stripe build to measure (default: the lambda profile's)")
     args = parser.parse_args()
 
     port = free_port()
@@ -191,7 +202,7 @@ def main():
                           QUEUE_URL=portage_env["PORTAGE_QUEUE_URL"], POWERTOOLS_IDEMPOTENCY_DISABLED="false")
         results = {}
         for name, cmd, env, cwd in [
-            ("rust webhook-stripe (lambda profile)", [os.path.join(LAMBDA, "webhook-stripe")], rust_env, ROOT),
+            ("rust " + os.path.relpath(args.rust_binary, ROOT), [args.rust_binary], rust_env, ROOT),
             ("python 3.11 + stripe + powertools", [sys.executable, "bootstrap.py"],
              python_env, os.path.join(ROOT, "infra", "bench", "python_webhook")),
         ]:
