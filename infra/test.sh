@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check and test Portage has. This is the command README.md names and
 # .ci/run calls. It installs what the tests need (pinned, into target/) and
-# needs only the Rust toolchain, Python 3.11 with pip, and the registries.
+# needs only the Rust toolchain, Python 3.11 with pip, Node with npm, and the
+# registries.
 set -euo pipefail
 mkdir -p target
 cd "$(dirname "$0")/.."
@@ -15,11 +16,20 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-test.txt
 
-step "Stripe vectors are what the official library makes"
-for kind in "" "--quirks"; do
-  file=fixtures/stripe/vectors/signatures${kind:+-quirks}.jsonl
-  "$venv/bin/python" fixtures/stripe/vectors/generate.py $kind | diff -u "$file" - \
-    || { echo "$file differs from what stripe's library generates now"; exit 1; }
+step "Signature vectors are what the providers' official libraries make"
+# fixtures/P/vectors/signatures.jsonl is generate.py's output; signatures-MODE.jsonl, with --MODE.
+for file in fixtures/*/vectors/signatures*.jsonl; do
+  dir=$(dirname "$file")
+  mode=$(basename "$file" .jsonl); mode=${mode#signatures}; mode=${mode#-}
+  if [ -f "$dir/generate.py" ]; then
+    generated=$("$venv/bin/python" "$dir/generate.py" ${mode:+--$mode})
+  else
+    # An npm library: installed exactly as package-lock.json pins it.
+    npm ci --prefix "$dir" --silent --no-audit --no-fund
+    generated=$(node "$dir/generate.mjs" ${mode:+--$mode})
+  fi
+  printf '%s\n' "$generated" | diff -u "$file" - \
+    || { echo "$file differs from what the official library generates now"; exit 1; }
 done
 
 step "template.yaml passes cfn-lint with the serverless rules"

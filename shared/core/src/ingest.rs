@@ -110,6 +110,10 @@ impl Ingestor {
             return Err(RejectReason::PayloadTooLarge.into());
         }
         let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
+        if let Some(reply) = provider.unsigned_handshake(&request, &secrets) {
+            info!(provider = provider_name, connection, status = reply.status, "handshake answered");
+            return Ok(IngestResponse { status: reply.status, body: reply.body });
+        }
         if secrets.is_empty() {
             return Err(RejectReason::NoSecretConfigured.into());
         }
@@ -133,7 +137,11 @@ impl Ingestor {
             }
             verdict => verdict?,
         }
-        let event = provider.normalise(&request)?;
+        if let Some(reply) = provider.signed_handshake(&request) {
+            info!(provider = provider_name, connection, status = reply.status, "handshake answered");
+            return Ok(IngestResponse { status: reply.status, body: reply.body });
+        }
+        let event = provider.normalise(&request, self.clock.now_secs())?;
 
         let key = EventKey { provider: provider_name.to_owned(), event_id: event.event_id.clone() };
         let new_event = NewEvent {

@@ -36,6 +36,16 @@ pub struct VerifyOptions {
     pub now_secs: i64,
 }
 
+/// An answer to a provider's handshake (a challenge, a URL verification, a
+/// ping): sent as it is, and nothing is recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandshakeReply {
+    /// HTTP status code.
+    pub status: u16,
+    /// JSON body.
+    pub body: serde_json::Value,
+}
+
 /// A provider module: webhook verification, event normalisation and the sync
 /// handler that turns an event into state changes. One implementation per
 /// provider, each in its own module.
@@ -50,8 +60,26 @@ pub trait Provider: Send + Sync {
     /// time, on the raw bytes.
     fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason>;
 
+    /// Answers a handshake that comes unsigned (eBay's challenge, keyed with
+    /// the connection's verification token from `secrets`; WooCommerce's ping
+    /// on webhook creation). Asked before verification, with the
+    /// connection's secrets (possibly none); `None` for ordinary deliveries.
+    fn unsigned_handshake(&self, request: &WebhookRequest, secrets: &[Secret]) -> Option<HandshakeReply> {
+        let _ = (request, secrets);
+        None
+    }
+
+    /// Answers a handshake that comes signed (Slack's URL verification,
+    /// GitHub's ping). Asked after verification; `None` for ordinary deliveries.
+    fn signed_handshake(&self, request: &WebhookRequest) -> Option<HandshakeReply> {
+        let _ = request;
+        None
+    }
+
     /// Extracts the normalised fields from a verified delivery.
-    fn normalise(&self, request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason>;
+    /// `received_at_secs` stands in for the event time where the provider's
+    /// deliveries carry none.
+    fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason>;
 
     /// The state changes an event calls for; empty for event types that carry
     /// no state Portage keeps.

@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function(&format!("stripe verify+normalise {} B", request.body.len()), |b| {
         b.iter(|| {
             Stripe.verify(&request, &secrets, options).expect("valid");
-            Stripe.normalise(&request).expect("normalises")
+            Stripe.normalise(&request, now).expect("normalises")
         })
     });
 }

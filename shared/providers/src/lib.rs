@@ -2,6 +2,9 @@
 //! shape (webhook verification, event normalisation, sync handlers) and is
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
+pub mod github;
+mod signing;
+pub mod standardwebhooks;
 pub mod stripe;
 
 use std::sync::Arc;
@@ -10,5 +13,8 @@ use portage_core::provider::Registry;
 
 /// Every provider this build supports.
 pub fn registry() -> Registry {
-    Registry::new().with(Arc::new(stripe::Stripe))
+    Registry::new()
+        .with(Arc::new(github::GitHub))
+        .with(Arc::new(standardwebhooks::StandardWebhooks))
+        .with(Arc::new(stripe::Stripe))
 }

@@ -31,7 +31,7 @@ impl Provider for Stripe {
         verify::verify(request, secrets, options)
     }
 
-    fn normalise(&self, request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> {
+    fn normalise(&self, request: &WebhookRequest, _received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise::normalise(&request.body)
     }
 

@@ -1,0 +1,66 @@
+//! Standard Webhooks and Svix: any sender that signs the Standard Webhooks
+//! way (`webhook-*` or `svix-*` headers). See
+//! `docs/integrations/standardwebhooks.md`.
+
+mod normalise;
+pub(crate) mod verify;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
+use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+
+/// The Standard Webhooks provider module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardWebhooks;
+
+/// Headers a Standard Webhooks sender sends for `body` (the message id is
+/// derived from the body, so re-sending it is a duplicate).
+pub(crate) fn signed_headers(body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    let id = format!("msg_{}", &crate::signing::sha256_hex(body)[..24]);
+    let signature = verify::key(secret).map(|key| verify::sign(&id, now_secs, body, &key)).unwrap_or_default();
+    vec![
+        ("webhook-id".to_owned(), id),
+        ("webhook-timestamp".to_owned(), now_secs.to_string()),
+        ("webhook-signature".to_owned(), signature),
+    ]
+}
+
+/// A fresh `whsec_` secret: 24 random bytes, base64.
+pub(crate) fn generate_secret() -> Secret {
+    Secret::new(format!("whsec_{}", STANDARD.encode(rand::random::<[u8; 24]>())))
+}
+
+impl Provider for StandardWebhooks {
+    fn name(&self) -> &'static str {
+        "standardwebhooks"
+    }
+
+    fn default_tolerance(&self) -> Duration {
+        verify::DEFAULT_TOLERANCE
+    }
+
+    fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
+        verify::verify(request, secrets, options)
+    }
+
+    fn normalise(&self, request: &WebhookRequest, _received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
+        normalise::normalise(request)
+    }
+
+    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
+        // A generic sender's payloads have no shape Portage could keep as
+        // state: events are recorded, queued and kept for replay only.
+        Ok(Vec::new())
+    }
+
+    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+        signed_headers(body, secret, now_secs)
+    }
+
+    fn generate_secret(&self) -> Secret {
+        generate_secret()
+    }
+}
