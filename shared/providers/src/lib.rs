@@ -3,6 +3,7 @@
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
 pub mod github;
+pub mod shopify;
 mod signing;
 pub mod standardwebhooks;
 pub mod stripe;
@@ -15,6 +16,7 @@ use portage_core::provider::Registry;
 pub fn registry() -> Registry {
     Registry::new()
         .with(Arc::new(github::GitHub))
+        .with(Arc::new(shopify::Shopify))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
         .with(Arc::new(stripe::Stripe))
 }
