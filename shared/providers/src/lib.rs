@@ -5,6 +5,7 @@
 pub mod github;
 pub mod shopify;
 mod signing;
+pub mod slack;
 pub mod standardwebhooks;
 pub mod stripe;
 
@@ -17,6 +18,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(Arc::new(github::GitHub))
         .with(Arc::new(shopify::Shopify))
+        .with(Arc::new(slack::Slack))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
         .with(Arc::new(stripe::Stripe))
 }
