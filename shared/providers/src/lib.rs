@@ -8,6 +8,7 @@ mod signing;
 pub mod slack;
 pub mod standardwebhooks;
 pub mod stripe;
+pub mod woocommerce;
 
 use std::sync::Arc;
 
@@ -21,4 +22,5 @@ pub fn registry() -> Registry {
         .with(Arc::new(slack::Slack))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
         .with(Arc::new(stripe::Stripe))
+        .with(Arc::new(woocommerce::WooCommerce))
 }
