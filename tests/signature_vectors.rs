@@ -59,7 +59,7 @@ fn check_batch(file: &str) {
 #[test]
 fn batch_agrees_with_the_official_libraries() {
     let files = vector_files();
-    for provider in ["etsy", "github", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"] {
+    for provider in ["etsy", "github", "printify", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"] {
         assert!(files.iter().any(|f| f.starts_with(&format!("{provider}/"))), "no vectors for {provider}: {files:?}");
     }
     for file in files {

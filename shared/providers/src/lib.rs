@@ -4,6 +4,7 @@
 
 pub mod etsy;
 pub mod github;
+pub mod printify;
 pub mod shopify;
 mod signing;
 pub mod slack;
@@ -20,6 +21,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(Arc::new(etsy::Etsy))
         .with(Arc::new(github::GitHub))
+        .with(Arc::new(printify::Printify))
         .with(Arc::new(shopify::Shopify))
         .with(Arc::new(slack::Slack))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
