@@ -59,7 +59,9 @@ fn check_batch(file: &str) {
 #[test]
 fn batch_agrees_with_the_official_libraries() {
     let files = vector_files();
-    for provider in ["etsy", "github", "printify", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"] {
+    for provider in
+        ["etsy", "github", "hubspot", "printify", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"]
+    {
         assert!(files.iter().any(|f| f.starts_with(&format!("{provider}/"))), "no vectors for {provider}: {files:?}");
     }
     for file in files {
@@ -76,8 +78,11 @@ fn single_form_agrees_with_the_official_libraries() {
         let body_file = dir.path().join("body");
         std::fs::write(&body_file, body).unwrap();
         let mut cmd = Command::new(common::bin());
-        cmd.args(["webhook", "verify", "--provider", vector["provider"].as_str().unwrap()])
-            .args(["--method", vector["method"].as_str().unwrap_or("POST")])
+        cmd.args(["webhook", "verify", "--provider", vector["provider"].as_str().unwrap()]);
+        if vector["legacy"] == true {
+            cmd.arg("--legacy");
+        }
+        cmd.args(["--method", vector["method"].as_str().unwrap_or("POST")])
             .args(["--url", vector["url"].as_str().unwrap_or_default()]);
         match &vector["secret"] {
             Value::Array(secrets) => secrets.iter().for_each(|s| {

@@ -125,7 +125,7 @@ pub enum WebhookCommand {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// JSON lines, one delivery each: {"id", "provider", "secret", "method", "url",
-    /// "headers": {name: value}, "body_b64", "now"}; `-` reads stdin.
+    /// "headers": {name: value}, "body_b64", "now", "tolerance"?, "legacy"?}; `-` reads stdin.
     #[arg(long, conflicts_with_all = ["provider", "body_file"])]
     pub batch: Option<PathBuf>,
     /// Provider name, e.g. stripe.
@@ -146,6 +146,9 @@ pub struct VerifyArgs {
     /// Signature tolerance in seconds (default: the provider's).
     #[arg(long)]
     pub tolerance: Option<u64>,
+    /// Also accept the provider's legacy schemes that sign no timestamp (HubSpot v1/v2).
+    #[arg(long)]
+    pub legacy: bool,
     /// A header, as 'Name: value' (repeatable).
     #[arg(long = "header")]
     pub headers: Vec<String>,

@@ -15,6 +15,7 @@
 //!
 //! [providers.stripe]
 //! tolerance_seconds = 300
+//! legacy_signatures = false         # HubSpot: also accept v1/v2 (no timestamp)
 //!
 //! [connections.stripe.default]
 //! webhook_secret = "whsec_…"
@@ -83,6 +84,7 @@ struct WorkerSection {
 #[serde(deny_unknown_fields)]
 struct ProviderSection {
     tolerance_seconds: Option<u64>,
+    legacy_signatures: Option<bool>,
 }
 
 /// The shape of the development and `secrets set` files: `[connections]` tables.
@@ -173,10 +175,17 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
         .iter()
         .filter_map(|(name, p)| p.tolerance_seconds.map(|s| (name.clone(), Duration::from_secs(s))))
         .collect();
+    let legacy_schemes = file
+        .providers
+        .iter()
+        .filter(|(_, p)| p.legacy_signatures == Some(true))
+        .map(|(name, _)| name.clone())
+        .collect();
     let visibility = Duration::from_secs(file.worker.visibility_timeout_seconds.unwrap_or(30).max(1));
     let ingest = IngestConfig {
         max_body_bytes: file.server.max_body_bytes.unwrap_or(1024 * 1024),
         tolerance,
+        legacy_schemes,
         reclaim_after: Duration::from_secs(file.server.reclaim_after_seconds.unwrap_or(30).max(1)),
     };
     Ok(Settings {

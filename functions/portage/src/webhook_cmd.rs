@@ -41,6 +41,7 @@ struct Delivery {
     body: Bytes,
     now: Option<i64>,
     tolerance: Option<u64>,
+    legacy: bool,
 }
 
 fn check(registry: &Registry, delivery: Delivery) -> Verdict {
@@ -48,6 +49,7 @@ fn check(registry: &Registry, delivery: Delivery) -> Verdict {
     let options = VerifyOptions {
         tolerance: delivery.tolerance.map_or_else(|| provider.default_tolerance(), Duration::from_secs),
         now_secs: delivery.now.unwrap_or_else(|| SystemClock.now_secs()),
+        legacy_schemes: delivery.legacy,
     };
     let request = WebhookRequest {
         method: delivery.method.to_ascii_uppercase(),
@@ -95,6 +97,7 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         body: Bytes::from(body),
         now: args.now,
         tolerance: args.tolerance,
+        legacy: args.legacy,
     };
     Ok(match check(&registry, delivery) {
         Ok(()) => {
@@ -125,6 +128,8 @@ struct BatchLine {
     now: Option<i64>,
     #[serde(default)]
     tolerance: Option<u64>,
+    #[serde(default)]
+    legacy: bool,
 }
 
 /// A secret, or several during rotation.
@@ -158,6 +163,7 @@ fn batch_delivery(line: BatchLine) -> anyhow::Result<Delivery> {
         body: Bytes::from(body),
         now: line.now,
         tolerance: line.tolerance,
+        legacy: line.legacy,
     })
 }
 

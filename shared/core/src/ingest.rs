@@ -4,7 +4,7 @@
 //! [`WebhookRequest`] and call [`Ingestor::handle`]; they only translate the
 //! [`IngestResponse`] back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,9 @@ pub struct IngestConfig {
     pub max_body_bytes: usize,
     /// Per-provider signature tolerance overriding the provider's default.
     pub tolerance: HashMap<String, Duration>,
+    /// Providers whose legacy, timestamp-less schemes are accepted too
+    /// (see [`VerifyOptions::legacy_schemes`]).
+    pub legacy_schemes: HashSet<String>,
     /// A `received` event whose enqueue claim is older than this is enqueued
     /// again by the next delivery (the earlier attempt died).
     pub reclaim_after: Duration,
@@ -35,7 +38,12 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, tolerance: HashMap::new(), reclaim_after: Duration::from_secs(30) }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            tolerance: HashMap::new(),
+            legacy_schemes: HashSet::new(),
+            reclaim_after: Duration::from_secs(30),
+        }
     }
 }
 
@@ -125,6 +133,7 @@ impl Ingestor {
                 .copied()
                 .unwrap_or_else(|| provider.default_tolerance()),
             now_secs: self.clock.now_secs(),
+            legacy_schemes: self.config.legacy_schemes.contains(provider_name),
         };
         match provider.verify(&request, &secrets, options) {
             Err(RejectReason::SignatureMismatch) => {

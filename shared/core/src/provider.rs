@@ -34,6 +34,10 @@ pub struct VerifyOptions {
     pub tolerance: Duration,
     /// Now, in Unix seconds.
     pub now_secs: i64,
+    /// Also accept a provider's legacy schemes that sign no timestamp (HubSpot
+    /// v1/v2), for connections whose app still uses them. Off by default:
+    /// they allow replays outside any window.
+    pub legacy_schemes: bool,
 }
 
 /// An answer to a provider's handshake (a challenge, a URL verification, a

@@ -56,6 +56,7 @@ impl Deployment {
         let config = IngestConfig {
             max_body_bytes: self.settings.max_body_bytes,
             tolerance,
+            legacy_schemes: self.settings.legacy_signatures.then(|| provider.to_owned()).into_iter().collect(),
             reclaim_after: self.settings.reclaim_after,
         };
         let intake = Arc::new(SeparateIntake::new(self.table.clone(), self.queue.clone()));

@@ -11,6 +11,8 @@
 //! | `PORTAGE_MAX_BODY_BYTES` | webhooks | body size limit (1048576) |
 //! | `PORTAGE_TOLERANCE_SECONDS` | webhooks | signature tolerance (the provider's default) |
 //! | `PORTAGE_RECLAIM_AFTER_SECONDS` | webhooks, reconcile | age after which an unqueued event is enqueued again (30) |
+//! | `PORTAGE_PUBLIC_BASE_URL` | webhooks | the URL prefix providers call when it is not API Gateway's (a custom domain), up to where `/webhooks/…` begins: Twilio and HubSpot sign the full URL |
+//! | `PORTAGE_LEGACY_SIGNATURES` | webhooks | `true` also accepts the provider's legacy schemes without a timestamp (HubSpot v1/v2) |
 //! | `PORTAGE_CONNECTIONS` | reconcile | `provider/connection` pairs to reconcile, comma-separated (each provider's `default`) |
 //! | `PORTAGE_RECONCILE_OVERLAP_SECONDS` | reconcile | how far before the last run an incremental listing starts (600) |
 //!
@@ -53,6 +55,10 @@ pub struct Settings {
     pub tolerance: Option<Duration>,
     /// Reclaim window for unqueued events.
     pub reclaim_after: Duration,
+    /// Accept the provider's legacy, timestamp-less signature schemes too.
+    pub legacy_signatures: bool,
+    /// The URL prefix providers call, when it is not API Gateway's own.
+    pub public_base_url: Option<String>,
     /// `(provider, connection)` pairs to reconcile; `None` for every
     /// provider's default connection.
     pub connections: Option<Vec<(String, String)>>,
@@ -90,6 +96,8 @@ impl Settings {
             tolerance,
             reclaim_after: Duration::from_secs(number("PORTAGE_RECLAIM_AFTER_SECONDS", 30)?),
             connections: connections()?,
+            legacy_signatures: std::env::var("PORTAGE_LEGACY_SIGNATURES").is_ok_and(|v| v == "true"),
+            public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
             reconcile_overlap: Duration::from_secs(number("PORTAGE_RECONCILE_OVERLAP_SECONDS", 600)?),
         })
     }

@@ -25,34 +25,47 @@ pub async fn run(provider: &'static str) -> Result<(), crate::Error> {
         }
     });
     let ingestor = Arc::new(deployment.ingestor(provider));
+    let base_url: Arc<Option<String>> = Arc::new(deployment.settings.public_base_url.clone());
     lambda_http::run(service_fn(move |request: Request| {
-        let ingestor = ingestor.clone();
-        async move { handle(&ingestor, provider, request).await }
+        let (ingestor, base_url) = (ingestor.clone(), base_url.clone());
+        async move { handle(&ingestor, provider, base_url.as_deref(), request).await }
     }))
     .await
 }
 
-/// The public URL the provider called, rebuilt from API Gateway's request:
-/// `X-Forwarded-Proto` (https), `Host` (the API's or custom domain) and the
-/// raw path with its query.
-fn public_url(request: &Request) -> String {
+/// The public URL the provider called, which Twilio and HubSpot sign:
+/// `PORTAGE_PUBLIC_BASE_URL` (a custom domain, up to where `/webhooks/…`
+/// begins) followed by the route's path, or else `X-Forwarded-Proto`, `Host`
+/// and the path API Gateway was called on (its stage included, as
+/// `lambda_http` rebuilds it); then the query string.
+fn public_url(request: &Request, base: Option<&str>) -> String {
     let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let scheme = header("x-forwarded-proto").unwrap_or("https");
-    let host = header("host").unwrap_or("localhost");
-    let path = request.raw_http_path();
+    let prefix = match base {
+        Some(base) => format!("{}{}", base.trim_end_matches('/'), request.raw_http_path()),
+        None => {
+            let scheme = header("x-forwarded-proto").unwrap_or("https");
+            let host = header("host").unwrap_or("localhost");
+            format!("{scheme}://{host}{}", request.uri().path())
+        }
+    };
     match request.uri().query() {
-        Some(query) => format!("{scheme}://{host}{path}?{query}"),
-        None => format!("{scheme}://{host}{path}"),
+        Some(query) => format!("{prefix}?{query}"),
+        None => prefix,
     }
 }
 
-async fn handle(ingestor: &Ingestor, provider: &str, request: Request) -> Result<Response<Body>, crate::Error> {
+async fn handle(
+    ingestor: &Ingestor,
+    provider: &str,
+    base_url: Option<&str>,
+    request: Request,
+) -> Result<Response<Body>, crate::Error> {
     let connection = request
         .path_parameters()
         .first("connection")
         .map(str::to_owned)
         .unwrap_or_else(|| DEFAULT_CONNECTION.to_owned());
-    let url = public_url(&request);
+    let url = public_url(&request, base_url);
     let method = request.method().as_str().to_owned();
     let (parts, body) = request.into_parts();
     let webhook = WebhookRequest { method, url, headers: parts.headers, body: Bytes::copy_from_slice(body.as_ref()) };

@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
         body: Bytes::from(body),
     };
     let secrets = [secret];
-    let options = VerifyOptions { tolerance: Stripe.default_tolerance(), now_secs: now };
+    let options = VerifyOptions { tolerance: Stripe.default_tolerance(), now_secs: now, legacy_schemes: false };
     c.bench_function(&format!("stripe verify+normalise {} B", request.body.len()), |b| {
         b.iter(|| {
             Stripe.verify(&request, &secrets, options).expect("valid");

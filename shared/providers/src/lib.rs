@@ -4,6 +4,7 @@
 
 pub mod etsy;
 pub mod github;
+pub mod hubspot;
 pub mod printify;
 pub mod shopify;
 mod signing;
@@ -21,6 +22,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(Arc::new(etsy::Etsy))
         .with(Arc::new(github::GitHub))
+        .with(Arc::new(hubspot::HubSpot))
         .with(Arc::new(printify::Printify))
         .with(Arc::new(shopify::Shopify))
         .with(Arc::new(slack::Slack))

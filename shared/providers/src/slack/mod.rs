@@ -202,7 +202,7 @@ mod tests {
             (TIMESTAMP_HEADER, "1531420618"),
         ];
         let secret = [Secret::new("8f742231b10e8888abcd99yyyzzz85a5")];
-        let at = |now| VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now };
+        let at = |now| VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false };
         assert_eq!(verify(&request(&pairs, body), &secret, at(1_531_420_618)), Ok(()));
         assert_eq!(
             verify(&request(&pairs, body), &secret, at(1_531_420_918 + 1)),
@@ -234,7 +234,7 @@ mod tests {
                 }
             }
             let req = WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from(body) };
-            let _ = verify(&req, &[Secret::new("s")], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now });
+            let _ = verify(&req, &[Secret::new("s")], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false });
             let _ = normalise(&req, 0);
             let _ = Slack.signed_handshake(&req);
         }

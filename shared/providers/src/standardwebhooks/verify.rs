@@ -151,7 +151,7 @@ mod tests {
         verify(
             &request(pairs, body),
             &[Secret::new(SECRET)],
-            VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now },
+            VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false },
         )
     }
 
@@ -212,7 +212,7 @@ mod tests {
                 }
             }
             let req = WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from(body) };
-            let _ = verify(&req, &[Secret::new(SECRET)], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now });
+            let _ = verify(&req, &[Secret::new(SECRET)], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false });
         }
     }
 }

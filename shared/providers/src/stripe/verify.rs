@@ -137,7 +137,7 @@ mod tests {
     }
 
     fn check(header: Option<&str>, body: &'static [u8], secret: &str, now: i64) -> Result<(), RejectReason> {
-        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now };
+        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false };
         verify(&request(header, body), &[Secret::new(secret)], options)
     }
 
@@ -175,7 +175,7 @@ mod tests {
     fn any_secret_and_any_v1_may_match() {
         let (old, new) = (Secret::new("old"), Secret::new("new"));
         let header = signature_header(b"x", &[&old, &new], NOW);
-        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: NOW };
+        let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: NOW, legacy_schemes: false };
         assert_eq!(verify(&request(Some(&header), b"x"), &[Secret::new("new")], options), Ok(()));
         let only_old = signature_header(b"x", &[&old], NOW);
         assert_eq!(verify(&request(Some(&only_old), b"x"), &[new.clone(), old.clone()], options), Ok(()));
@@ -189,7 +189,7 @@ mod tests {
                 headers.insert("stripe-signature", value);
             }
             let req = WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from(body) };
-            let _ = verify(&req, &[Secret::new("s")], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now });
+            let _ = verify(&req, &[Secret::new("s")], VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: now, legacy_schemes: false });
         }
     }
 }
