@@ -11,6 +11,7 @@ mod signing;
 pub mod slack;
 pub mod standardwebhooks;
 pub mod stripe;
+pub mod twilio;
 pub mod woocommerce;
 
 use std::sync::Arc;
@@ -28,5 +29,6 @@ pub fn registry() -> Registry {
         .with(Arc::new(slack::Slack))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
         .with(Arc::new(stripe::Stripe))
+        .with(Arc::new(twilio::Twilio))
         .with(Arc::new(woocommerce::WooCommerce))
 }
