@@ -60,7 +60,7 @@ fn check_batch(file: &str) {
 fn batch_agrees_with_the_official_libraries() {
     let files = vector_files();
     for provider in
-        ["etsy", "github", "hubspot", "printify", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"]
+        ["etsy", "github", "hubspot", "printify", "sendgrid", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"]
     {
         assert!(files.iter().any(|f| f.starts_with(&format!("{provider}/"))), "no vectors for {provider}: {files:?}");
     }

@@ -6,6 +6,7 @@ pub mod etsy;
 pub mod github;
 pub mod hubspot;
 pub mod printify;
+pub mod sendgrid;
 pub mod shopify;
 mod signing;
 pub mod slack;
@@ -25,6 +26,7 @@ pub fn registry() -> Registry {
         .with(Arc::new(github::GitHub))
         .with(Arc::new(hubspot::HubSpot))
         .with(Arc::new(printify::Printify))
+        .with(Arc::new(sendgrid::SendGrid))
         .with(Arc::new(shopify::Shopify))
         .with(Arc::new(slack::Slack))
         .with(Arc::new(standardwebhooks::StandardWebhooks))
