@@ -24,8 +24,10 @@ for file in fixtures/*/vectors/signatures*.jsonl; do
   if [ -f "$dir/generate.py" ]; then
     generated=$("$venv/bin/python" "$dir/generate.py" ${mode:+--$mode})
   else
-    # An npm library: installed exactly as package-lock.json pins it.
-    npm ci --prefix "$dir" --silent --no-audit --no-fund
+    # An npm library, if the generator uses one: installed exactly as package-lock.json pins it.
+    if [ -f "$dir/package-lock.json" ]; then
+      npm ci --prefix "$dir" --silent --no-audit --no-fund
+    fi
     generated=$(node "$dir/generate.mjs" ${mode:+--$mode})
   fi
   printf '%s\n' "$generated" | diff -u "$file" - \

@@ -59,9 +59,18 @@ fn check_batch(file: &str) {
 #[test]
 fn batch_agrees_with_the_official_libraries() {
     let files = vector_files();
-    for provider in
-        ["etsy", "github", "hubspot", "printify", "sendgrid", "shopify", "slack", "standardwebhooks", "stripe", "woocommerce"]
-    {
+    for provider in [
+        "etsy",
+        "github",
+        "hubspot",
+        "printify",
+        "sendgrid",
+        "shopify",
+        "slack",
+        "standardwebhooks",
+        "stripe",
+        "woocommerce",
+    ] {
         assert!(files.iter().any(|f| f.starts_with(&format!("{provider}/"))), "no vectors for {provider}: {files:?}");
     }
     for file in files {
@@ -85,11 +94,12 @@ fn single_form_agrees_with_the_official_libraries() {
         cmd.args(["--method", vector["method"].as_str().unwrap_or("POST")])
             .args(["--url", vector["url"].as_str().unwrap_or_default()]);
         match &vector["secret"] {
+            // `--secret=…`: a PEM key starts with dashes.
             Value::Array(secrets) => secrets.iter().for_each(|s| {
-                cmd.args(["--secret", s.as_str().unwrap()]);
+                cmd.arg(format!("--secret={}", s.as_str().unwrap()));
             }),
             secret => {
-                cmd.args(["--secret", secret.as_str().unwrap()]);
+                cmd.arg(format!("--secret={}", secret.as_str().unwrap()));
             }
         }
         cmd.args(["--now", &vector["now"].to_string()]).arg("--body-file").arg(&body_file);

@@ -171,10 +171,10 @@ impl Ingestor {
             duplicate,
             "webhook accepted"
         );
-        Ok(IngestResponse {
-            status: 200,
-            body: json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }),
-        })
+        let body = provider
+            .acknowledgement()
+            .unwrap_or_else(|| json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }));
+        Ok(IngestResponse { status: 200, body })
     }
 }
 

@@ -80,6 +80,13 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The body of the 200 that acknowledges an accepted delivery, where the
+    /// provider requires a particular one (Adobe Commerce reads `{"op":
+    /// "success"}`); `None` for Portage's own `{"received": true, …}`.
+    fn acknowledgement(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Extracts the normalised fields from a verified delivery.
     /// `received_at_secs` stands in for the event time where the provider's
     /// deliveries carry none.

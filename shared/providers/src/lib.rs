@@ -5,6 +5,7 @@
 pub mod etsy;
 pub mod github;
 pub mod hubspot;
+pub mod magento;
 pub mod printify;
 pub mod sendgrid;
 pub mod shopify;
@@ -25,6 +26,7 @@ pub fn registry() -> Registry {
         .with(Arc::new(etsy::Etsy))
         .with(Arc::new(github::GitHub))
         .with(Arc::new(hubspot::HubSpot))
+        .with(Arc::new(magento::Magento))
         .with(Arc::new(printify::Printify))
         .with(Arc::new(sendgrid::SendGrid))
         .with(Arc::new(shopify::Shopify))

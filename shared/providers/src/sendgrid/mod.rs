@@ -158,9 +158,9 @@ impl Provider for SendGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p256::pkcs8::EncodePublicKey;
     use bytes::Bytes;
     use http::HeaderMap;
+    use p256::pkcs8::EncodePublicKey;
     use proptest::prelude::*;
 
     fn request(headers: Vec<(String, String)>, body: &'static [u8]) -> WebhookRequest {
