@@ -231,8 +231,12 @@ async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
         };
         format!("http://127.0.0.1:8080/webhooks/{path}")
     });
-    let mut request = reqwest::Client::new().post(&to).header(http::header::CONTENT_TYPE, "application/json");
-    for (name, value) in provider.sign(&body, &secret, SystemClock.now_secs()) {
+    let signed = provider.sign(&to, &body, &secret, SystemClock.now_secs());
+    let mut request = reqwest::Client::new().post(&to);
+    if !signed.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        request = request.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    for (name, value) in signed {
         request = request.header(name, value);
     }
     let response = request.body(body).send().await.with_context(|| format!("cannot post to {to}"))?;

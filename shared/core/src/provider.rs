@@ -96,9 +96,10 @@ pub trait Provider: Send + Sync {
     /// no state Portage keeps.
     fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError>;
 
-    /// Signs a body as the provider would, returning the headers to send with
-    /// it: what `portage webhook send` and the tests use.
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)>;
+    /// Signs a body posted to `url` as the provider would, returning the
+    /// headers to send with it (a `Content-Type` among them where the
+    /// provider's is not JSON): what `portage webhook send` and the tests use.
+    fn sign(&self, url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)>;
 
     /// Generates a development signing secret in the provider's format.
     fn generate_secret(&self) -> Secret;

@@ -125,7 +125,7 @@ impl Provider for GitHub {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let delivery = crate::signing::sha256_hex(body);
         vec![
             (SIGNATURE_HEADER.to_owned(), signature(body, secret)),

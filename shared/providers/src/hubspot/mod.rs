@@ -99,12 +99,11 @@ impl Provider for HubSpot {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
-        // Signed for the local route, which is where `webhook send` posts.
+    fn sign(&self, url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let timestamp = (now_secs.saturating_mul(1000)).to_string();
-        let uri = "http://127.0.0.1:8080/webhooks/hubspot";
+        let uri = verify::signed_uri(url);
         vec![
-            (verify::V3_HEADER.to_owned(), verify::v3("POST", uri, body, &timestamp, secret)),
+            (verify::V3_HEADER.to_owned(), verify::v3("POST", &uri, body, &timestamp, secret)),
             (verify::TIMESTAMP_HEADER.to_owned(), timestamp),
         ]
     }

@@ -112,7 +112,7 @@ impl Provider for Magento {
 
     /// Signs with a development private key (what [`Provider::generate_secret`]
     /// makes); a public key cannot sign, and gives no headers.
-    fn sign(&self, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let Ok(key) = RsaPrivateKey::from_pkcs8_pem(secret.expose().trim()) else { return Vec::new() };
         let signature = SigningKey::<Sha256>::new(key).sign(STANDARD.encode(body).as_bytes());
         vec![(SIGNATURE_HEADER.to_owned(), STANDARD.encode(signature.to_bytes()))]
@@ -142,7 +142,7 @@ mod tests {
         let body: &'static [u8] =
             br#"{"eventName":"observer.checkout_cart_product_add_after","data":{"product":{"sku":"24-MB01"}}}"#;
         let mut headers = HeaderMap::new();
-        for (name, value) in Magento.sign(body, &private, 0) {
+        for (name, value) in Magento.sign("", body, &private, 0) {
             headers.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
         }
         let request =

@@ -126,7 +126,7 @@ impl Provider for Printify {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         vec![(SIGNATURE_HEADER.to_owned(), signature(body, secret))]
     }
 

@@ -132,7 +132,7 @@ impl Provider for SendGrid {
 
     /// Signs with a development private key (what [`Provider::generate_secret`]
     /// makes); a public key cannot sign, and gives no headers.
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let Some(key) = der(secret.expose()).and_then(|d| SigningKey::from_pkcs8_der(&d).ok()) else {
             return Vec::new();
         };
@@ -175,7 +175,7 @@ mod tests {
     fn a_development_key_signs_and_its_public_half_verifies() {
         let private = SendGrid.generate_secret();
         let body: &'static [u8] = br#"[{"email":"a@example.com","timestamp":1795689000,"event":"delivered","sg_event_id":"ZGVsaXZlcmVk","sg_message_id":"m1"}]"#;
-        let headers = SendGrid.sign(body, &private, 1_795_689_600);
+        let headers = SendGrid.sign("", body, &private, 1_795_689_600);
         let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: 1_795_689_600, legacy_schemes: false };
         assert_eq!(verify(&request(headers.clone(), body), &[private.clone()], options), Ok(()));
         let public = verifying_key(&private).unwrap().to_public_key_der().unwrap();

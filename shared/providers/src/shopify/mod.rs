@@ -158,7 +158,7 @@ impl Provider for Shopify {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let id = crate::signing::sha256_hex(body);
         vec![
             (WEBHOOKS.hmac.to_owned(), signature(body, secret)),

@@ -165,7 +165,7 @@ impl Provider for Slack {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let timestamp = now_secs.to_string();
         vec![
             (SIGNATURE_HEADER.to_owned(), signature(body, &timestamp, secret)),

@@ -56,7 +56,7 @@ impl Provider for StandardWebhooks {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         signed_headers(body, secret, now_secs)
     }
 

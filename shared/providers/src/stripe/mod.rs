@@ -39,7 +39,7 @@ impl Provider for Stripe {
         sync::state_changes(event)
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
+    fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         vec![(SIGNATURE_HEADER.to_owned(), signature_header(body, &[secret], now_secs))]
     }
 

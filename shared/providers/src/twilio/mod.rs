@@ -81,9 +81,7 @@ impl Provider for Twilio {
         Ok(Vec::new())
     }
 
-    fn sign(&self, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
-        // Signed for the local route, which is where `webhook send` posts.
-        let url = "http://127.0.0.1:8080/webhooks/twilio";
+    fn sign(&self, url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let signature =
             verify::compute(url, &verify::form_params(body), secret.expose().as_bytes(), verify::Algorithm::Sha1);
         vec![
