@@ -324,3 +324,55 @@ async fn reconcile_requeues_stranded_events_and_reports_its_cursors() {
     let refused = reconcile.invoke(json!({"mode": "sometimes"})).await;
     assert!(refused.is_err(), "an unknown mode is an invocation error: {refused:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_webhook_function_records_its_providers_signed_event() {
+    let config = moto::config().await;
+    let env = provision("2");
+    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
+    let registry = portage_providers::registry();
+    let fixtures = common::repo_root().join("fixtures");
+    for provider in registry.iter() {
+        let name = provider.name();
+        let binary = binary(&format!("webhook-{name}"));
+        assert!(binary.exists(), "no function binary for {name}: functions/webhook-{name}");
+        // The first fixture of the provider's folder (JSON or form body).
+        let mut bodies: Vec<_> = std::fs::read_dir(fixtures.join(name))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "form"))
+            .filter(|p| !p.to_string_lossy().contains("url_verification"))
+            .collect();
+        bodies.sort();
+        let body = std::fs::read(&bodies[0]).unwrap();
+        let secret = provider.generate_secret();
+        portage(&[
+            "secrets",
+            "set",
+            "--aws",
+            "--prefix",
+            &var("PORTAGE_SECRETS_PREFIX"),
+            name,
+            &format!("webhook_secret={}", secret.expose()),
+        ]);
+
+        let path = format!("/webhooks/{name}");
+        let url = format!("https://api1.execute-api.us-east-1.amazonaws.com{path}");
+        let mut headers = json!({"content-type": "application/json", "host": "api1.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"});
+        for (header, value) in provider.sign(&url, &body, &secret, common::now()) {
+            headers[header.to_lowercase()] = json!(value);
+        }
+        let mut function = Function::start(&binary, &env).await;
+        let answer = function.invoke(http_api_event(&path, headers, &body)).await.unwrap();
+        assert_eq!(answer["statusCode"], 200, "{name} ({}): {answer}", bodies[0].display());
+        let listed = EventLog::list(
+            &table,
+            &portage_core::EventFilter { provider: Some(name.to_owned()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+        assert_eq!(listed.len(), 1, "{name}: one event recorded");
+        assert_eq!(listed[0].status, EventStatus::Queued, "{name}");
+    }
+}
