@@ -177,10 +177,10 @@ mod tests {
         let body: &'static [u8] = br#"[{"email":"a@example.com","timestamp":1795689000,"event":"delivered","sg_event_id":"ZGVsaXZlcmVk","sg_message_id":"m1"}]"#;
         let headers = SendGrid.sign("", body, &private, 1_795_689_600);
         let options = VerifyOptions { tolerance: DEFAULT_TOLERANCE, now_secs: 1_795_689_600, legacy_schemes: false };
-        assert_eq!(verify(&request(headers.clone(), body), &[private.clone()], options), Ok(()));
+        assert_eq!(verify(&request(headers.clone(), body), std::slice::from_ref(&private), options), Ok(()));
         let public = verifying_key(&private).unwrap().to_public_key_der().unwrap();
         let public = Secret::new(STANDARD.encode(public.as_bytes()));
-        assert_eq!(verify(&request(headers.clone(), body), &[public.clone()], options), Ok(()));
+        assert_eq!(verify(&request(headers.clone(), body), std::slice::from_ref(&public), options), Ok(()));
         let late = VerifyOptions { now_secs: 1_795_689_600 + 25 * 3600 + 1, ..options };
         assert_eq!(verify(&request(headers, body), &[public], late), Err(RejectReason::TimestampOutsideTolerance));
         let event = normalise(&request(Vec::new(), body), 0).unwrap();

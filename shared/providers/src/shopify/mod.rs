@@ -224,8 +224,11 @@ mod tests {
             ("X-Shopify-API-Version", "v"),
             ("X-Shopify-Webhook-Id", "w"),
         ];
-        assert_eq!(verify(&request(&headers, b"{}"), &[secret.clone()]), Ok(()));
-        assert_eq!(verify(&request(&headers[..4], b"{}"), &[secret.clone()]), Err(RejectReason::MalformedPayload));
+        assert_eq!(verify(&request(&headers, b"{}"), std::slice::from_ref(&secret)), Ok(()));
+        assert_eq!(
+            verify(&request(&headers[..4], b"{}"), std::slice::from_ref(&secret)),
+            Err(RejectReason::MalformedPayload)
+        );
         assert_eq!(verify(&request(&headers, b"{ }"), &[secret]), Err(RejectReason::SignatureMismatch));
     }
 
