@@ -9,7 +9,8 @@ use common::{Server, cli, stdout};
 use serde_json::{Value, json};
 
 /// One fixture per provider, signed and sent by `portage webhook send`.
-const FIXTURES: [(&str, &str); 13] = [
+const FIXTURES: [(&str, &str); 14] = [
+    ("salesforce", "salesforce/outbound.opportunity.xml"),
     ("etsy", "etsy/order.paid.json"),
     ("github", "github/issues.opened.json"),
     ("hubspot", "hubspot/batch.property_change.json"),
@@ -25,13 +26,15 @@ const FIXTURES: [(&str, &str); 13] = [
     ("printify", "printify/product.publish.started.json"),
 ];
 
-fn send(server: &Server, provider: &str, fixture: &str) -> (String, Value) {
+/// Posts the fixture signed; returns the status, the body as JSON (null when
+/// it is not JSON) and as text.
+fn send(server: &Server, provider: &str, fixture: &str) -> (String, Value, String) {
     let path = common::repo_root().join("fixtures").join(fixture);
     let url = server.url(&format!("/webhooks/{provider}"));
     let out = cli(&server.data, &["webhook", "send", "--provider", provider, "--to", &url, path.to_str().unwrap()]);
     let text = stdout(&out);
-    let (status, body) = text.trim().split_once(' ').unwrap_or((text.trim(), "null"));
-    (status.to_owned(), serde_json::from_str(body).unwrap_or(Value::Null))
+    let (status, body) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+    (status.to_owned(), serde_json::from_str(body).unwrap_or(Value::Null), body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,13 +45,16 @@ async fn every_provider_accepts_its_own_signed_deliveries_once() {
         assert!(FIXTURES.iter().any(|(p, _)| *p == name), "no fixture for {name}: add one to FIXTURES");
     }
     for (provider, fixture) in FIXTURES {
-        let (status, first) = send(&server, provider, fixture);
-        assert_eq!(status, "200", "{provider} {fixture}: {first} {}", server.logs());
-        let (status, second) = send(&server, provider, fixture);
-        assert_eq!(status, "200", "{provider}: {second}");
+        let (status, first, text) = send(&server, provider, fixture);
+        assert_eq!(status, "200", "{provider} {fixture}: {text} {}", server.logs());
+        let (status, second, text) = send(&server, provider, fixture);
+        assert_eq!(status, "200", "{provider}: {text}");
         if provider == "magento" {
             // Commerce reads this reply; duplicates look the same to it.
             assert_eq!((first, second), (json!({"op": "success"}), json!({"op": "success"})));
+        } else if provider == "salesforce" {
+            // Outbound messaging reads a SOAP acknowledgement.
+            assert!(text.contains("<Ack>true</Ack>"), "{text}");
         } else {
             assert_eq!(first["duplicate"], false, "{provider}: {first}");
             assert_eq!(second["duplicate"], true, "{provider}: {second}");
@@ -81,7 +87,7 @@ async fn handshakes_are_answered_and_not_recorded() {
     assert_eq!(unsigned.status(), 401);
 
     // Slack's URL verification: signed, answered with its challenge.
-    let (status, body) = send(&server, "slack", "slack/url_verification.json");
+    let (status, body, _) = send(&server, "slack", "slack/url_verification.json");
     assert_eq!(status, "200");
     assert_eq!(body, json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}));
 

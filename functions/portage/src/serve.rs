@@ -176,7 +176,10 @@ async fn handle(
         state.work.notify_one();
     }
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, axum::Json(response.body)).into_response()
+    match response.acknowledgement {
+        Some(ack) => (status, [(http::header::CONTENT_TYPE, ack.content_type)], ack.body).into_response(),
+        None => (status, axum::Json(response.body)).into_response(),
+    }
 }
 
 /// Receives batches from the embedded queue and processes them until told to

@@ -15,7 +15,7 @@ use crate::domain::{EventKey, NewEvent};
 use crate::error::{RejectReason, StoreError};
 use crate::intake::Intake;
 use crate::ports::{Clock, RecordOutcome, Secrets};
-use crate::provider::{Registry, VerifyOptions, WebhookRequest};
+use crate::provider::{Acknowledgement, Registry, VerifyOptions, WebhookRequest};
 
 /// Headers never kept with a recorded event: they may carry credentials.
 const UNRECORDED_HEADERS: [&str; 5] =
@@ -52,17 +52,20 @@ impl Default for IngestConfig {
 pub struct IngestResponse {
     /// HTTP status code.
     pub status: u16,
-    /// JSON body.
+    /// JSON body: what was decided (`error`, `duplicate`, …), and what is sent
+    /// unless the provider gives its own acknowledgement.
     pub body: serde_json::Value,
+    /// The provider's own acknowledgement, sent instead of `body`.
+    pub acknowledgement: Option<Acknowledgement>,
 }
 
 impl IngestResponse {
     fn rejected(reason: RejectReason) -> Self {
-        Self { status: reason.http_status(), body: json!({ "error": reason.code() }) }
+        Self { status: reason.http_status(), body: json!({ "error": reason.code() }), acknowledgement: None }
     }
 
     fn unavailable() -> Self {
-        Self { status: 503, body: json!({ "error": "storage_unavailable" }) }
+        Self { status: 503, body: json!({ "error": "storage_unavailable" }), acknowledgement: None }
     }
 }
 
@@ -120,7 +123,7 @@ impl Ingestor {
         let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
         if let Some(reply) = provider.unsigned_handshake(&request, &secrets) {
             info!(provider = provider_name, connection, status = reply.status, "handshake answered");
-            return Ok(IngestResponse { status: reply.status, body: reply.body });
+            return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
         }
         if secrets.is_empty() {
             return Err(RejectReason::NoSecretConfigured.into());
@@ -148,9 +151,10 @@ impl Ingestor {
         }
         if let Some(reply) = provider.signed_handshake(&request) {
             info!(provider = provider_name, connection, status = reply.status, "handshake answered");
-            return Ok(IngestResponse { status: reply.status, body: reply.body });
+            return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
         }
         let event = provider.normalise(&request, self.clock.now_secs())?;
+        let acknowledgement = provider.acknowledgement(&request);
 
         let key = EventKey { provider: provider_name.to_owned(), event_id: event.event_id.clone() };
         let new_event = NewEvent {
@@ -171,10 +175,11 @@ impl Ingestor {
             duplicate,
             "webhook accepted"
         );
-        let body = provider
-            .acknowledgement()
-            .unwrap_or_else(|| json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }));
-        Ok(IngestResponse { status: 200, body })
+        Ok(IngestResponse {
+            status: 200,
+            body: json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }),
+            acknowledgement,
+        })
     }
 }
 

@@ -50,6 +50,15 @@ pub struct HandshakeReply {
     pub body: serde_json::Value,
 }
 
+/// A provider's own acknowledgement of an accepted delivery, sent as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its body.
+    pub body: String,
+}
+
 /// A provider module: webhook verification, event normalisation and the sync
 /// handler that turns an event into state changes. One implementation per
 /// provider, each in its own module.
@@ -82,8 +91,10 @@ pub trait Provider: Send + Sync {
 
     /// The body of the 200 that acknowledges an accepted delivery, where the
     /// provider requires a particular one (Adobe Commerce reads `{"op":
-    /// "success"}`); `None` for Portage's own `{"received": true, …}`.
-    fn acknowledgement(&self) -> Option<serde_json::Value> {
+    /// "success"}`, Salesforce a SOAP `<Ack>`); `None` for Portage's own
+    /// `{"received": true, …}`.
+    fn acknowledgement(&self, request: &WebhookRequest) -> Option<Acknowledgement> {
+        let _ = request;
         None
     }
 

@@ -71,10 +71,11 @@ async fn handle(
     let webhook = WebhookRequest { method, url, headers: parts.headers, body: Bytes::copy_from_slice(body.as_ref()) };
     let response = ingestor.handle(provider, &connection, webhook).await;
     record_metrics(provider, &response);
-    Ok(Response::builder()
-        .status(response.status)
-        .header("content-type", "application/json")
-        .body(Body::Text(response.body.to_string()))?)
+    let (content_type, body) = match response.acknowledgement {
+        Some(ack) => (ack.content_type, ack.body),
+        None => ("application/json", response.body.to_string()),
+    };
+    Ok(Response::builder().status(response.status).header("content-type", content_type).body(Body::Text(body))?)
 }
 
 fn record_metrics(provider: &str, response: &IngestResponse) {

@@ -10,7 +10,8 @@ use portage_core::provider::{VerifyOptions, WebhookRequest};
 
 const SIZE: usize = 4096;
 const NOW: i64 = 1_795_689_600;
-const FIXTURES: [(&str, &str); 13] = [
+const FIXTURES: [(&str, &str); 14] = [
+    ("salesforce", "salesforce/outbound.opportunity.xml"),
     ("etsy", "etsy/order.paid.json"),
     ("github", "github/issues.opened.json"),
     ("hubspot", "hubspot/batch.property_change.json"),

@@ -7,6 +7,7 @@ pub mod github;
 pub mod hubspot;
 pub mod magento;
 pub mod printify;
+pub mod salesforce;
 pub mod sendgrid;
 pub mod shopify;
 mod signing;
@@ -28,6 +29,7 @@ pub fn registry() -> Registry {
         .with(Arc::new(hubspot::HubSpot))
         .with(Arc::new(magento::Magento))
         .with(Arc::new(printify::Printify))
+        .with(Arc::new(salesforce::Salesforce))
         .with(Arc::new(sendgrid::SendGrid))
         .with(Arc::new(shopify::Shopify))
         .with(Arc::new(slack::Slack))

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
+use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};
 use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding};
@@ -96,9 +96,9 @@ impl Provider for Magento {
         verify(request, secrets)
     }
 
-    fn acknowledgement(&self) -> Option<serde_json::Value> {
+    fn acknowledgement(&self, _request: &WebhookRequest) -> Option<Acknowledgement> {
         // Commerce waits for this answer and reads its operation.
-        Some(json!({ "op": "success" }))
+        Some(Acknowledgement { content_type: "application/json", body: json!({ "op": "success" }).to_string() })
     }
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
