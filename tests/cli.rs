@@ -121,3 +121,34 @@ fn reconcile_reports_every_configured_connection() {
     let refused = cli(data, &["reconcile", "--mode", "sometimes"]);
     assert_eq!(refused.status.code(), Some(2), "clap refuses an unknown mode");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amazon_notifications_are_ingested_locally_and_never_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let file = common::repo_root().join("fixtures/amazon/order_change.json");
+    let ingest = |file: &str| cli(data, &["notifications", "ingest", "--provider", "amazon", file]);
+    let first = ingest(file.to_str().unwrap());
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let first: Value = serde_json::from_str(&stdout(&first)).unwrap();
+    assert_eq!(first, json!({"received": true, "event_id": "0e999936-da2c-4f9c-9fc2-02b67bae5f4a", "duplicate": false}));
+    let again: Value = serde_json::from_str(&stdout(&ingest(file.to_str().unwrap()))).unwrap();
+    assert_eq!(again["duplicate"], true);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").unwrap();
+    let refused = ingest(bad.to_str().unwrap());
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(stdout(&refused).trim(), r#"{"error":"malformed_payload"}"#);
+    // A webhook source is never taken unverified through this path.
+    let stripe = cli(data, &["notifications", "ingest", "--provider", "stripe", file.to_str().unwrap()]);
+    assert_eq!(stdout(&stripe).trim(), r#"{"error":"unknown_provider"}"#);
+
+    let server = Server::start(data, None);
+    let posted = reqwest::Client::new()
+        .post(server.url("/webhooks/amazon"))
+        .body(std::fs::read(&file).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 404, "SP-API notifications never come over HTTP");
+}

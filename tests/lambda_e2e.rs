@@ -333,7 +333,7 @@ async fn every_webhook_function_records_its_providers_signed_event() {
     let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
     let registry = portage_providers::registry();
     let fixtures = common::repo_root().join("fixtures");
-    for provider in registry.iter() {
+    for provider in registry.iter().filter(|p| p.transport() == portage_core::provider::Transport::Http) {
         let name = provider.name();
         let binary = binary(&format!("webhook-{name}"));
         assert!(binary.exists(), "no function binary for {name}: functions/webhook-{name}");
@@ -375,4 +375,51 @@ async fn every_webhook_function_records_its_providers_signed_event() {
         assert_eq!(listed.len(), 1, "{name}: one event recorded");
         assert_eq!(listed[0].status, EventStatus::Queued, "{name}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amazon_notifications_from_sqs_and_eventbridge_are_recorded_once() {
+    let config = moto::config().await;
+    let env = provision("2");
+    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
+    let notification = std::fs::read_to_string(common::repo_root().join("fixtures/amazon/order_change.json")).unwrap();
+    let record = |id: &str, body: &str| {
+        json!({"messageId": id, "receiptHandle": format!("rh-{id}"), "body": body, "attributes": {"ApproximateReceiveCount": "1"},
+               "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sp-api", "awsRegion": "us-east-1"})
+    };
+    let batch = json!({"Records": [record("m1", &notification), record("m2", &notification), record("m3", "{\"not\": \"a notification\"}")]});
+    let mut function = Function::start(&binary("notifications-amazon"), &env).await;
+    let answer = function.invoke(batch).await.unwrap();
+    assert_eq!(
+        answer["batchItemFailures"],
+        json!([{"itemIdentifier": "m3"}]),
+        "only the malformed message is retried: {answer}"
+    );
+    let key = EventKey { provider: "amazon".into(), event_id: "0e999936-da2c-4f9c-9fc2-02b67bae5f4a".into() };
+    let recorded = EventLog::get(&table, &key).await.unwrap().expect("recorded");
+    assert_eq!((recorded.status, recorded.event.event_type.as_str()), (EventStatus::Queued, "ORDER_CHANGE"));
+    assert_eq!(recorded.raw.as_ref(), notification.as_bytes());
+
+    let bridge: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            common::repo_root().join("fixtures/amazon/listings_item_status_change.eventbridge.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    function.invoke(bridge).await.unwrap();
+    let key = EventKey { provider: "amazon".into(), event_id: "6a1d5c2e-0b3f-4e7a-9c8d-2f4b6a8c0e1d".into() };
+    assert!(EventLog::get(&table, &key).await.unwrap().is_some(), "an EventBridge event is recorded too");
+    assert!(function.invoke(json!({"detail-type": "X", "detail": {}})).await.is_err(), "a malformed event is an error");
+
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queued =
+        sqs.receive_message().queue_url(var("PORTAGE_QUEUE_URL")).max_number_of_messages(10).send().await.unwrap();
+    assert_eq!(
+        queued.messages.unwrap_or_default().len(),
+        2,
+        "each notification enqueued once, the duplicate not at all"
+    );
 }

@@ -41,7 +41,9 @@ fn send(server: &Server, provider: &str, fixture: &str) -> (String, Value, Strin
 async fn every_provider_accepts_its_own_signed_deliveries_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), None);
-    for name in portage_providers::registry().names() {
+    let registry = portage_providers::registry();
+    for provider in registry.iter().filter(|p| p.transport() == portage_core::provider::Transport::Http) {
+        let name = provider.name();
         assert!(FIXTURES.iter().any(|(p, _)| *p == name), "no fixture for {name}: add one to FIXTURES");
     }
     for (provider, fixture) in FIXTURES {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use portage_aws::{DynamoTable, SqsQueue};
 use portage_core::ports::Secrets;
+use portage_core::provider::Transport;
 use portage_core::{DEFAULT_CONNECTION, Secret};
 
 use crate::cli::{AwsCommand, Global, SecretsCommand};
@@ -44,9 +45,10 @@ pub async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
         &prefix,
         std::time::Duration::ZERO,
     );
-    for provider in portage_providers::registry().names() {
-        // An empty secret per provider's default connection, as template.yaml declares.
-        secrets.put(provider, DEFAULT_CONNECTION, &[]).await?;
+    let registry = portage_providers::registry();
+    for provider in registry.iter().filter(|p| p.transport() == Transport::Http) {
+        // An empty secret per webhook source's default connection, as template.yaml declares.
+        secrets.put(provider.name(), DEFAULT_CONNECTION, &[]).await?;
     }
     println!("PORTAGE_TABLE={}", provisioned.table);
     println!("PORTAGE_QUEUE_URL={}", provisioned.queue_url);

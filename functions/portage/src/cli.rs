@@ -33,6 +33,9 @@ pub enum Command {
     /// Verify or send webhook deliveries.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Take notifications that come by queue rather than HTTP (Amazon SP-API).
+    #[command(subcommand)]
+    Notifications(NotificationsCommand),
     /// Inspect recorded events.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -212,6 +215,22 @@ pub struct ReplayArgs {
     /// Provider, when the id exists under several.
     #[arg(long)]
     pub provider: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// Record and enqueue one notification (a JSON file, or `-` for stdin), as the
+    /// notifications function does with an SQS message or EventBridge event.
+    Ingest {
+        /// The provider, e.g. amazon.
+        #[arg(long)]
+        provider: String,
+        /// The connection it belongs to.
+        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+        connection: String,
+        /// The notification.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,7 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use portage_core::Secret;
 use portage_core::ingest::IngestConfig;
-use portage_core::provider::Registry;
+use portage_core::provider::{Registry, Transport};
 use portage_core::sync::SyncConfig;
 use portage_embedded::MapSecrets;
 use serde::{Deserialize, Serialize};
@@ -209,7 +209,8 @@ pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyho
     let path = settings.data_dir.join(DEV_SECRETS_FILE);
     let mut dev: DevSecrets = read_toml(&path, false)?;
     let mut generated = Vec::new();
-    for provider in registry.iter() {
+    // Queue-borne notifications (Amazon) carry no signature: no secret to make.
+    for provider in registry.iter().filter(|p| p.transport() == Transport::Http) {
         let name = provider.name();
         if !settings.secrets.signing(name, portage_core::DEFAULT_CONNECTION).is_empty() {
             continue;

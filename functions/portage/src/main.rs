@@ -40,6 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Webhook(cmd) => webhook_cmd::run(&cli.global, cmd).await,
+        Command::Notifications(cmd) => webhook_cmd::run_notifications(&cli.global, cmd).await,
         Command::Events(cmd) => events_cmd::run_events(&cli.global, cmd).await,
         Command::Replay(args) => events_cmd::run_replay(&cli.global, args).await,
         Command::Dlq(cmd) => events_cmd::run_dlq(&cli.global, cmd).await,

@@ -1,4 +1,5 @@
-//! `portage webhook verify` and `portage webhook send`.
+//! `portage webhook verify`, `portage webhook send` and `portage
+//! notifications ingest`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -17,7 +18,8 @@ use portage_core::{RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::cli::{Global, SendArgs, VerifyArgs, WebhookCommand};
+use crate::app::App;
+use crate::cli::{Global, NotificationsCommand, SendArgs, VerifyArgs, WebhookCommand};
 use crate::config;
 
 /// Runs a `webhook` subcommand.
@@ -244,4 +246,27 @@ async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
     let text = response.text().await.unwrap_or_default();
     println!("{} {}", status.as_u16(), text);
     Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Runs a `notifications` subcommand: prints the ingest answer as JSON; exits
+/// 1 when the notification was not recorded.
+pub async fn run_notifications(global: &Global, command: NotificationsCommand) -> anyhow::Result<ExitCode> {
+    let NotificationsCommand::Ingest { provider, connection, file } = command;
+    let body = if file == Path::new("-") {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut body)?;
+        body
+    } else {
+        std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let app = App::open(global)?;
+    let request = WebhookRequest {
+        method: "POST".into(),
+        url: String::new(),
+        headers: HeaderMap::new(),
+        body: Bytes::from(body),
+    };
+    let response = app.ingestor().handle_trusted(&provider, &connection, request).await;
+    println!("{}", response.body);
+    Ok(if response.status == 200 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -15,7 +15,7 @@ use crate::domain::{EventKey, NewEvent};
 use crate::error::{RejectReason, StoreError};
 use crate::intake::Intake;
 use crate::ports::{Clock, RecordOutcome, Secrets};
-use crate::provider::{Acknowledgement, Registry, VerifyOptions, WebhookRequest};
+use crate::provider::{Acknowledgement, Provider, Registry, Transport, VerifyOptions, WebhookRequest};
 
 /// Headers never kept with a recorded event: they may carry credentials.
 const UNRECORDED_HEADERS: [&str; 5] =
@@ -97,7 +97,20 @@ impl Ingestor {
 
     /// Handles one delivery to `/webhooks/{provider}/{connection}`.
     pub async fn handle(&self, provider: &str, connection: &str, request: WebhookRequest) -> IngestResponse {
-        match self.accept(provider, connection, request).await {
+        let result = self.accept(provider, connection, request).await;
+        Self::respond(provider, connection, result)
+    }
+
+    /// Handles one notification taken from a queue or event bus only the
+    /// provider can write to ([`Transport::Queue`]): no signature to check,
+    /// the same record, dedupe and enqueue as a webhook.
+    pub async fn handle_trusted(&self, provider: &str, connection: &str, request: WebhookRequest) -> IngestResponse {
+        let result = self.accept_trusted(provider, connection, request).await;
+        Self::respond(provider, connection, result)
+    }
+
+    fn respond(provider: &str, connection: &str, result: Result<IngestResponse, IngestFailure>) -> IngestResponse {
+        match result {
             Ok(response) => response,
             Err(IngestFailure::Rejected(reason)) => {
                 warn!(provider, connection, reason = reason.code(), "webhook rejected");
@@ -117,6 +130,9 @@ impl Ingestor {
         request: WebhookRequest,
     ) -> Result<IngestResponse, IngestFailure> {
         let provider = self.registry.get(provider_name).ok_or(RejectReason::UnknownProvider)?;
+        if provider.transport() != Transport::Http {
+            return Err(RejectReason::UnknownProvider.into());
+        }
         if request.body.len() > self.config.max_body_bytes {
             return Err(RejectReason::PayloadTooLarge.into());
         }
@@ -153,6 +169,35 @@ impl Ingestor {
             info!(provider = provider_name, connection, status = reply.status, "handshake answered");
             return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
         }
+        self.record(provider.as_ref(), provider_name, connection, request).await
+    }
+
+    async fn accept_trusted(
+        &self,
+        provider_name: &str,
+        connection: &str,
+        request: WebhookRequest,
+    ) -> Result<IngestResponse, IngestFailure> {
+        let provider = self.registry.get(provider_name).ok_or(RejectReason::UnknownProvider)?;
+        if provider.transport() != Transport::Queue {
+            // A webhook source's deliveries are never taken unverified.
+            return Err(RejectReason::UnknownProvider.into());
+        }
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(RejectReason::PayloadTooLarge.into());
+        }
+        self.record(provider.as_ref(), provider_name, connection, request).await
+    }
+
+    /// Normalises a delivery that passed its checks, records it exactly once
+    /// and enqueues it.
+    async fn record(
+        &self,
+        provider: &dyn Provider,
+        provider_name: &str,
+        connection: &str,
+        request: WebhookRequest,
+    ) -> Result<IngestResponse, IngestFailure> {
         let event = provider.normalise(&request, self.clock.now_secs())?;
         let acknowledgement = provider.acknowledgement(&request);
 

@@ -40,6 +40,17 @@ pub struct VerifyOptions {
     pub legacy_schemes: bool,
 }
 
+/// How a provider's notifications reach Portage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Signed HTTP deliveries to `/webhooks/{provider}`.
+    Http,
+    /// Messages on a queue or event bus that only the provider may write to
+    /// (Amazon SP-API's SQS queue or EventBridge): the transport, not a
+    /// signature, authenticates them.
+    Queue,
+}
+
 /// An answer to a provider's handshake (a challenge, a URL verification, a
 /// ping): sent as it is, and nothing is recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +76,11 @@ pub struct Acknowledgement {
 pub trait Provider: Send + Sync {
     /// The name used in routes, records and configuration (e.g. `stripe`).
     fn name(&self) -> &'static str;
+
+    /// How its notifications arrive; HTTP unless the provider says otherwise.
+    fn transport(&self) -> Transport {
+        Transport::Http
+    }
 
     /// The signature tolerance the provider's official library uses.
     fn default_tolerance(&self) -> Duration;

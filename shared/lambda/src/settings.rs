@@ -12,6 +12,7 @@
 //! | `PORTAGE_TOLERANCE_SECONDS` | webhooks | signature tolerance (the provider's default) |
 //! | `PORTAGE_RECLAIM_AFTER_SECONDS` | webhooks, reconcile | age after which an unqueued event is enqueued again (30) |
 //! | `PORTAGE_PUBLIC_BASE_URL` | webhooks | the URL prefix providers call when it is not API Gateway's (a custom domain), up to where `/webhooks/…` begins: Twilio and HubSpot sign the full URL |
+//! | `PORTAGE_CONNECTION` | notifications | the connection queued notifications are recorded under (`default`) |
 //! | `PORTAGE_LEGACY_SIGNATURES` | webhooks | `true` also accepts the provider's legacy schemes without a timestamp (HubSpot v1/v2) |
 //! | `PORTAGE_CONNECTIONS` | reconcile | `provider/connection` pairs to reconcile, comma-separated (each provider's `default`) |
 //! | `PORTAGE_RECONCILE_OVERLAP_SECONDS` | reconcile | how far before the last run an incremental listing starts (600) |
@@ -59,6 +60,8 @@ pub struct Settings {
     pub legacy_signatures: bool,
     /// The URL prefix providers call, when it is not API Gateway's own.
     pub public_base_url: Option<String>,
+    /// The connection a notifications function records under.
+    pub connection: String,
     /// `(provider, connection)` pairs to reconcile; `None` for every
     /// provider's default connection.
     pub connections: Option<Vec<(String, String)>>,
@@ -98,6 +101,10 @@ impl Settings {
             connections: connections()?,
             legacy_signatures: std::env::var("PORTAGE_LEGACY_SIGNATURES").is_ok_and(|v| v == "true"),
             public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+            connection: std::env::var("PORTAGE_CONNECTION")
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| portage_core::DEFAULT_CONNECTION.to_owned()),
             reconcile_overlap: Duration::from_secs(number("PORTAGE_RECONCILE_OVERLAP_SECONDS", 600)?),
         })
     }

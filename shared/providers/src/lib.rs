@@ -2,6 +2,7 @@
 //! shape (webhook verification, event normalisation, sync handlers) and is
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
+pub mod amazon;
 pub mod etsy;
 pub mod github;
 pub mod hubspot;
@@ -24,6 +25,7 @@ use portage_core::provider::Registry;
 /// Every provider this build supports.
 pub fn registry() -> Registry {
     Registry::new()
+        .with(Arc::new(amazon::Amazon))
         .with(Arc::new(etsy::Etsy))
         .with(Arc::new(github::GitHub))
         .with(Arc::new(hubspot::HubSpot))
