@@ -131,7 +131,10 @@ async fn amazon_notifications_are_ingested_locally_and_never_over_http() {
     let first = ingest(file.to_str().unwrap());
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let first: Value = serde_json::from_str(&stdout(&first)).unwrap();
-    assert_eq!(first, json!({"received": true, "event_id": "0e999936-da2c-4f9c-9fc2-02b67bae5f4a", "duplicate": false}));
+    assert_eq!(
+        first,
+        json!({"received": true, "event_id": "0e999936-da2c-4f9c-9fc2-02b67bae5f4a", "duplicate": false})
+    );
     let again: Value = serde_json::from_str(&stdout(&ingest(file.to_str().unwrap()))).unwrap();
     assert_eq!(again["duplicate"], true);
     let bad = dir.path().join("bad.json");

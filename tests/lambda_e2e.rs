@@ -423,3 +423,58 @@ async fn amazon_notifications_from_sqs_and_eventbridge_are_recorded_once() {
         "each notification enqueued once, the duplicate not at all"
     );
 }
+
+/// A REST API (payload 1.0) event on stage `prod`, as API Gateway sends it.
+fn rest_stage_event(path: &str, headers: Value, body: &[u8]) -> Value {
+    json!({
+        "resource": path, "path": path, "httpMethod": "POST", "headers": headers, "multiValueHeaders": {},
+        "queryStringParameters": null, "multiValueQueryStringParameters": null, "pathParameters": null,
+        "stageVariables": null,
+        "requestContext": {"accountId": "123456789012", "apiId": "api2", "resourceId": "res", "stage": "prod",
+            "requestId": "r3", "resourcePath": path, "httpMethod": "POST", "path": format!("/prod{path}"),
+            "identity": {"sourceIp": "192.0.2.1"}},
+        "body": String::from_utf8(body.to_vec()).unwrap(), "isBase64Encoded": false
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_signed_url_is_rebuilt_with_the_stage_or_the_public_base_url() {
+    use portage_core::provider::Provider;
+    let mut env = provision("2");
+    let var = |env: &[(String, String)], k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
+    let hubspot = portage_providers::hubspot::HubSpot;
+    let secret = hubspot.generate_secret();
+    portage(&[
+        "secrets",
+        "set",
+        "--aws",
+        "--prefix",
+        &var(&env, "PORTAGE_SECRETS_PREFIX"),
+        "hubspot",
+        &format!("webhook_secret={}", secret.expose()),
+    ]);
+    let body = std::fs::read(common::repo_root().join("fixtures/hubspot/contact.creation.json")).unwrap();
+    let headers = |url: &str| {
+        let mut headers = json!({"content-type": "application/json", "host": "api2.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"});
+        for (name, value) in hubspot.sign(url, &body, &secret, common::now()) {
+            headers[name.to_lowercase()] = json!(value);
+        }
+        headers
+    };
+
+    let mut function = Function::start(&binary("webhook-hubspot"), &env).await;
+    let stage_url = "https://api2.execute-api.us-east-1.amazonaws.com/prod/webhooks/hubspot";
+    let answer = function.invoke(rest_stage_event("/webhooks/hubspot", headers(stage_url), &body)).await.unwrap();
+    assert_eq!(answer["statusCode"], 200, "signed over the stage URL: {answer}");
+    let unstaged = "https://api2.execute-api.us-east-1.amazonaws.com/webhooks/hubspot";
+    let answer = function.invoke(rest_stage_event("/webhooks/hubspot", headers(unstaged), &body)).await.unwrap();
+    assert_eq!(answer["statusCode"], 401, "a URL HubSpot did not call does not verify: {answer}");
+
+    env.push(("PORTAGE_PUBLIC_BASE_URL".to_owned(), "https://hooks.example.com/".to_owned()));
+    let mut function = Function::start(&binary("webhook-hubspot"), &env).await;
+    let answer = function
+        .invoke(rest_stage_event("/webhooks/hubspot", headers("https://hooks.example.com/webhooks/hubspot"), &body))
+        .await
+        .unwrap();
+    assert_eq!(answer["statusCode"], 200, "signed over the custom domain's URL: {answer}");
+}
