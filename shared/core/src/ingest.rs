@@ -129,13 +129,7 @@ impl Ingestor {
         connection: &str,
         request: WebhookRequest,
     ) -> Result<IngestResponse, IngestFailure> {
-        let provider = self.registry.get(provider_name).ok_or(RejectReason::UnknownProvider)?;
-        if provider.transport() != Transport::Http {
-            return Err(RejectReason::UnknownProvider.into());
-        }
-        if request.body.len() > self.config.max_body_bytes {
-            return Err(RejectReason::PayloadTooLarge.into());
-        }
+        let provider = self.provider(provider_name, Transport::Http, &request)?;
         let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
         if let Some(reply) = provider.unsigned_handshake(&request, &secrets) {
             info!(provider = provider_name, connection, status = reply.status, "handshake answered");
@@ -178,15 +172,26 @@ impl Ingestor {
         connection: &str,
         request: WebhookRequest,
     ) -> Result<IngestResponse, IngestFailure> {
-        let provider = self.registry.get(provider_name).ok_or(RejectReason::UnknownProvider)?;
-        if provider.transport() != Transport::Queue {
-            // A webhook source's deliveries are never taken unverified.
-            return Err(RejectReason::UnknownProvider.into());
-        }
-        if request.body.len() > self.config.max_body_bytes {
-            return Err(RejectReason::PayloadTooLarge.into());
-        }
+        // A webhook source's deliveries are never taken unverified: only a
+        // queue-borne provider is found here.
+        let provider = self.provider(provider_name, Transport::Queue, &request)?;
         self.record(provider.as_ref(), provider_name, connection, request).await
+    }
+
+    /// The provider a delivery is for, if it arrives by `transport`, and the
+    /// body within the limit.
+    fn provider(
+        &self,
+        name: &str,
+        transport: Transport,
+        request: &WebhookRequest,
+    ) -> Result<&Arc<dyn Provider>, RejectReason> {
+        let provider = self.registry.get(name).filter(|p| p.transport() == transport);
+        let provider = provider.ok_or(RejectReason::UnknownProvider)?;
+        if request.body.len() > self.config.max_body_bytes {
+            return Err(RejectReason::PayloadTooLarge);
+        }
+        Ok(provider)
     }
 
     /// Normalises a delivery that passed its checks, records it exactly once

@@ -82,8 +82,12 @@ pub trait Provider: Send + Sync {
         Transport::Http
     }
 
-    /// The signature tolerance the provider's official library uses.
-    fn default_tolerance(&self) -> Duration;
+    /// The signature tolerance the provider's official library uses; zero
+    /// (no window) for schemes that sign no timestamp, whose replays are
+    /// caught by the event id instead.
+    fn default_tolerance(&self) -> Duration {
+        Duration::ZERO
+    }
 
     /// Checks the delivery's signature against any of the secrets, in constant
     /// time, on the raw bytes.
@@ -120,8 +124,13 @@ pub trait Provider: Send + Sync {
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason>;
 
     /// The state changes an event calls for; empty for event types that carry
-    /// no state Portage keeps.
-    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError>;
+    /// no state Portage keeps, and for providers whose sync handlers need
+    /// their API client first (their events are recorded, queued and kept
+    /// for replay).
+    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
+        let _ = event;
+        Ok(Vec::new())
+    }
 
     /// Signs a body posted to `url` as the provider would, returning the
     /// headers to send with it (a `Content-Type` among them where the

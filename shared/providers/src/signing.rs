@@ -68,6 +68,23 @@ pub fn body_id(body: &[u8]) -> String {
     format!("sha256:{}", sha256_hex(body))
 }
 
+/// A delivery with these headers and body, for the providers' unit tests.
+#[cfg(test)]
+pub fn test_request(pairs: &[(&str, &str)], body: &'static [u8]) -> WebhookRequest {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in pairs {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).expect("test header name");
+        headers.insert(name, value.parse().expect("test header value"));
+    }
+    WebhookRequest { method: "POST".into(), url: String::new(), headers, body: bytes::Bytes::from_static(body) }
+}
+
+/// A random alphanumeric secret, for development connections.
+pub fn random_secret(len: usize) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

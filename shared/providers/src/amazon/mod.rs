@@ -5,10 +5,8 @@
 //! notifications ingest`) take them through the same record, dedupe and
 //! enqueue as webhooks. See `docs/integrations/amazon.md`.
 
-use std::time::Duration;
-
 use portage_core::provider::{Provider, Transport, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 const MAX_LEN: usize = 255;
@@ -93,10 +91,6 @@ impl Provider for Amazon {
         Transport::Queue
     }
 
-    fn default_tolerance(&self) -> Duration {
-        Duration::ZERO
-    }
-
     /// Nothing is signed: an HTTP delivery claiming to be Amazon's is refused.
     fn verify(
         &self,
@@ -109,12 +103,6 @@ impl Provider for Amazon {
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(&request.body, received_at_secs)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Order and listing notifications are recorded and queued; the
-        // handlers that fetch and apply them come with SP-API's client.
-        Ok(Vec::new())
     }
 
     /// No signature exists; nothing to add.

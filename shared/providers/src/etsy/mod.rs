@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 use crate::standardwebhooks::{self, verify as standard};
@@ -75,12 +75,6 @@ impl Provider for Etsy {
 
     fn normalise(&self, request: &WebhookRequest, _received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(request)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // The body names a receipt to fetch; the handler that fetches and
-        // stores it comes with Etsy's API client.
-        Ok(Vec::new())
     }
 
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {

@@ -2,11 +2,8 @@
 //! event normalisation (repository and GitHub App webhooks). See
 //! `docs/integrations/github.md`.
 
-use std::time::Duration;
-
 use portage_core::provider::{HandshakeReply, Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -95,11 +92,6 @@ impl Provider for GitHub {
         "github"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // GitHub signs no timestamp: replays are caught by the delivery id.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -117,12 +109,6 @@ impl Provider for GitHub {
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(request, received_at_secs)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Repository events are recorded and queued for the application's
-        // own handlers; Portage keeps no GitHub state.
-        Ok(Vec::new())
     }
 
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
@@ -145,7 +131,7 @@ impl Provider for GitHub {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 40))
+        Secret::new(crate::signing::random_secret(40))
     }
 }
 

@@ -6,8 +6,7 @@ pub(crate) mod verify;
 use std::time::Duration;
 
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 use crate::signing::sha256_hex;
@@ -93,12 +92,6 @@ impl Provider for HubSpot {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // The notifications name CRM objects to fetch; that handler comes
-        // with HubSpot's API client.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let timestamp = (now_secs.saturating_mul(1000)).to_string();
         let uri = verify::signed_uri(url);
@@ -109,7 +102,7 @@ impl Provider for HubSpot {
     }
 
     fn generate_secret(&self) -> Secret {
-        let hex = |n| Alphanumeric.sample_string(&mut rand::rng(), n).to_ascii_lowercase();
+        let hex = |n| crate::signing::random_secret(n).to_ascii_lowercase();
         Secret::new(format!("{}-{}-{}-{}-{}", hex(8), hex(4), hex(4), hex(4), hex(12)))
     }
 }

@@ -2,12 +2,10 @@
 //! verification with the store's public key, the `{"op": "success"}` reply
 //! Commerce reads, and normalisation. See `docs/integrations/magento.md`.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
@@ -82,11 +80,6 @@ impl Provider for Magento {
         "magento"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // No signed timestamp.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -103,11 +96,6 @@ impl Provider for Magento {
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(request, received_at_secs)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Recorded and queued; the handlers come with Magento's API client.
-        Ok(Vec::new())
     }
 
     /// Signs with a development private key (what [`Provider::generate_secret`]

@@ -1,11 +1,8 @@
 //! Printify: `X-Pfy-Signature` verification (when the webhook was created
 //! with a secret) and event normalisation. See `docs/integrations/printify.md`.
 
-use std::time::Duration;
-
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 use crate::signing::{ct_eq, hmac_sha256, required_header};
@@ -102,11 +99,6 @@ impl Provider for Printify {
         "printify"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // No signed timestamp.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -120,18 +112,12 @@ impl Provider for Printify {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Orders, products and publishing results are recorded and queued;
-        // their sync handlers come with Printify's API client.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         vec![(SIGNATURE_HEADER.to_owned(), signature(body, secret))]
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 40))
+        Secret::new(crate::signing::random_secret(40))
     }
 }
 

@@ -6,11 +6,8 @@
 
 mod outbound;
 
-use std::time::Duration;
-
 use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 
 use crate::signing::{body_id, ct_eq, optional_header, sha256_hex};
 
@@ -99,11 +96,6 @@ impl Provider for Salesforce {
         "salesforce"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // Nothing is signed, so nothing carries a signed time.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -122,11 +114,6 @@ impl Provider for Salesforce {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Recorded and queued; the handlers come with Salesforce's API client.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let content_type = if body.first() == Some(&b'<') { "text/xml; charset=utf-8" } else { "application/json" };
         vec![
@@ -136,7 +123,7 @@ impl Provider for Salesforce {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 40))
+        Secret::new(crate::signing::random_secret(40))
     }
 }
 

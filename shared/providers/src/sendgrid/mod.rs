@@ -10,7 +10,7 @@ use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{DerSignature, Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 use crate::signing::{check_window, required_header, sha256_hex};
@@ -122,12 +122,6 @@ impl Provider for SendGrid {
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(request, received_at_secs)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Delivery and engagement events are recorded and queued; keeping
-        // message state comes with SendGrid's API client.
-        Ok(Vec::new())
     }
 
     /// Signs with a development private key (what [`Provider::generate_secret`]

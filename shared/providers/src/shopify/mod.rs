@@ -7,8 +7,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
 use crate::signing::{ct_eq, hmac_sha256, optional_header};
@@ -134,11 +133,6 @@ impl Provider for Shopify {
         "shopify"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // No signed timestamp: replays are caught by the event id.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -150,12 +144,6 @@ impl Provider for Shopify {
 
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise(request, received_at_secs)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Orders, products and the privacy topics are recorded and queued;
-        // their sync handlers come with Shopify's API client.
-        Ok(Vec::new())
     }
 
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
@@ -177,7 +165,7 @@ impl Provider for Shopify {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(format!("shpss_{}", Alphanumeric.sample_string(&mut rand::rng(), 32)))
+        Secret::new(format!("shpss_{}", crate::signing::random_secret(32)))
     }
 }
 
@@ -188,13 +176,7 @@ mod tests {
     use http::HeaderMap;
     use proptest::prelude::*;
 
-    fn request(pairs: &[(&str, &str)], body: &'static [u8]) -> WebhookRequest {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from_static(body) }
-    }
+    use crate::signing::test_request as request;
 
     #[test]
     fn event_id_prefers_the_topic_and_event_id() {

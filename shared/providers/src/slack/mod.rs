@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use portage_core::provider::{HandshakeReply, Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -159,12 +158,6 @@ impl Provider for Slack {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Messages and interactions are recorded and queued for the
-        // application's handlers; Portage keeps no Slack state.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let timestamp = now_secs.to_string();
         vec![
@@ -174,7 +167,7 @@ impl Provider for Slack {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 32).to_ascii_lowercase())
+        Secret::new(crate::signing::random_secret(32).to_ascii_lowercase())
     }
 }
 
@@ -185,13 +178,7 @@ mod tests {
     use http::HeaderMap;
     use proptest::prelude::*;
 
-    fn request(pairs: &[(&str, &str)], body: &'static [u8]) -> WebhookRequest {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from_static(body) }
-    }
+    use crate::signing::test_request as request;
 
     #[test]
     fn slacks_documented_example_verifies() {

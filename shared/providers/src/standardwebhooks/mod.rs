@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 
 /// The Standard Webhooks provider module.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,12 +48,6 @@ impl Provider for StandardWebhooks {
 
     fn normalise(&self, request: &WebhookRequest, _received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise::normalise(request)
-    }
-
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // A generic sender's payloads have no shape Portage could keep as
-        // state: events are recorded, queued and kept for replay only.
-        Ok(Vec::new())
     }
 
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {

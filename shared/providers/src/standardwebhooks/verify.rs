@@ -138,13 +138,7 @@ mod tests {
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-    fn request(pairs: &[(&str, &str)], body: &'static [u8]) -> WebhookRequest {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from_static(body) }
-    }
+    use crate::signing::test_request as request;
 
     fn check(pairs: &[(&str, &str)], now: i64) -> Result<(), RejectReason> {
         let body = br#"{"test": 2432232314}"#;

@@ -5,11 +5,8 @@
 
 pub(crate) mod verify;
 
-use std::time::Duration;
-
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 
 use crate::signing::{body_id, optional_header};
 
@@ -57,11 +54,6 @@ impl Provider for Twilio {
         "twilio"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // No signed timestamp.
-        Duration::ZERO
-    }
-
     fn verify(
         &self,
         request: &WebhookRequest,
@@ -75,12 +67,6 @@ impl Provider for Twilio {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Message and call statuses are recorded and queued; the handler
-        // that keeps delivery state comes with Twilio's API client.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let signature =
             verify::compute(url, &verify::form_params(body), secret.expose().as_bytes(), verify::Algorithm::Sha1);
@@ -91,7 +77,7 @@ impl Provider for Twilio {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 32).to_ascii_lowercase())
+        Secret::new(crate::signing::random_secret(32).to_ascii_lowercase())
     }
 }
 

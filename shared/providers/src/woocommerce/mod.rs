@@ -2,13 +2,10 @@
 //! store sends when a webhook is created, and event normalisation. See
 //! `docs/integrations/woocommerce.md`.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{HandshakeReply, Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
-use rand::distr::{Alphanumeric, SampleString};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -120,11 +117,6 @@ impl Provider for WooCommerce {
         "woocommerce"
     }
 
-    fn default_tolerance(&self) -> Duration {
-        // No signed timestamp.
-        Duration::ZERO
-    }
-
     fn unsigned_handshake(&self, request: &WebhookRequest, _secrets: &[Secret]) -> Option<HandshakeReply> {
         // Sent unsigned when a webhook is saved; WooCommerce keeps the webhook
         // active only if this is answered 200.
@@ -144,12 +136,6 @@ impl Provider for WooCommerce {
         normalise(request, received_at_secs)
     }
 
-    fn state_changes(&self, _event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        // Orders and products are recorded and queued; their sync handlers
-        // come with WooCommerce's API client.
-        Ok(Vec::new())
-    }
-
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, _now_secs: i64) -> Vec<(String, String)> {
         let delivery = crate::signing::sha256_hex(body);
         vec![
@@ -164,7 +150,7 @@ impl Provider for WooCommerce {
     }
 
     fn generate_secret(&self) -> Secret {
-        Secret::new(Alphanumeric.sample_string(&mut rand::rng(), 50))
+        Secret::new(crate::signing::random_secret(50))
     }
 }
 
@@ -175,13 +161,7 @@ mod tests {
     use http::HeaderMap;
     use proptest::prelude::*;
 
-    fn request(pairs: &[(&str, &str)], body: &'static [u8]) -> WebhookRequest {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
-        }
-        WebhookRequest { method: "POST".into(), url: String::new(), headers, body: Bytes::from_static(body) }
-    }
+    use crate::signing::test_request as request;
 
     #[test]
     fn secrets_are_entity_decoded_as_wordpress_does() {
