@@ -39,11 +39,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut settings = config::load(global, &registry)?;
     for (provider, secret) in config::ensure_dev_secrets(&mut settings, &registry)? {
         // A generated development secret is printed on purpose, once: the
-        // operator needs it to sign test deliveries. Configured secrets never are.
+        // operator needs it to sign test deliveries. Configured secrets never
+        // are, and a development key pair's private half is only saved.
+        let shown =
+            if secret.expose().contains('\n') { "(a key pair; its private key is not shown)" } else { secret.expose() };
         println!(
-            "no signing secret configured for {provider}; generated a development secret (saved in {}): {}",
+            "no signing secret configured for {provider}; generated a development secret (saved in {}): {shown}",
             global.data.join(config::DEV_SECRETS_FILE).display(),
-            secret.expose()
         );
     }
     let app = Arc::new(App::with_settings(registry, settings)?);

@@ -140,12 +140,12 @@ impl Provider for SendGrid {
         ]
     }
 
-    /// A development key pair, kept as its PKCS#8 private key (the public
-    /// half verifies); production connections hold SendGrid's public key.
+    /// A development key pair, kept as its PEM PKCS#8 private key (the
+    /// public half verifies); production connections hold SendGrid's public key.
     fn generate_secret(&self) -> Secret {
         let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
-        let der = key.to_pkcs8_der().map(|d| STANDARD.encode(d.as_bytes())).unwrap_or_default();
-        Secret::new(der)
+        let pem = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
+        Secret::new(pem)
     }
 }
 
