@@ -14,6 +14,7 @@
 //!
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 
+mod event_items;
 mod event_log;
 mod item;
 pub mod provision;
