@@ -5,71 +5,20 @@
 //! and a poison message ends in the dead-letter queue.
 
 mod common;
+mod lambda_common;
 mod lambda_runtime_api;
 #[path = "../shared/aws/tests/moto/mod.rs"]
 mod moto;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use lambda_common::{binary, http_api_event, portage, provision};
 use lambda_runtime_api::Function;
 use portage_core::ports::{EventLog, StateStore};
 use portage_core::{EventKey, EventStatus};
 use serde_json::{Value, json};
-
-fn binary(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_portage")).with_file_name(name)
-}
-
-fn aws_env() -> Vec<(String, String)> {
-    [
-        ("AWS_ENDPOINT_URL", moto::endpoint()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
-fn portage(args: &[&str]) -> String {
-    let out = Command::new(common::bin()).args(args).envs(aws_env()).output().unwrap();
-    assert!(out.status.success(), "portage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `portage aws provision` on a fresh name; returns the functions' environment.
-fn provision(max_receives: &str) -> Vec<(String, String)> {
-    let name = moto::unique("portage");
-    let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", max_receives]);
-    let mut env = aws_env();
-    for line in provisioned.lines() {
-        let (k, v) = line.split_once('=').expect("KEY=VALUE lines only");
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    env
-}
-
-fn http_api_event(path: &str, headers: Value, body: &[u8]) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": "POST /webhooks/stripe",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api1", "domainName": "api1.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "api1", "requestId": "r1", "routeKey": "POST /webhooks/stripe", "stage": "$default",
-            "time": "23/Nov/2026:19:00:00 +0000", "timeEpoch": 1795460000000i64,
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "Stripe/1.0"}
-        },
-        "body": STANDARD.encode(body),
-        "isBase64Encoded": true
-    })
-}
 
 fn rest_api_event(headers: Value, body: &[u8]) -> Value {
     json!({
@@ -323,158 +272,4 @@ async fn reconcile_requeues_stranded_events_and_reports_its_cursors() {
     assert_eq!(again["stranded_requeued"], 0, "nothing left to repair: {again}");
     let refused = reconcile.invoke(json!({"mode": "sometimes"})).await;
     assert!(refused.is_err(), "an unknown mode is an invocation error: {refused:?}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn every_webhook_function_records_its_providers_signed_event() {
-    let config = moto::config().await;
-    let env = provision("2");
-    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
-    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
-    let registry = portage_providers::registry();
-    let fixtures = common::repo_root().join("fixtures");
-    for provider in registry.iter().filter(|p| p.transport() == portage_core::provider::Transport::Http) {
-        let name = provider.name();
-        let binary = binary(&format!("webhook-{name}"));
-        assert!(binary.exists(), "no function binary for {name}: functions/webhook-{name}");
-        // The first fixture of the provider's folder (JSON or form body).
-        let mut bodies: Vec<_> = std::fs::read_dir(fixtures.join(name))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "form"))
-            .filter(|p| !p.to_string_lossy().contains("url_verification"))
-            .collect();
-        bodies.sort();
-        let body = std::fs::read(&bodies[0]).unwrap();
-        let secret = provider.generate_secret();
-        portage(&[
-            "secrets",
-            "set",
-            "--aws",
-            "--prefix",
-            &var("PORTAGE_SECRETS_PREFIX"),
-            name,
-            &format!("webhook_secret={}", secret.expose()),
-        ]);
-
-        let path = format!("/webhooks/{name}");
-        let url = format!("https://api1.execute-api.us-east-1.amazonaws.com{path}");
-        let mut headers = json!({"content-type": "application/json", "host": "api1.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"});
-        for (header, value) in provider.sign(&url, &body, &secret, common::now()) {
-            headers[header.to_lowercase()] = json!(value);
-        }
-        let mut function = Function::start(&binary, &env).await;
-        let answer = function.invoke(http_api_event(&path, headers, &body)).await.unwrap();
-        assert_eq!(answer["statusCode"], 200, "{name} ({}): {answer}", bodies[0].display());
-        let listed = EventLog::list(
-            &table,
-            &portage_core::EventFilter { provider: Some(name.to_owned()), ..Default::default() },
-        )
-        .await
-        .unwrap();
-        assert_eq!(listed.len(), 1, "{name}: one event recorded");
-        assert_eq!(listed[0].status, EventStatus::Queued, "{name}");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn amazon_notifications_from_sqs_and_eventbridge_are_recorded_once() {
-    let config = moto::config().await;
-    let env = provision("2");
-    let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
-    let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
-    let notification = std::fs::read_to_string(common::repo_root().join("fixtures/amazon/order_change.json")).unwrap();
-    let record = |id: &str, body: &str| {
-        json!({"messageId": id, "receiptHandle": format!("rh-{id}"), "body": body, "attributes": {"ApproximateReceiveCount": "1"},
-               "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-               "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sp-api", "awsRegion": "us-east-1"})
-    };
-    let batch = json!({"Records": [record("m1", &notification), record("m2", &notification), record("m3", "{\"not\": \"a notification\"}")]});
-    let mut function = Function::start(&binary("notifications-amazon"), &env).await;
-    let answer = function.invoke(batch).await.unwrap();
-    assert_eq!(
-        answer["batchItemFailures"],
-        json!([{"itemIdentifier": "m3"}]),
-        "only the malformed message is retried: {answer}"
-    );
-    let key = EventKey { provider: "amazon".into(), event_id: "0e999936-da2c-4f9c-9fc2-02b67bae5f4a".into() };
-    let recorded = EventLog::get(&table, &key).await.unwrap().expect("recorded");
-    assert_eq!((recorded.status, recorded.event.event_type.as_str()), (EventStatus::Queued, "ORDER_CHANGE"));
-    assert_eq!(recorded.raw.as_ref(), notification.as_bytes());
-
-    let bridge: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            common::repo_root().join("fixtures/amazon/listings_item_status_change.eventbridge.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    function.invoke(bridge).await.unwrap();
-    let key = EventKey { provider: "amazon".into(), event_id: "6a1d5c2e-0b3f-4e7a-9c8d-2f4b6a8c0e1d".into() };
-    assert!(EventLog::get(&table, &key).await.unwrap().is_some(), "an EventBridge event is recorded too");
-    assert!(function.invoke(json!({"detail-type": "X", "detail": {}})).await.is_err(), "a malformed event is an error");
-
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let queued =
-        sqs.receive_message().queue_url(var("PORTAGE_QUEUE_URL")).max_number_of_messages(10).send().await.unwrap();
-    assert_eq!(
-        queued.messages.unwrap_or_default().len(),
-        2,
-        "each notification enqueued once, the duplicate not at all"
-    );
-}
-
-/// A REST API (payload 1.0) event on stage `prod`, as API Gateway sends it.
-fn rest_stage_event(path: &str, headers: Value, body: &[u8]) -> Value {
-    json!({
-        "resource": path, "path": path, "httpMethod": "POST", "headers": headers, "multiValueHeaders": {},
-        "queryStringParameters": null, "multiValueQueryStringParameters": null, "pathParameters": null,
-        "stageVariables": null,
-        "requestContext": {"accountId": "123456789012", "apiId": "api2", "resourceId": "res", "stage": "prod",
-            "requestId": "r3", "resourcePath": path, "httpMethod": "POST", "path": format!("/prod{path}"),
-            "identity": {"sourceIp": "192.0.2.1"}},
-        "body": String::from_utf8(body.to_vec()).unwrap(), "isBase64Encoded": false
-    })
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_signed_url_is_rebuilt_with_the_stage_or_the_public_base_url() {
-    use portage_core::provider::Provider;
-    let mut env = provision("2");
-    let var = |env: &[(String, String)], k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
-    let hubspot = portage_providers::hubspot::HubSpot;
-    let secret = hubspot.generate_secret();
-    portage(&[
-        "secrets",
-        "set",
-        "--aws",
-        "--prefix",
-        &var(&env, "PORTAGE_SECRETS_PREFIX"),
-        "hubspot",
-        &format!("webhook_secret={}", secret.expose()),
-    ]);
-    let body = std::fs::read(common::repo_root().join("fixtures/hubspot/contact.creation.json")).unwrap();
-    let headers = |url: &str| {
-        let mut headers = json!({"content-type": "application/json", "host": "api2.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"});
-        for (name, value) in hubspot.sign(url, &body, &secret, common::now()) {
-            headers[name.to_lowercase()] = json!(value);
-        }
-        headers
-    };
-
-    let mut function = Function::start(&binary("webhook-hubspot"), &env).await;
-    let stage_url = "https://api2.execute-api.us-east-1.amazonaws.com/prod/webhooks/hubspot";
-    let answer = function.invoke(rest_stage_event("/webhooks/hubspot", headers(stage_url), &body)).await.unwrap();
-    assert_eq!(answer["statusCode"], 200, "signed over the stage URL: {answer}");
-    let unstaged = "https://api2.execute-api.us-east-1.amazonaws.com/webhooks/hubspot";
-    let answer = function.invoke(rest_stage_event("/webhooks/hubspot", headers(unstaged), &body)).await.unwrap();
-    assert_eq!(answer["statusCode"], 401, "a URL HubSpot did not call does not verify: {answer}");
-
-    env.push(("PORTAGE_PUBLIC_BASE_URL".to_owned(), "https://hooks.example.com/".to_owned()));
-    let mut function = Function::start(&binary("webhook-hubspot"), &env).await;
-    let answer = function
-        .invoke(rest_stage_event("/webhooks/hubspot", headers("https://hooks.example.com/webhooks/hubspot"), &body))
-        .await
-        .unwrap();
-    assert_eq!(answer["statusCode"], 200, "signed over the custom domain's URL: {answer}");
 }
