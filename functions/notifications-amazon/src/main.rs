@@ -2,7 +2,9 @@
 //! SP-API partner bus): Amazon's notifications recorded, deduplicated and
 //! enqueued like webhooks.
 
+use std::sync::Arc;
+
 #[tokio::main]
 async fn main() -> Result<(), portage_lambda::Error> {
-    portage_lambda::notifications::run("amazon").await
+    portage_lambda::notifications::run(Arc::new(portage_providers::amazon::Amazon)).await
 }

@@ -8,6 +8,7 @@ use portage_aws::{DynamoTable, SecretsManagerSecrets, SqsQueue};
 use portage_core::ingest::{IngestConfig, Ingestor};
 use portage_core::intake::SeparateIntake;
 use portage_core::ports::{Clock, SystemClock};
+use portage_core::provider::{Provider, Registry};
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::{SyncConfig, Worker};
 
@@ -49,18 +50,20 @@ impl Deployment {
         })
     }
 
-    /// The ingest flow for one provider's function.
-    pub fn ingestor(&self, provider: &str) -> Ingestor {
+    /// The ingest flow for one provider's function: a registry of that
+    /// provider alone, so the function links no other provider's code.
+    pub fn ingestor(&self, provider: Arc<dyn Provider>) -> Ingestor {
+        let provider_name = provider.name();
         let tolerance: HashMap<String, _> =
-            self.settings.tolerance.map(|t| (provider.to_owned(), t)).into_iter().collect();
+            self.settings.tolerance.map(|t| (provider_name.to_owned(), t)).into_iter().collect();
         let config = IngestConfig {
             max_body_bytes: self.settings.max_body_bytes,
             tolerance,
-            legacy_schemes: self.settings.legacy_signatures.then(|| provider.to_owned()).into_iter().collect(),
+            legacy_schemes: self.settings.legacy_signatures.then(|| provider_name.to_owned()).into_iter().collect(),
             reclaim_after: self.settings.reclaim_after,
         };
         let intake = Arc::new(SeparateIntake::new(self.table.clone(), self.queue.clone()));
-        Ingestor::new(portage_providers::registry(), intake, self.secrets.clone(), self.clock.clone(), config)
+        Ingestor::new(Registry::new().with(provider), intake, self.secrets.clone(), self.clock.clone(), config)
     }
 
     /// The sync flow.

@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use bytes::Bytes;
 use lambda_runtime::{LambdaEvent, service_fn};
 use portage_core::ingest::{IngestResponse, Ingestor};
-use portage_core::provider::WebhookRequest;
+use portage_core::provider::{Provider, WebhookRequest};
 use serde_json::Value;
 use tracing::warn;
 
@@ -18,14 +18,15 @@ use crate::metrics;
 
 /// Serves notifications for `provider` until the runtime stops the process.
 /// The connection is `PORTAGE_CONNECTION` (`default`).
-pub async fn run(provider: &'static str) -> Result<(), crate::Error> {
+pub async fn run(provider: Arc<dyn Provider>) -> Result<(), crate::Error> {
+    let name = provider.name();
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
     let connection: Arc<str> = deployment.settings.connection.clone().into();
     let ingestor = Arc::new(deployment.ingestor(provider));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (ingestor, connection) = (ingestor.clone(), connection.clone());
-        async move { handle(&ingestor, provider, &connection, event.payload).await }
+        async move { handle(&ingestor, name, &connection, event.payload).await }
     }))
     .await
 }

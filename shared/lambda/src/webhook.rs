@@ -7,20 +7,21 @@ use bytes::Bytes;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use portage_core::DEFAULT_CONNECTION;
 use portage_core::ingest::{IngestResponse, Ingestor};
-use portage_core::provider::WebhookRequest;
+use portage_core::provider::{Provider, WebhookRequest};
 
 use crate::deployment::Deployment;
 use crate::metrics;
 
 /// Serves one provider's webhook route until the runtime stops the process.
-pub async fn run(provider: &'static str) -> Result<(), crate::Error> {
+pub async fn run(provider: Arc<dyn Provider>) -> Result<(), crate::Error> {
+    let name = provider.name();
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
     // The default connection's signing secrets are fetched while the runtime
     // waits for the first invocation, not after it arrives.
     let secrets = deployment.secrets.clone();
     tokio::spawn(async move {
-        if let Err(error) = secrets.warm(provider, DEFAULT_CONNECTION).await {
+        if let Err(error) = secrets.warm(name, DEFAULT_CONNECTION).await {
             tracing::warn!(%error, "could not prefetch signing secrets; the first delivery fetches them");
         }
     });
@@ -28,7 +29,7 @@ pub async fn run(provider: &'static str) -> Result<(), crate::Error> {
     let base_url: Arc<Option<String>> = Arc::new(deployment.settings.public_base_url.clone());
     lambda_http::run(service_fn(move |request: Request| {
         let (ingestor, base_url) = (ingestor.clone(), base_url.clone());
-        async move { handle(&ingestor, provider, base_url.as_deref(), request).await }
+        async move { handle(&ingestor, name, base_url.as_deref(), request).await }
     }))
     .await
 }
