@@ -93,10 +93,10 @@ pub trait Provider: Send + Sync {
     /// time, on the raw bytes.
     fn verify(&self, request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason>;
 
-    /// Answers a handshake that comes unsigned (eBay's challenge, keyed with
-    /// the connection's verification token from `secrets`; WooCommerce's ping
-    /// on webhook creation). Asked before verification, with the
-    /// connection's secrets (possibly none); `None` for ordinary deliveries.
+    /// Answers a handshake that comes unsigned (WooCommerce's ping on webhook
+    /// creation; a challenge answered with the connection's token from
+    /// `secrets`). Asked before verification, with the connection's secrets
+    /// (possibly none); `None` for ordinary deliveries.
     fn unsigned_handshake(&self, request: &WebhookRequest, secrets: &[Secret]) -> Option<HandshakeReply> {
         let _ = (request, secrets);
         None
