@@ -28,15 +28,9 @@ async fn every_webhook_function_records_its_providers_signed_event() {
         let name = provider.name();
         let binary = binary(&format!("webhook-{name}"));
         assert!(binary.exists(), "no function binary for {name}: functions/webhook-{name}");
-        // The first fixture of the provider's folder (JSON or form body).
-        let mut bodies: Vec<_> = std::fs::read_dir(fixtures.join(name))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "form"))
-            .filter(|p| !p.to_string_lossy().contains("url_verification"))
-            .collect();
-        bodies.sort();
-        let body = std::fs::read(&bodies[0]).unwrap();
+        let samples = common::samples();
+        let fixture = &samples.iter().find(|(p, _)| p == name).expect("a sample in fixtures/samples.tsv").1;
+        let body = std::fs::read(fixtures.join(fixture)).unwrap();
         let secret = provider.generate_secret();
         portage(&[
             "secrets",
@@ -56,7 +50,7 @@ async fn every_webhook_function_records_its_providers_signed_event() {
         }
         let mut function = Function::start(&binary, &env).await;
         let answer = function.invoke(http_api_event(&path, headers, &body)).await.unwrap();
-        assert_eq!(answer["statusCode"], 200, "{name} ({}): {answer}", bodies[0].display());
+        assert_eq!(answer["statusCode"], 200, "{name} ({fixture}): {answer}");
         let listed = EventLog::list(
             &table,
             &portage_core::EventFilter { provider: Some(name.to_owned()), ..Default::default() },

@@ -8,24 +8,6 @@ mod common;
 use common::{Server, cli, stdout};
 use serde_json::{Value, json};
 
-/// One fixture per provider, signed and sent by `portage webhook send`.
-const FIXTURES: [(&str, &str); 14] = [
-    ("salesforce", "salesforce/outbound.opportunity.xml"),
-    ("etsy", "etsy/order.paid.json"),
-    ("github", "github/issues.opened.json"),
-    ("hubspot", "hubspot/batch.property_change.json"),
-    ("magento", "magento/cart.product_add.json"),
-    ("printify", "printify/order.created.json"),
-    ("sendgrid", "sendgrid/events.batch.json"),
-    ("shopify", "shopify/orders.create.json"),
-    ("slack", "slack/event_callback.message.json"),
-    ("standardwebhooks", "standardwebhooks/invoice.paid.json"),
-    ("stripe", "stripe/customer.created.json"),
-    ("twilio", "twilio/incoming_message.form"),
-    ("woocommerce", "woocommerce/order.updated.json"),
-    ("printify", "printify/product.publish.started.json"),
-];
-
 /// Posts the fixture signed; returns the status, the body as JSON (null when
 /// it is not JSON) and as text.
 fn send(server: &Server, provider: &str, fixture: &str) -> (String, Value, String) {
@@ -41,12 +23,14 @@ fn send(server: &Server, provider: &str, fixture: &str) -> (String, Value, Strin
 async fn every_provider_accepts_its_own_signed_deliveries_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), None);
+    let samples = common::samples();
     let registry = portage_providers::registry();
     for provider in registry.iter().filter(|p| p.transport() == portage_core::provider::Transport::Http) {
         let name = provider.name();
-        assert!(FIXTURES.iter().any(|(p, _)| *p == name), "no fixture for {name}: add one to FIXTURES");
+        assert!(samples.iter().any(|(p, _)| p == name), "no sample for {name}: add one to fixtures/samples.tsv");
     }
-    for (provider, fixture) in FIXTURES {
+    for (provider, fixture) in &samples {
+        let (provider, fixture) = (provider.as_str(), fixture.as_str());
         let (status, first, text) = send(&server, provider, fixture);
         assert_eq!(status, "200", "{provider} {fixture}: {text} {}", server.logs());
         let (status, second, text) = send(&server, provider, fixture);
@@ -65,7 +49,7 @@ async fn every_provider_accepts_its_own_signed_deliveries_once() {
     }
     let listed = cli(&server.data, &["events", "list", "--format", "json", "--limit", "100"]);
     let events: Vec<Value> = serde_json::from_str(&stdout(&listed)).unwrap();
-    assert_eq!(events.len(), FIXTURES.len(), "each delivery recorded exactly once");
+    assert_eq!(events.len(), samples.len(), "each delivery recorded exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread")]

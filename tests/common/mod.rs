@@ -188,3 +188,11 @@ pub fn wait_for_events(data: &Path, done: impl Fn(&[serde_json::Value]) -> bool)
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `fixtures/samples.tsv`: one sample delivery per webhook source, as
+/// `(provider, fixture path under fixtures/)`.
+pub fn samples() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo_root().join("fixtures/samples.tsv")).unwrap();
+    let rows = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
+    rows.filter_map(|l| l.split_once('\t')).map(|(p, f)| (p.to_owned(), f.to_owned())).collect()
+}

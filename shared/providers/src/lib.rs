@@ -4,6 +4,7 @@
 
 pub mod amazon;
 pub mod etsy;
+mod fields;
 pub mod github;
 pub mod hubspot;
 pub mod magento;

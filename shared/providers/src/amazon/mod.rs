@@ -9,7 +9,7 @@ use portage_core::provider::{Provider, Transport, VerifyOptions, WebhookRequest}
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
-const MAX_LEN: usize = 255;
+use crate::fields::{MAX_LEN, rfc3339_secs};
 
 /// An SP-API notification (`NotificationVersion` 1.0).
 #[derive(Deserialize)]
@@ -39,11 +39,6 @@ struct BridgeEvent {
     detail: Notification,
 }
 
-fn seconds(time: Option<&str>) -> Option<i64> {
-    let time = humantime::parse_rfc3339_weak(time?).ok()?;
-    i64::try_from(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
-}
-
 /// The seller the payload names, where it names one.
 fn seller(payload: Option<&serde_json::Value>) -> Option<String> {
     let payload = payload?.as_object()?;
@@ -62,8 +57,11 @@ fn normalise(body: &[u8], received_at_secs: i64) -> Result<NormalizedEvent, Reje
     if !valid(&id) || !valid(&notification.notification_type) {
         return Err(RejectReason::MalformedPayload);
     }
-    let occurred_at = seconds(notification.event_time.as_deref())
-        .or_else(|| seconds(notification.notification_metadata.publish_time.as_deref()))
+    let occurred_at = notification
+        .event_time
+        .as_deref()
+        .and_then(rfc3339_secs)
+        .or_else(|| notification.notification_metadata.publish_time.as_deref().and_then(rfc3339_secs))
         .unwrap_or(received_at_secs);
     Ok(NormalizedEvent {
         event_id: id,

@@ -7,9 +7,8 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
+use crate::fields::{MAX_LEN, id_text};
 use crate::standardwebhooks::{self, verify as standard};
-
-const MAX_LEN: usize = 255;
 
 /// What Etsy's payload carries: the event's type, the shop, and the URL of
 /// the resource to fetch (the body has no order details).
@@ -40,11 +39,7 @@ fn normalise(request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> 
     let event_type =
         payload.event_type.filter(|t| !t.is_empty() && t.len() <= MAX_LEN).ok_or(RejectReason::MalformedPayload)?;
     let (object_kind, object_id) = payload.resource_url.as_deref().map(resource).unwrap_or_default();
-    let account = match payload.shop_id {
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(serde_json::Value::String(s)) if s.len() <= MAX_LEN => Some(s),
-        _ => None,
-    };
+    let account = id_text(payload.shop_id.as_ref(), MAX_LEN);
     Ok(NormalizedEvent {
         event_id: headers.id.to_owned(),
         event_type,

@@ -7,6 +7,7 @@ use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::fields::MAX_LEN;
 use crate::signing::{ct_eq, hmac_sha256, optional_header, required_header};
 
 /// The header carrying the signature.
@@ -15,7 +16,6 @@ pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
 const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 /// The event's name, e.g. `push`, `issues`, `ping`.
 const EVENT_HEADER: &str = "X-GitHub-Event";
-const MAX_LEN: usize = 255;
 
 /// The GitHub provider module.
 #[derive(Debug, Clone, Copy, Default)]

@@ -9,9 +9,7 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
-use crate::signing::sha256_hex;
-
-const MAX_LEN: usize = 255;
+use crate::fields::{MAX_LEN, batch_id, id_text, shared_type};
 
 /// One element of a webhook batch (HubSpot sends up to 100 per request).
 #[derive(Deserialize)]
@@ -28,45 +26,31 @@ struct Notification {
     object_id: Option<serde_json::Value>,
 }
 
-fn text(value: &serde_json::Value) -> Option<String> {
-    match value {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) if !s.is_empty() && s.len() <= MAX_LEN => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// One Portage event per request. Its id is the single notification's
 /// `eventId`, or for a batch `batch:` and the SHA-256 of its sorted event
 /// ids, so HubSpot's retry of the same batch is a duplicate however it is
 /// formatted. The sync handler walks the notifications.
 fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
     let batch: Vec<Notification> = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
-    let mut ids = batch
+    let ids = batch
         .iter()
-        .map(|n| text(&n.event_id))
+        .map(|n| id_text(Some(&n.event_id), MAX_LEN))
         .collect::<Option<Vec<String>>>()
         .ok_or(RejectReason::MalformedPayload)?;
     let first = batch.first().ok_or(RejectReason::MalformedPayload)?;
     let types: Vec<&str> = batch.iter().filter_map(|n| n.subscription_type.as_deref()).collect();
-    let event_type = match types.first() {
-        Some(t) if types.iter().all(|u| u == t) && t.len() <= MAX_LEN => (*t).to_owned(),
-        _ => "batch".to_owned(),
-    };
     let occurred_at =
         batch.iter().filter_map(|n| n.occurred_at_ms).max().map_or(received_at_secs, |ms| ms.div_euclid(1000));
     let single = batch.len() == 1;
-    ids.sort();
-    let event_id = if single { ids.swap_remove(0) } else { format!("batch:{}", sha256_hex(ids.join(",").as_bytes())) };
     Ok(NormalizedEvent {
-        event_id,
-        event_type,
+        event_id: batch_id(ids).ok_or(RejectReason::MalformedPayload)?,
+        event_type: shared_type(&types),
         occurred_at,
-        account: first.portal_id.as_ref().and_then(text),
+        account: id_text(first.portal_id.as_ref(), MAX_LEN),
         object_kind: single
             .then(|| first.subscription_type.as_deref().and_then(|t| t.split('.').next()).map(str::to_owned))
             .flatten(),
-        object_id: single.then(|| first.object_id.as_ref().and_then(text)).flatten(),
+        object_id: single.then(|| id_text(first.object_id.as_ref(), MAX_LEN)).flatten(),
         livemode: None,
     })
 }

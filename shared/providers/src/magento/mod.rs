@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
 
+use crate::fields::MAX_LEN;
 use crate::signing::{body_id, required_header};
 
 const SIGNATURE_HEADER: &str = "x-adobe-commerce-webhook-signature";
-const MAX_LEN: usize = 255;
 
 /// The verification key: the PEM public key Commerce shows (Stores →
 /// Configuration → Adobe Services → Webhooks), or, for development, a PEM

@@ -5,10 +5,10 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
+use crate::fields::{MAX_LEN, id_text, rfc3339_secs};
 use crate::signing::{ct_eq, hmac_sha256, required_header};
 
 const SIGNATURE_HEADER: &str = "X-Pfy-Signature";
-const MAX_LEN: usize = 255;
 
 /// `sha256=<lowercase hex>` HMAC-SHA256 of the body, keyed with the secret
 /// given when the webhook was created.
@@ -57,35 +57,21 @@ struct ResourceData {
     shop_id: Option<serde_json::Value>,
 }
 
-fn text(value: Option<serde_json::Value>) -> Option<String> {
-    match value? {
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::String(s) if s.len() <= MAX_LEN => Some(s),
-        _ => None,
-    }
-}
-
 fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
     let envelope: Envelope = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
     let valid = |s: &str| !s.is_empty() && s.len() <= MAX_LEN;
     if !valid(&envelope.id) || !valid(&envelope.event_type) {
         return Err(RejectReason::MalformedPayload);
     }
-    let occurred_at = envelope
-        .created_at
-        .as_deref()
-        .and_then(|t| humantime::parse_rfc3339_weak(t.trim_end_matches("+00:00")).ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(received_at_secs);
+    let occurred_at = envelope.created_at.as_deref().and_then(rfc3339_secs).unwrap_or(received_at_secs);
     let resource = envelope.resource.unwrap_or_default();
     Ok(NormalizedEvent {
         event_id: envelope.id,
         event_type: envelope.event_type,
         occurred_at,
-        account: text(resource.data.unwrap_or_default().shop_id),
+        account: id_text(resource.data.unwrap_or_default().shop_id.as_ref(), MAX_LEN),
         object_kind: resource.kind.filter(|k| k.len() <= MAX_LEN),
-        object_id: text(resource.id),
+        object_id: id_text(resource.id.as_ref(), MAX_LEN),
         livemode: None,
     })
 }

@@ -9,13 +9,13 @@ mod outbound;
 use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 
+use crate::fields::{MAX_LEN, batch_id};
 use crate::signing::{body_id, ct_eq, optional_header, sha256_hex};
 
 /// The header a Flow callout's Named Credential adds.
 const TOKEN_HEADER: &str = "X-Portage-Token";
 /// The query parameter an outbound message's endpoint URL carries.
 const TOKEN_PARAM: &str = "token";
-const MAX_LEN: usize = 255;
 const ACK: &str = concat!(
     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
     r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>"#,
@@ -68,16 +68,12 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
         });
     }
     let message = outbound::parse(&request.body).ok_or(RejectReason::MalformedPayload)?;
-    let mut ids: Vec<String> =
+    let ids: Vec<String> =
         message.notification_ids.into_iter().filter(|i| !i.is_empty() && i.len() <= MAX_LEN).collect();
-    if ids.is_empty() {
-        return Err(RejectReason::MalformedPayload);
-    }
     let single = ids.len() == 1;
-    ids.sort();
     let object_type = message.object_type.filter(|t| !t.is_empty() && t.len() <= MAX_LEN);
     Ok(NormalizedEvent {
-        event_id: if single { ids.swap_remove(0) } else { format!("batch:{}", sha256_hex(ids.join(",").as_bytes())) },
+        event_id: batch_id(ids).ok_or(RejectReason::MalformedPayload)?,
         event_type: format!("outbound_message.{}", object_type.as_deref().unwrap_or("object")),
         occurred_at: received_at_secs,
         account: message.organization.filter(|o| o.len() <= MAX_LEN),

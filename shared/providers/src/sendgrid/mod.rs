@@ -13,14 +13,14 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
-use crate::signing::{check_window, required_header, sha256_hex};
+use crate::fields::{MAX_LEN, batch_id, shared_type};
+use crate::signing::{check_window, required_header};
 
 const SIGNATURE_HEADER: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP_HEADER: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
 /// SendGrid retries for up to 24 hours; the window covers that (a replay
 /// inside it is caught by the events' ids).
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(25 * 3600);
-const MAX_LEN: usize = 255;
 
 /// The DER bytes inside a key as SendGrid shows it (base64) or as PEM.
 fn der(text: &str) -> Option<Vec<u8>> {
@@ -79,22 +79,17 @@ struct Event {
 /// `batch:` and the SHA-256 of the sorted ids (a retried batch is a duplicate).
 fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
     let events: Vec<Event> = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
-    let mut ids: Vec<String> = events
+    let ids: Vec<String> = events
         .iter()
         .map(|e| e.sg_event_id.clone().filter(|id| !id.is_empty() && id.len() <= MAX_LEN))
         .collect::<Option<_>>()
         .ok_or(RejectReason::MalformedPayload)?;
     let first = events.first().ok_or(RejectReason::MalformedPayload)?;
     let kinds: Vec<&str> = events.iter().filter_map(|e| e.event.as_deref()).collect();
-    let event_type = match kinds.first() {
-        Some(k) if kinds.iter().all(|x| x == k) && k.len() <= MAX_LEN => (*k).to_owned(),
-        _ => "batch".to_owned(),
-    };
     let single = events.len() == 1;
-    ids.sort();
     Ok(NormalizedEvent {
-        event_id: if single { ids.swap_remove(0) } else { format!("batch:{}", sha256_hex(ids.join(",").as_bytes())) },
-        event_type,
+        event_id: batch_id(ids).ok_or(RejectReason::MalformedPayload)?,
+        event_type: shared_type(&kinds),
         occurred_at: events.iter().filter_map(|e| e.timestamp).max().unwrap_or(received_at_secs),
         account: None,
         object_kind: single.then(|| "message".to_owned()),

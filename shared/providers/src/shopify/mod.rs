@@ -10,11 +10,11 @@ use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 
+use crate::fields::{MAX_LEN, id_text, rfc3339_secs};
 use crate::signing::{ct_eq, hmac_sha256, optional_header};
 
 /// The privacy topics every public app must handle (GDPR compliance webhooks).
 pub const PRIVACY_TOPICS: [&str; 3] = ["customers/data_request", "customers/redact", "shop/redact"];
-const MAX_LEN: usize = 255;
 
 /// The headers of one delivery style: classic webhooks (`X-Shopify-*`) or
 /// Events deliveries (`shopify-*`).
@@ -103,16 +103,9 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     };
     let value: serde_json::Value = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
     let head: Head = serde_json::from_value(value).unwrap_or_default();
-    let object_id = match head.id {
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(serde_json::Value::String(s)) if s.len() <= MAX_LEN => Some(s),
-        _ => head.admin_graphql_api_id.filter(|g| g.len() <= MAX_LEN),
-    };
-    let occurred_at = header(names.triggered_at)
-        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(received_at_secs);
+    let object_id =
+        id_text(head.id.as_ref(), MAX_LEN).or_else(|| head.admin_graphql_api_id.filter(|g| g.len() <= MAX_LEN));
+    let occurred_at = header(names.triggered_at).and_then(rfc3339_secs).unwrap_or(received_at_secs);
     Ok(NormalizedEvent {
         event_id,
         event_type: topic.to_owned(),

@@ -9,13 +9,13 @@ use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::fields::MAX_LEN;
 use crate::signing::{body_id, check_window, ct_eq, hmac_sha256, optional_header, required_header};
 
 const SIGNATURE_HEADER: &str = "X-Slack-Signature";
 const TIMESTAMP_HEADER: &str = "X-Slack-Request-Timestamp";
 /// The official SDKs' window, both ways.
 const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
-const MAX_LEN: usize = 255;
 
 /// `v0=<hex>` for a body at a timestamp, as Slack signs it. The timestamp
 /// is signed as the header's text.

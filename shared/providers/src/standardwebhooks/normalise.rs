@@ -8,9 +8,7 @@ use portage_core::{NormalizedEvent, RejectReason};
 use serde::Deserialize;
 
 use super::verify::{headers, parse_timestamp};
-
-/// Longest id or type we record.
-const MAX_LEN: usize = 255;
+use crate::fields::MAX_LEN;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]

@@ -8,11 +8,11 @@ pub(crate) mod verify;
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 
+use crate::fields::MAX_LEN;
 use crate::signing::{body_id, optional_header};
 
 /// Twilio's idempotency token: the same on a retry of one callback.
 const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
-const MAX_LEN: usize = 255;
 
 /// Event id: Twilio's idempotency token where it sends one; else the
 /// resource's Sid and status (each status callback is its own event); else

@@ -9,13 +9,13 @@ use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::fields::{MAX_LEN, id_text, rfc3339_secs};
 use crate::signing::{ct_eq, hmac_sha256, optional_header, required_header};
 
 const SIGNATURE_HEADER: &str = "X-WC-Webhook-Signature";
 const TOPIC_HEADER: &str = "X-WC-Webhook-Topic";
 const DELIVERY_HEADER: &str = "X-WC-Webhook-Delivery-ID";
 const SOURCE_HEADER: &str = "X-WC-Webhook-Source";
-const MAX_LEN: usize = 255;
 
 /// The secret as WooCommerce keys its HMAC: `wp_specialchars_decode($secret,
 /// ENT_QUOTES)`, which turns `&amp;`, `&lt;`, `&gt;`, `&quot;` and `&#039;`
@@ -81,22 +81,13 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     };
     let value: serde_json::Value = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
     let resource: Resource = serde_json::from_value(value).unwrap_or_default();
-    let id = match resource.id {
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(serde_json::Value::String(s)) if s.len() <= 64 => Some(s),
-        _ => None,
-    };
+    let id = id_text(resource.id.as_ref(), 64);
     let modified = resource.date_modified_gmt.or(resource.date_created_gmt).filter(|m| m.len() <= 40);
     let event_id = match (&id, &modified) {
         (Some(id), Some(modified)) => format!("{topic}:{id}:{modified}"),
         _ => delivery.to_owned(),
     };
-    let occurred_at = modified
-        .as_deref()
-        .and_then(|m| humantime::parse_rfc3339_weak(m).ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(received_at_secs);
+    let occurred_at = modified.as_deref().and_then(rfc3339_secs).unwrap_or(received_at_secs);
     Ok(NormalizedEvent {
         event_id,
         event_type: topic.to_owned(),
