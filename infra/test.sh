@@ -21,7 +21,14 @@ step "Signature vectors are what the providers' official libraries make"
 for file in fixtures/*/vectors/signatures*.jsonl; do
   dir=$(dirname "$file")
   mode=$(basename "$file" .jsonl); mode=${mode#signatures}; mode=${mode#-}
-  if [ -f "$dir/generate.py" ]; then
+  if [ -f "$dir/requirements-isolated.txt" ]; then
+    # A library whose pins conflict with the shared venv's gets a venv of its own.
+    provider=$(basename "$(dirname "$dir")")
+    own="target/vectors-venv-$provider"
+    [ -x "$own/bin/python" ] || python3 -m venv "$own"
+    "$own/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements-isolated.txt"
+    generated=$("$own/bin/python" "$dir/generate.py" ${mode:+--$mode})
+  elif [ -f "$dir/generate.py" ]; then
     generated=$("$venv/bin/python" "$dir/generate.py" ${mode:+--$mode})
   else
     # An npm library, if the generator uses one: installed exactly as package-lock.json pins it.

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use portage_client::HttpSigningKeys;
 use portage_core::ingest::Ingestor;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
@@ -48,15 +49,18 @@ impl App {
         })
     }
 
-    /// The ingest flow over this deployment's ports.
-    pub fn ingestor(&self) -> Ingestor {
-        Ingestor::new(
+    /// The ingest flow over this deployment's ports, fetching the signing
+    /// keys PayPal and eBay deliveries name (see [`HttpSigningKeys::from_env`]).
+    pub fn ingestor(&self) -> anyhow::Result<Ingestor> {
+        let keys = HttpSigningKeys::from_env(self.secrets.clone())?;
+        Ok(Ingestor::new(
             self.registry.clone(),
             self.queue.clone(),
             self.secrets.clone(),
             self.clock.clone(),
             self.settings.ingest.clone(),
         )
+        .with_signing_keys(Arc::new(keys)))
     }
 
     /// The sync flow over this deployment's ports.

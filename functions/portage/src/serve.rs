@@ -50,7 +50,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let app = Arc::new(App::with_settings(registry, settings)?);
     let work = Arc::new(Notify::new());
-    let state = Arc::new(ServerState { ingestor: app.ingestor(), app: app.clone(), work: work.clone() });
+    let state = Arc::new(ServerState { ingestor: app.ingestor()?, app: app.clone(), work: work.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
@@ -63,8 +63,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let router = Router::new()
         .route("/health", get(health))
-        .route("/webhooks/{provider}", post(webhook_default))
-        .route("/webhooks/{provider}/{connection}", post(webhook))
+        // GET too: eBay's endpoint challenge arrives as a GET.
+        .route("/webhooks/{provider}", post(webhook_default).get(webhook_default))
+        .route("/webhooks/{provider}/{connection}", post(webhook).get(webhook))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let bound = listener.local_addr()?;
@@ -140,6 +141,14 @@ fn rejection(provider: &str, connection: &str, reason: RejectReason) -> Response
     (status, axum::Json(json!({ "error": reason.code() }))).into_response()
 }
 
+/// Marks a response sent before the request body was read whole: the
+/// connection is closed after it (RFC 9112, section 9.6), so the client does
+/// not reuse a connection that still carries the rest of its body.
+fn closing(mut response: Response) -> Response {
+    response.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
+}
+
 /// The public URL the provider called: scheme from `X-Forwarded-Proto`, host
 /// from `Host`, path and query as received.
 fn public_url(headers: &HeaderMap, uri: &Uri) -> String {
@@ -159,19 +168,21 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if state.app.registry.get(&provider).is_none() {
-        return rejection(&provider, &connection, RejectReason::UnknownProvider);
-    }
     let limit = state.ingestor.max_body_bytes();
     let declared =
         headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return rejection(&provider, &connection, RejectReason::PayloadTooLarge);
+        return closing(rejection(&provider, &connection, RejectReason::PayloadTooLarge));
     }
+    // The body is read before any answer, so a client still sending it never
+    // finds the connection closed under it.
     let body = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
-        Err(_) => return rejection(&provider, &connection, RejectReason::PayloadTooLarge),
+        Err(_) => return closing(rejection(&provider, &connection, RejectReason::PayloadTooLarge)),
     };
+    if state.app.registry.get(&provider).is_none() {
+        return rejection(&provider, &connection, RejectReason::UnknownProvider);
+    }
     let request = WebhookRequest { method: method.as_str().to_owned(), url: public_url(&headers, &uri), headers, body };
     let response = state.ingestor.handle(&provider, &connection, request).await;
     if response.status == 200 {

@@ -131,6 +131,10 @@ impl Secrets for SecretsManagerSecrets {
         Ok(fetched.then(|| signing(&values)))
     }
 
+    async fn get(&self, provider: &str, connection: &str, key: &str) -> Result<Option<Secret>, StoreError> {
+        Ok(self.values(provider, connection, self.ttl).await?.0.get(key).map(|v| Secret::new(v.clone())))
+    }
+
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
         let name = self.secret_name(provider, connection);
         let slot = self.slot(provider, connection);

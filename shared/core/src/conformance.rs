@@ -275,7 +275,8 @@ pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queu
 }
 
 /// Checks a secrets adapter: nothing configured reads as empty, `put` merges,
-/// and every `webhook_secret*` key (and only those) is a signing secret.
+/// every `webhook_secret*` key (and only those) is a signing secret, and `get`
+/// reads one value.
 pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
     use crate::secret::Secret;
     let exposed = |v: Vec<Secret>| {
@@ -292,4 +293,7 @@ pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
     secrets.put(provider, "c1", &rotation).await.unwrap();
     assert_eq!(exposed(secrets.signing_secrets(provider, "c1").await.unwrap()), ["new", "newer"]);
     assert!(secrets.signing_secrets(provider, "c2").await.unwrap().is_empty(), "connections are separate");
+    assert_eq!(secrets.get(provider, "c1", "api_key").await.unwrap().map(|s| s.expose().to_owned()), Some("key".into()));
+    assert!(secrets.get(provider, "c1", "client_id").await.unwrap().is_none());
+    assert!(secrets.get(provider, "c2", "api_key").await.unwrap().is_none());
 }

@@ -34,6 +34,15 @@ pub enum RejectReason {
     /// No provider is registered under the route's name.
     #[error("unknown_provider")]
     UnknownProvider,
+    /// The signing key the delivery names is not the provider's: fetched
+    /// from elsewhere than its own hosts, a certificate that does not chain to
+    /// a public root or is expired, or not issued to the provider's name.
+    #[error("untrusted_signing_key")]
+    UntrustedSigningKey,
+    /// The signing key the delivery names could not be fetched or is not
+    /// one the provider issued; the provider retries, so nothing is lost.
+    #[error("signing_key_unavailable")]
+    SigningKeyUnavailable,
 }
 
 impl RejectReason {
@@ -49,6 +58,8 @@ impl RejectReason {
             Self::MalformedPayload => "malformed_payload",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownProvider => "unknown_provider",
+            Self::UntrustedSigningKey => "untrusted_signing_key",
+            Self::SigningKeyUnavailable => "signing_key_unavailable",
         }
     }
 
@@ -58,6 +69,7 @@ impl RejectReason {
             Self::MalformedPayload => 400,
             Self::PayloadTooLarge => 413,
             Self::UnknownProvider => 404,
+            Self::SigningKeyUnavailable => 503,
             _ => 401,
         }
     }

@@ -14,8 +14,9 @@ use tracing::{info, warn};
 use crate::domain::{EventKey, NewEvent};
 use crate::error::{RejectReason, StoreError};
 use crate::intake::Intake;
-use crate::ports::{Clock, RecordOutcome, Secrets};
-use crate::provider::{Acknowledgement, Provider, Registry, Transport, VerifyOptions, WebhookRequest};
+use crate::ports::{Clock, KeyError, RecordOutcome, Secrets, SigningKeys};
+use crate::provider::{Acknowledgement, KeyLocation, Provider, Registry, Transport, VerifyOptions, WebhookRequest};
+use crate::secret::Secret;
 
 /// Headers never kept with a recorded event: they may carry credentials.
 const UNRECORDED_HEADERS: [&str; 5] =
@@ -74,6 +75,7 @@ pub struct Ingestor {
     registry: Registry,
     intake: Arc<dyn Intake>,
     secrets: Arc<dyn Secrets>,
+    keys: Option<Arc<dyn SigningKeys>>,
     clock: Arc<dyn Clock>,
     config: IngestConfig,
 }
@@ -87,7 +89,15 @@ impl Ingestor {
         clock: Arc<dyn Clock>,
         config: IngestConfig,
     ) -> Self {
-        Self { registry, intake, secrets, clock, config }
+        Self { registry, intake, secrets, keys: None, clock, config }
+    }
+
+    /// Fetches the signing keys that deliveries name (PayPal, eBay) through
+    /// `keys`. Without it those deliveries are answered 503
+    /// `signing_key_unavailable` unless their connection pins the key.
+    pub fn with_signing_keys(mut self, keys: Arc<dyn SigningKeys>) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// The body size limit, for adapters that must refuse before reading.
@@ -148,12 +158,19 @@ impl Ingestor {
             now_secs: self.clock.now_secs(),
             legacy_schemes: self.config.legacy_schemes.contains(provider_name),
         };
-        match provider.verify(&request, &secrets, options) {
+        let mut keys = secrets.clone();
+        if let Some(location) = provider.key_location(&request, &secrets)? {
+            keys.push(self.signing_key(provider_name, connection, &location).await?);
+        }
+        match provider.verify(&request, &keys, options) {
             Err(RejectReason::SignatureMismatch) => {
                 // The secret may have been rotated since it was cached.
                 let fresh = self.secrets.refreshed_signing_secrets(provider_name, connection).await?;
                 match fresh {
-                    Some(fresh) if fresh != secrets => provider.verify(&request, &fresh, options)?,
+                    Some(mut fresh) if fresh != secrets => {
+                        fresh.extend(keys.drain(secrets.len()..));
+                        provider.verify(&request, &fresh, options)?
+                    }
                     _ => return Err(RejectReason::SignatureMismatch.into()),
                 }
             }
@@ -164,6 +181,27 @@ impl Ingestor {
             return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
         }
         self.record(provider.as_ref(), provider_name, connection, request).await
+    }
+
+    /// The key a delivery names, from the signing-key port.
+    async fn signing_key(
+        &self,
+        provider: &str,
+        connection: &str,
+        location: &KeyLocation,
+    ) -> Result<Secret, RejectReason> {
+        let Some(keys) = &self.keys else {
+            warn!(provider, connection, "no signing-key fetcher configured");
+            return Err(RejectReason::SigningKeyUnavailable);
+        };
+        keys.fetch(provider, connection, location).await.map_err(|error| {
+            // The error names the URL and what went wrong, never a credential.
+            warn!(provider, connection, %error, "signing key not fetched");
+            match error {
+                KeyError::Untrusted(_) => RejectReason::UntrustedSigningKey,
+                KeyError::Unavailable(_) | KeyError::MissingCredential(_) => RejectReason::SigningKeyUnavailable,
+            }
+        })
     }
 
     async fn accept_trusted(

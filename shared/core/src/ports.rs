@@ -11,6 +11,7 @@ use crate::domain::{
     StateRecord,
 };
 use crate::error::StoreError;
+use crate::provider::KeyLocation;
 use crate::secret::Secret;
 
 /// What the first write of a delivery found.
@@ -163,9 +164,37 @@ pub trait Secrets: Send + Sync {
         connection: &str,
     ) -> Result<Option<Vec<Secret>>, StoreError>;
 
+    /// One value of a connection (an API client id or secret, a token), or
+    /// `None` when it has none under `key`.
+    async fn get(&self, provider: &str, connection: &str, key: &str) -> Result<Option<Secret>, StoreError>;
+
     /// Sets secrets of a connection (merged with the ones it has): what
     /// `portage secrets set` writes, and where refreshed OAuth tokens go.
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError>;
+}
+
+/// Fetches, and caches, the signing keys that deliveries name instead of
+/// carrying a shared secret: PayPal's certificate, eBay's public key.
+#[async_trait]
+pub trait SigningKeys: Send + Sync {
+    /// The key at `location`, as the provider serves it, fetched with the
+    /// connection's credentials where the location needs a token.
+    async fn fetch(&self, provider: &str, connection: &str, location: &KeyLocation) -> Result<Secret, KeyError>;
+}
+
+/// Why a signing key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The provider's host could not be reached or answered an error.
+    #[error("signing key fetch failed: {0}")]
+    Unavailable(String),
+    /// What the host served is not a key the provider issued (a certificate
+    /// that does not chain to a public root for the provider's name).
+    #[error("signing key not trusted: {0}")]
+    Untrusted(String),
+    /// The connection lacks the credentials the fetch needs.
+    #[error("missing credential {0}")]
+    MissingCredential(&'static str),
 }
 
 /// The time, injectable so tests can move it.

@@ -70,6 +70,43 @@ pub struct Acknowledgement {
     pub body: String,
 }
 
+/// Where the key that signed a delivery is fetched from, for schemes that
+/// name it instead of sharing a secret: PayPal's certificate URL, eBay's key
+/// id. Always a URL on the provider's own hosts; the provider checks that
+/// before it hands one out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyLocation {
+    /// The HTTPS URL the key is served at.
+    pub url: String,
+    /// What the served document must be.
+    pub format: KeyFormat,
+    /// The OAuth 2.0 client-credentials grant whose bearer token the fetch
+    /// needs (eBay's getPublicKey), made with the connection's `client_id`
+    /// and `client_secret`; `None` for a plain GET.
+    pub token: Option<ClientCredentials>,
+    /// How long a fetched key may be used before it is fetched again.
+    pub cache_for: Duration,
+}
+
+/// What a fetched signing key must be.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyFormat {
+    /// Whatever the provider serves; the verifier parses it.
+    AsServed,
+    /// A PEM certificate chain whose first certificate is valid now for this
+    /// DNS name and chains to a public root (PayPal's signing certificate).
+    CertificateFor(&'static str),
+}
+
+/// An OAuth 2.0 client-credentials grant (RFC 6749, section 4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientCredentials {
+    /// The token endpoint.
+    pub token_url: String,
+    /// The scopes asked for, space-separated.
+    pub scope: String,
+}
+
 /// A provider module: webhook verification, event normalisation and the sync
 /// handler that turns an event into state changes. One implementation per
 /// provider, each in its own module.
@@ -100,6 +137,19 @@ pub trait Provider: Send + Sync {
     fn unsigned_handshake(&self, request: &WebhookRequest, secrets: &[Secret]) -> Option<HandshakeReply> {
         let _ = (request, secrets);
         None
+    }
+
+    /// Where to fetch the key that signed this delivery, for schemes that
+    /// name one (PayPal, eBay); the fetched key is passed to [`verify`]
+    /// after the connection's secrets. `None` for shared-secret schemes, and
+    /// when the connection pins the key in `secrets` itself. A location off
+    /// the provider's own hosts is refused with
+    /// [`RejectReason::UntrustedSigningKey`].
+    ///
+    /// [`verify`]: Provider::verify
+    fn key_location(&self, request: &WebhookRequest, secrets: &[Secret]) -> Result<Option<KeyLocation>, RejectReason> {
+        let _ = (request, secrets);
+        Ok(None)
     }
 
     /// Answers a handshake that comes signed (Slack's URL verification,

@@ -66,6 +66,11 @@ impl Secrets for MapSecrets {
         Ok(None)
     }
 
+    async fn get(&self, provider: &str, connection: &str, key: &str) -> Result<Option<Secret>, StoreError> {
+        let all = self.values.read().map_err(|_| StoreError::Backend("secrets lock poisoned".into()))?;
+        Ok(all.get(&(provider.to_owned(), connection.to_owned())).and_then(|keys| keys.get(key)).cloned())
+    }
+
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
         let mut all = self.values.write().map_err(|_| StoreError::Backend("secrets lock poisoned".into()))?;
         let keys = all.entry((provider.to_owned(), connection.to_owned())).or_default();

@@ -66,6 +66,14 @@ impl Deployment {
         Ingestor::new(Registry::new().with(provider), intake, self.secrets.clone(), self.clock.clone(), config)
     }
 
+    /// The ingest flow for a provider whose deliveries name their signing
+    /// key (PayPal, eBay): keys fetched from the provider's hosts and cached
+    /// for the life of the execution environment.
+    pub fn ingestor_fetching_keys(&self, provider: Arc<dyn Provider>) -> Result<Ingestor, crate::Error> {
+        let keys = portage_client::HttpSigningKeys::from_env(self.secrets.clone())?;
+        Ok(self.ingestor(provider).with_signing_keys(Arc::new(keys)))
+    }
+
     /// The sync flow.
     pub fn worker(&self) -> Worker {
         Worker::new(

@@ -14,9 +14,23 @@ use crate::metrics;
 
 /// Serves one provider's webhook route until the runtime stops the process.
 pub async fn run(provider: Arc<dyn Provider>) -> Result<(), crate::Error> {
-    let name = provider.name();
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
+    let ingestor = deployment.ingestor(provider.clone());
+    serve(deployment, provider.name(), ingestor).await
+}
+
+/// Serves the webhook route of a provider whose deliveries name their
+/// signing key (PayPal, eBay): the same, with keys fetched and cached. Apart
+/// from [`run`] so the other functions link no HTTP client of their own.
+pub async fn run_fetching_keys(provider: Arc<dyn Provider>) -> Result<(), crate::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deployment = Deployment::load().await?;
+    let ingestor = deployment.ingestor_fetching_keys(provider.clone())?;
+    serve(deployment, provider.name(), ingestor).await
+}
+
+async fn serve(deployment: Deployment, name: &'static str, ingestor: Ingestor) -> Result<(), crate::Error> {
     // The default connection's signing secrets are fetched while the runtime
     // waits for the first invocation, not after it arrives.
     let secrets = deployment.secrets.clone();
@@ -25,7 +39,7 @@ pub async fn run(provider: Arc<dyn Provider>) -> Result<(), crate::Error> {
             tracing::warn!(%error, "could not prefetch signing secrets; the first delivery fetches them");
         }
     });
-    let ingestor = Arc::new(deployment.ingestor(provider));
+    let ingestor = Arc::new(ingestor);
     let base_url: Arc<Option<String>> = Arc::new(deployment.settings.public_base_url.clone());
     lambda_http::run(service_fn(move |request: Request| {
         let (ingestor, base_url) = (ingestor.clone(), base_url.clone());

@@ -3,11 +3,13 @@
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
 pub mod amazon;
+pub mod ebay;
 pub mod etsy;
 mod fields;
 pub mod github;
 pub mod hubspot;
 pub mod magento;
+pub mod paypal;
 pub mod printify;
 pub mod salesforce;
 pub mod sendgrid;
@@ -27,10 +29,12 @@ use portage_core::provider::Registry;
 pub fn registry() -> Registry {
     Registry::new()
         .with(Arc::new(amazon::Amazon))
+        .with(Arc::new(ebay::Ebay))
         .with(Arc::new(etsy::Etsy))
         .with(Arc::new(github::GitHub))
         .with(Arc::new(hubspot::HubSpot))
         .with(Arc::new(magento::Magento))
+        .with(Arc::new(paypal::PayPal))
         .with(Arc::new(printify::Printify))
         .with(Arc::new(salesforce::Salesforce))
         .with(Arc::new(sendgrid::SendGrid))
