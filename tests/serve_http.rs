@@ -145,8 +145,8 @@ async fn starts_without_a_secret_and_prints_a_development_one() {
         .spawn()
         .unwrap();
     let mut child = out;
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-    let first = lines.next().unwrap().unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.map(Result::unwrap).find(|l| l.contains("for stripe;")).expect("a line for stripe");
     let _ = child.kill();
     let _ = child.wait();
     let secret = first.rsplit(' ').next().unwrap().to_owned();

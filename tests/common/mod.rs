@@ -53,6 +53,11 @@ impl Server {
     /// Starts `portage serve` on `data`; `config` is written to the data
     /// directory's portage.toml when given.
     pub fn start(data: &Path, config: Option<&str>) -> Server {
+        Self::start_with_env(data, config, &[])
+    }
+
+    /// Starts `portage serve` with extra environment variables.
+    pub fn start_with_env(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         if let Some(config) = config {
             std::fs::write(data.join("portage.toml"), config).unwrap();
@@ -62,6 +67,7 @@ impl Server {
             .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
             .env("PORTAGE_STRIPE_WEBHOOK_SECRET", SECRET)
             .env("PORTAGE_LOG", "debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

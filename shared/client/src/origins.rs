@@ -61,7 +61,8 @@ mod tests {
 
     #[test]
     fn overrides_replace_scheme_host_and_port_only() {
-        let origins = Origins::parse("api.ebay.com=http://127.0.0.1:9000, API.PAYPAL.COM=https://example.test").unwrap();
+        let origins =
+            Origins::parse("api.ebay.com=http://127.0.0.1:9000, API.PAYPAL.COM=https://example.test").unwrap();
         let url = Url::parse("https://api.ebay.com/commerce/notification/v1/public_key/k1?x=1").unwrap();
         assert_eq!(origins.resolve(&url).as_str(), "http://127.0.0.1:9000/commerce/notification/v1/public_key/k1?x=1");
         let url = Url::parse("https://api.paypal.com/v1/notifications/certs/CERT-1").unwrap();

@@ -166,7 +166,8 @@ impl HttpSigningKeys {
             if let Some(grant) = &location.token {
                 request = request.bearer_auth(self.token(provider, connection, grant, renew).await?.expose());
             }
-            let unavailable = |e: reqwest::Error| KeyError::Unavailable(format!("{}: {}", location.url, e.without_url()));
+            let unavailable =
+                |e: reqwest::Error| KeyError::Unavailable(format!("{}: {}", location.url, e.without_url()));
             let mut response = request.send().await.map_err(unavailable)?;
             let status = response.status();
             if status == reqwest::StatusCode::UNAUTHORIZED && location.token.is_some() && !renew {
@@ -179,7 +180,10 @@ impl HttpSigningKeys {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
                 if body.len() + chunk.len() > MAX_KEY_BYTES {
-                    return Err(KeyError::Untrusted(format!("{} served more than {MAX_KEY_BYTES} bytes", location.url)));
+                    return Err(KeyError::Untrusted(format!(
+                        "{} served more than {MAX_KEY_BYTES} bytes",
+                        location.url
+                    )));
                 }
                 body.extend_from_slice(&chunk);
             }

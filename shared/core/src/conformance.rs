@@ -293,7 +293,10 @@ pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
     secrets.put(provider, "c1", &rotation).await.unwrap();
     assert_eq!(exposed(secrets.signing_secrets(provider, "c1").await.unwrap()), ["new", "newer"]);
     assert!(secrets.signing_secrets(provider, "c2").await.unwrap().is_empty(), "connections are separate");
-    assert_eq!(secrets.get(provider, "c1", "api_key").await.unwrap().map(|s| s.expose().to_owned()), Some("key".into()));
+    assert_eq!(
+        secrets.get(provider, "c1", "api_key").await.unwrap().map(|s| s.expose().to_owned()),
+        Some("key".into())
+    );
     assert!(secrets.get(provider, "c1", "client_id").await.unwrap().is_none());
     assert!(secrets.get(provider, "c2", "api_key").await.unwrap().is_none());
 }

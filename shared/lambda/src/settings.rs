@@ -12,6 +12,8 @@
 //! | `PORTAGE_TOLERANCE_SECONDS` | webhooks | signature tolerance (the provider's default) |
 //! | `PORTAGE_RECLAIM_AFTER_SECONDS` | webhooks, reconcile | age after which an unqueued event is enqueued again (30) |
 //! | `PORTAGE_PUBLIC_BASE_URL` | webhooks | the URL prefix providers call when it is not API Gateway's (a custom domain), up to where `/webhooks/…` begins: Twilio and HubSpot sign the full URL |
+//! | `PORTAGE_PROVIDER_ORIGINS` | webhook-paypal, webhook-ebay | `HOST=URL,…`: a provider host reached elsewhere (eBay's sandbox, a test fake); read by `portage_client::HttpSigningKeys::from_env` |
+//! | `PORTAGE_EXTRA_ROOTS_FILE` | webhook-paypal | PEM CA certificates trusted beside Mozilla's roots for fetched certificates (a test PKI) |
 //! | `PORTAGE_CONNECTION` | notifications | the connection queued notifications are recorded under (`default`) |
 //! | `PORTAGE_LEGACY_SIGNATURES` | webhooks | `true` also accepts the provider's legacy schemes without a timestamp (HubSpot v1/v2) |
 //! | `PORTAGE_CONNECTIONS` | reconcile | `provider/connection` pairs to reconcile, comma-separated (each provider's `default`) |

@@ -62,6 +62,18 @@ pub fn check_window(timestamp: i64, now: i64, tolerance: i64, future_too: bool) 
     Ok(())
 }
 
+/// The DER inside the first PEM block labelled `label` (`PUBLIC KEY`,
+/// `PRIVATE KEY`, `CERTIFICATE`), line breaks or not: keys are pasted into
+/// configuration in every shape.
+pub fn pem_der(text: &str, label: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----"));
+    let start = text.find(&begin)? + begin.len();
+    let len = text[start..].find(&end)?;
+    let body: String = text[start..start + len].chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
 /// The event id where a provider gives none: SHA-256 of the raw body, so an
 /// exact redelivery is recognised as a duplicate.
 pub fn body_id(body: &[u8]) -> String {

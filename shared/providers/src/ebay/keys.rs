@@ -3,12 +3,12 @@
 //! "SHA1", …}`, the PEM without line breaks), the PEM alone, or a
 //! development key pair's private key.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, LineEnding};
 use serde_json::Value;
 use sha2::Digest as _;
+
+use crate::signing::pem_der;
 
 /// The digest a key signs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,15 +27,6 @@ impl Digest {
             Self::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
         }
     }
-}
-
-/// The DER inside the PEM block labelled `label`, line breaks or not.
-fn pem_der(text: &str, label: &str) -> Option<Vec<u8>> {
-    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----"));
-    let start = text.find(&begin)? + begin.len();
-    let len = text[start..].find(&end)?;
-    let body: String = text[start..start + len].chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD.decode(body).ok()
 }
 
 /// The development key pair's private key in `text`.

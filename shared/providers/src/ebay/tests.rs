@@ -38,10 +38,14 @@ fn a_development_connection_signs_and_verifies_without_fetching() {
 
 #[test]
 fn keys_are_fetched_by_their_id_with_the_application_token() {
-    let header = STANDARD.encode(r#"{"alg":"ecdsa","kid":"9936261a-7d7b-4621-a0f1-96ccb428af49","signature":"MEY=","digest":"SHA1"}"#);
+    let header = STANDARD
+        .encode(r#"{"alg":"ecdsa","kid":"9936261a-7d7b-4621-a0f1-96ccb428af49","signature":"MEY=","digest":"SHA1"}"#);
     let delivery = request("POST", "", &[(SIGNATURE_HEADER.to_owned(), header)], BODY);
     let location = Ebay.key_location(&delivery, &[Secret::new("verification-token")]).unwrap().unwrap();
-    assert_eq!(location.url, "https://api.ebay.com/commerce/notification/v1/public_key/9936261a-7d7b-4621-a0f1-96ccb428af49");
+    assert_eq!(
+        location.url,
+        "https://api.ebay.com/commerce/notification/v1/public_key/9936261a-7d7b-4621-a0f1-96ccb428af49"
+    );
     assert_eq!(location.token.unwrap().scope, APPLICATION_SCOPE);
     let sneaky = STANDARD.encode(r#"{"alg":"ecdsa","kid":"../../identity/v1/oauth2/token","signature":"MEY="}"#);
     let delivery = request("POST", "", &[(SIGNATURE_HEADER.to_owned(), sneaky)], BODY);
@@ -52,7 +56,8 @@ fn keys_are_fetched_by_their_id_with_the_application_token() {
 fn a_key_with_line_breaks_verifies_too() {
     let secret = Ebay.generate_secret();
     let key = development_key(secret.expose()).unwrap();
-    let pem = p256::pkcs8::EncodePublicKey::to_public_key_pem(key.verifying_key(), p256::pkcs8::LineEnding::LF).unwrap();
+    let pem =
+        p256::pkcs8::EncodePublicKey::to_public_key_pem(key.verifying_key(), p256::pkcs8::LineEnding::LF).unwrap();
     let delivery = request("POST", "", &Ebay.sign("", BODY, &secret, 0), BODY);
     assert_eq!(verify(&delivery, &[Secret::new(pem)], options()), Ok(()));
 }

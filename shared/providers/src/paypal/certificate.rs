@@ -6,8 +6,11 @@
 use rsa::RsaPublicKey;
 use rsa::pkcs8::DecodePrivateKey;
 use x509_cert::Certificate;
+use x509_cert::der::Decode;
 use x509_cert::der::asn1::{PrintableStringRef, Utf8StringRef};
 use x509_cert::der::referenced::OwnedToRef;
+
+use crate::signing::pem_der;
 
 /// The common name's object identifier, 2.5.4.3.
 const COMMON_NAME: x509_cert::der::oid::ObjectIdentifier = x509_cert::der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
@@ -20,38 +23,26 @@ pub enum SigningMaterial {
     Development(RsaPublicKey),
 }
 
-/// The PEM blocks of one type (`CERTIFICATE`, `PRIVATE KEY`) in `text`.
-pub fn pem_blocks<'a>(text: &'a str, label: &str) -> Vec<&'a str> {
-    let (begin, end) = (format!("-----BEGIN {label}-----"), format!("-----END {label}-----"));
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(&begin) {
-        let Some(len) = rest[start..].find(&end) else { break };
-        blocks.push(&rest[start..start + len + end.len()]);
-        rest = &rest[start + len + end.len()..];
-    }
-    blocks
-}
-
 /// The text of a secret outside its PEM blocks: a webhook id, or nothing.
 pub fn plain_text(text: &str) -> Option<&str> {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
     (!first.starts_with("-----")).then_some(first)
 }
 
-/// Every key in `text`: the first certificate of each chain, and
-/// development private keys.
+/// The development key pair's private key in `text`.
+pub fn development_key(text: &str) -> Option<rsa::RsaPrivateKey> {
+    rsa::RsaPrivateKey::from_pkcs8_der(&pem_der(text, "PRIVATE KEY")?).ok()
+}
+
+/// Every key in `text`: the first certificate of a chain (its leaf), and a
+/// development private key.
 pub fn materials(text: &str) -> Vec<SigningMaterial> {
     let mut found = Vec::new();
-    if let Some(leaf) = pem_blocks(text, "CERTIFICATE").first()
-        && let Ok(cert) = <Certificate as x509_cert::der::DecodePem>::from_pem(leaf.as_bytes())
-    {
+    if let Some(cert) = pem_der(text, "CERTIFICATE").and_then(|der| Certificate::from_der(&der).ok()) {
         found.push(SigningMaterial::Certificate(Box::new(cert)));
     }
-    for key in pem_blocks(text, "PRIVATE KEY") {
-        if let Ok(private) = rsa::RsaPrivateKey::from_pkcs8_pem(key) {
-            found.push(SigningMaterial::Development(private.to_public_key()));
-        }
+    if let Some(private) = development_key(text) {
+        found.push(SigningMaterial::Development(private.to_public_key()));
     }
     found
 }
@@ -79,7 +70,8 @@ impl SigningMaterial {
 
 /// The subject's common name.
 fn common_name(cert: &Certificate) -> Option<String> {
-    let attribute = cert.tbs_certificate.subject.0.iter().flat_map(|rdn| rdn.0.iter()).find(|a| a.oid == COMMON_NAME)?;
+    let attribute =
+        cert.tbs_certificate.subject.0.iter().flat_map(|rdn| rdn.0.iter()).find(|a| a.oid == COMMON_NAME)?;
     let value = &attribute.value;
     value
         .decode_as::<Utf8StringRef<'_>>()

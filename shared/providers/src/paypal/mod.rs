@@ -18,13 +18,13 @@ use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{KeyFormat, KeyLocation, Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use rsa::sha2::Sha256;
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use serde_json::Value;
 use url::Url;
 
-use self::certificate::{SigningMaterial, materials, pem_blocks, plain_text};
+use self::certificate::{SigningMaterial, development_key, materials, plain_text};
 use crate::fields::{MAX_LEN, id_text, rfc3339_secs};
 use crate::signing::{check_window, optional_header, required_header};
 
@@ -180,10 +180,7 @@ impl Provider for PayPal {
     /// headers.
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let text = secret.expose();
-        let (Some(webhook_id), Some(key)) = (plain_text(text), pem_blocks(text, "PRIVATE KEY").first().copied()) else {
-            return Vec::new();
-        };
-        let Ok(key) = rsa::RsaPrivateKey::from_pkcs8_pem(key) else {
+        let (Some(webhook_id), Some(key)) = (plain_text(text), development_key(text)) else {
             return Vec::new();
         };
         let transmission_id = crate::signing::random_secret(32);
