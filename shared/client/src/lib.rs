@@ -1,17 +1,34 @@
 //! Portage's outbound HTTP to providers.
 //!
-//! For now it holds what webhook ingest needs: [`HttpSigningKeys`], the
-//! adapter of the core's `SigningKeys` port, which fetches and caches the
-//! keys PayPal and eBay deliveries name (certificates checked against public
-//! roots, eBay's application token obtained and reused), and [`Origins`], the
-//! one place a provider's host can be pointed elsewhere (a sandbox, a test
-//! fake).
+//! - [`ApiClient`]: every call to a provider's API, through its [`Policy`]:
+//!   authentication, an adaptive [`RateLimiter`], a [`CircuitBreaker`], retries
+//!   ([`RetryPolicy`]), one [`ProviderError`], [`pagination`] as streams, and
+//!   [`Metrics`]. Each provider's policy lives in its own module.
+//! - [`HttpSigningKeys`]: the adapter of the core's `SigningKeys` port, which
+//!   fetches and caches the keys PayPal and eBay deliveries name.
+//! - [`Origins`]: the one place a provider's host can be pointed elsewhere (a
+//!   sandbox, a test fake).
 
+mod breaker;
 mod certificate;
+mod client;
+mod error;
+mod metrics;
 mod origins;
+pub mod pagination;
+mod policy;
+mod rate_limit;
+mod retry;
 mod signing_keys;
 
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use client::{ApiClient, ApiRequest, ApiResponse, http_client};
+pub use error::{ErrorDetail, FieldError, ProviderError, short_message};
+pub use metrics::Metrics;
 pub use origins::{Origins, OriginsError};
+pub use policy::{Credentials, Policy, header, header_number};
+pub use rate_limit::{Limit, Observation, RateLimiter};
+pub use retry::{RetryPolicy, retry_after};
 pub use signing_keys::{ConfigError, HttpSigningKeys};
 
 /// `Portage/<version>`: the user agent of every outbound request.

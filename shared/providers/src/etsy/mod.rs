@@ -1,6 +1,8 @@
 //! Etsy (Open API v3 webhooks): signed the Standard Webhooks way, with a
 //! thin body that names the receipt to fetch. See `docs/integrations/etsy.md`.
 
+pub mod api;
+
 use std::time::Duration;
 
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};

@@ -2,6 +2,8 @@
 //! deliveries' `shopify-*` headers), event normalisation, the mandatory
 //! privacy topics. See `docs/integrations/shopify.md`.
 
+pub mod api;
+
 use std::time::Duration;
 
 use base64::Engine;

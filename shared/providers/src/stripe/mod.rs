@@ -2,6 +2,8 @@
 //! handlers for customers, subscriptions, invoices, checkout sessions and
 //! payment intents. See `docs/integrations/stripe.md`.
 
+pub mod api;
+
 mod normalise;
 mod sync;
 mod verify;
