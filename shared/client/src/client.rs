@@ -247,7 +247,27 @@ impl ApiClient {
         }
     }
 
+    /// One call; with OAuth, a refused access token is refreshed (once per
+    /// call) and the call made again.
     async fn attempt(&self, request: &ApiRequest) -> Result<ApiResponse, ProviderError> {
+        let Credentials::OAuth(session) = &self.credentials else {
+            return self.attempt_with(request, None).await;
+        };
+        let token = session.access_token().await?;
+        match self.attempt_with(request, Some(&token)).await {
+            Err(ProviderError::Unauthorized(_)) => {
+                let fresh = session.after_refusal(&token).await?;
+                self.attempt_with(request, Some(&fresh)).await
+            }
+            other => other,
+        }
+    }
+
+    async fn attempt_with(
+        &self,
+        request: &ApiRequest,
+        token: Option<&portage_core::Secret>,
+    ) -> Result<ApiResponse, ProviderError> {
         let provider = self.policy.provider();
         let mut builder = self.http.request(request.method.clone(), self.url(&request.path));
         if !request.query.is_empty() {
@@ -258,6 +278,10 @@ impl ApiClient {
         }
         builder = match &self.credentials {
             Credentials::Bearer(token) => builder.bearer_auth(token.expose()),
+            Credentials::OAuth(_) => match token {
+                Some(token) => builder.bearer_auth(token.expose()),
+                None => builder,
+            },
             Credentials::Header { name, value, bearer } => {
                 let mut value = HeaderValue::from_str(value.expose()).map_err(|_| invalid_credentials(provider))?;
                 value.set_sensitive(true);

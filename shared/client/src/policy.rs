@@ -25,6 +25,8 @@ pub enum Credentials {
         /// A bearer token sent with it, where the provider wants both.
         bearer: Option<Secret>,
     },
+    /// An OAuth 2.0 access token, refreshed when it expires or is refused.
+    OAuth(std::sync::Arc<crate::oauth::OAuthSession>),
     /// HTTP Basic (WooCommerce's consumer key and secret, Twilio's SID and token).
     Basic {
         /// The user.

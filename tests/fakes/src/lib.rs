@@ -7,6 +7,7 @@
 
 pub mod etsy;
 pub mod faults;
+pub mod oauth;
 pub mod shopify;
 pub mod stripe;
 

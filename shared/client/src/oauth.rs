@@ -1,0 +1,213 @@
+//! OAuth 2.0 access tokens that refresh themselves: read from the secrets
+//! port, refreshed (with the `oauth2` crate) when expired or refused, once
+//! however many calls find them stale at the same time, and written back —
+//! access token, refresh token (rotated or not) and expiry in one `put`, so
+//! a reader never sees a new access token with an old refresh token.
+//!
+//! Across processes, a second worker that finds the token refused first
+//! re-reads the secrets (another may have refreshed), and a refresh refused
+//! as `invalid_grant` re-reads them once more before it gives up: the
+//! refresh token another process rotated is then already stored.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
+use portage_core::Secret;
+use portage_core::ports::Secrets;
+use tracing::info;
+
+use crate::error::{ErrorDetail, ProviderError};
+
+/// Keys of a connection's secrets.
+const ACCESS: &str = "access_token";
+const REFRESH: &str = "refresh_token";
+const EXPIRES: &str = "access_token_expires_at";
+/// A token is refreshed this long before it expires.
+const MARGIN: Duration = Duration::from_secs(60);
+
+/// One connection's OAuth tokens.
+pub struct OAuthSession {
+    provider: &'static str,
+    connection: String,
+    token_url: String,
+    secrets: Arc<dyn Secrets>,
+    http: reqwest::Client,
+    current: tokio::sync::Mutex<Option<(Secret, Option<u64>)>>,
+}
+
+impl OAuthSession {
+    /// Tokens of `provider`/`connection`, refreshed at `token_url` with the
+    /// connection's `client_id` and `client_secret`. `http` must not follow
+    /// redirects (the token endpoint's answer carries credentials).
+    pub fn new(
+        provider: &'static str,
+        connection: &str,
+        token_url: &str,
+        secrets: Arc<dyn Secrets>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            provider,
+            connection: connection.to_owned(),
+            token_url: token_url.to_owned(),
+            secrets,
+            http,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ProviderError {
+        ProviderError::Unauthorized(ErrorDetail {
+            provider: self.provider,
+            message: message.into(),
+            ..Default::default()
+        })
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<Secret>, ProviderError> {
+        let value = self.secrets.get(self.provider, &self.connection, key).await;
+        value.map_err(|e| {
+            ProviderError::Transient(ErrorDetail {
+                provider: self.provider,
+                message: e.to_string(),
+                ..Default::default()
+            })
+        })
+    }
+
+    async fn stored(&self) -> Result<Option<(Secret, Option<u64>)>, ProviderError> {
+        let Some(access) = self.read(ACCESS).await? else { return Ok(None) };
+        let expires = self.read(EXPIRES).await?.and_then(|e| e.expose().parse().ok());
+        Ok(Some((access, expires)))
+    }
+
+    /// An access token that has not expired, refreshed if it has.
+    pub async fn access_token(&self) -> Result<Secret, ProviderError> {
+        let mut current = self.current.lock().await;
+        if current.is_none() {
+            *current = self.stored().await?;
+        }
+        match current.as_ref() {
+            Some((token, expires)) if !expiring(*expires) => Ok(token.clone()),
+            _ => self.refresh(&mut current).await,
+        }
+    }
+
+    /// After the provider refused `rejected`: a newer token if another call
+    /// (or process) already has one, else a refreshed one.
+    pub async fn after_refusal(&self, rejected: &Secret) -> Result<Secret, ProviderError> {
+        let mut current = self.current.lock().await;
+        if let Some((token, _)) = current.as_ref()
+            && token != rejected
+        {
+            return Ok(token.clone());
+        }
+        if let Some((stored, expires)) = self.stored().await?
+            && &stored != rejected
+        {
+            *current = Some((stored.clone(), expires));
+            return Ok(stored);
+        }
+        self.refresh(&mut current).await
+    }
+
+    async fn refresh(&self, current: &mut Option<(Secret, Option<u64>)>) -> Result<Secret, ProviderError> {
+        match self.exchange().await {
+            Err(RefreshFailure::InvalidGrant) => {
+                // Another process may have rotated the refresh token: use
+                // what it stored, or try once with it.
+                let stored = self.stored().await?;
+                if let Some((token, expires)) =
+                    stored.filter(|(t, e)| !expiring(*e) && Some(t) != current.as_ref().map(|(c, _)| c))
+                {
+                    *current = Some((token.clone(), expires));
+                    return Ok(token);
+                }
+                let (token, expires) = self.exchange().await.map_err(|f| f.into_error(self))?;
+                *current = Some((token.clone(), expires));
+                Ok(token)
+            }
+            Err(other) => Err(other.into_error(self)),
+            Ok((token, expires)) => {
+                *current = Some((token.clone(), expires));
+                Ok(token)
+            }
+        }
+    }
+
+    /// One refresh-token grant, its result saved before it is used.
+    async fn exchange(&self) -> Result<(Secret, Option<u64>), RefreshFailure> {
+        let read = |key: &'static str| async move {
+            self.read(key).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(key))
+        };
+        let (id, secret, refresh) = (read("client_id").await?, read("client_secret").await?, read(REFRESH).await?);
+        let token_url =
+            TokenUrl::new(self.token_url.clone()).map_err(|_| RefreshFailure::Missing("a valid token URL"))?;
+        let client = BasicClient::new(ClientId::new(id.expose().to_owned()))
+            .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+            .set_token_uri(token_url);
+        let response = client
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match &e {
+                oauth2::RequestTokenError::ServerResponse(r) if r.error().as_ref() == "invalid_grant" => {
+                    RefreshFailure::InvalidGrant
+                }
+                oauth2::RequestTokenError::ServerResponse(r) => RefreshFailure::Refused(r.error().as_ref().to_owned()),
+                _ => RefreshFailure::Unreachable,
+            })?;
+        let access = Secret::new(response.access_token().secret().clone());
+        let expires = response.expires_in().map(|d| now_secs() + d.as_secs());
+        let mut values = vec![(ACCESS.to_owned(), access.clone())];
+        values.push((EXPIRES.to_owned(), Secret::new(expires.map(|e| e.to_string()).unwrap_or_default())));
+        if let Some(rotated) = response.refresh_token() {
+            values.push((REFRESH.to_owned(), Secret::new(rotated.secret().clone())));
+        }
+        self.secrets.put(self.provider, &self.connection, &values).await.map_err(|e| {
+            RefreshFailure::Provider(ProviderError::Transient(ErrorDetail {
+                provider: self.provider,
+                message: format!("refreshed tokens not saved: {e}"),
+                ..Default::default()
+            }))
+        })?;
+        info!(provider = self.provider, connection = %self.connection, rotated = response.refresh_token().is_some(), "access token refreshed");
+        Ok((access, expires))
+    }
+}
+
+enum RefreshFailure {
+    InvalidGrant,
+    Refused(String),
+    Unreachable,
+    Missing(&'static str),
+    Provider(ProviderError),
+}
+
+impl RefreshFailure {
+    fn into_error(self, session: &OAuthSession) -> ProviderError {
+        match self {
+            Self::InvalidGrant => {
+                session.error("refresh token refused (invalid_grant): the connection must be authorised again")
+            }
+            Self::Refused(code) => session.error(format!("token refresh refused: {code}")),
+            Self::Unreachable => ProviderError::Transient(ErrorDetail {
+                provider: session.provider,
+                message: "token endpoint unreachable".into(),
+                ..Default::default()
+            }),
+            Self::Missing(what) => session.error(format!("connection has no {what}")),
+            Self::Provider(error) => error,
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn expiring(expires_at: Option<u64>) -> bool {
+    expires_at.is_some_and(|at| now_secs() + MARGIN.as_secs() >= at)
+}
