@@ -1,7 +1,8 @@
 //! Listing every page as an async stream, in each style the providers use:
 //! Stripe's `starting_after`/`has_more`, Shopify's `Link` header with
-//! `page_info`, offset and limit (Etsy, Printify, WooCommerce), and a cursor
-//! the response names (HubSpot's `paging.next.after`, Amazon's `nextToken`).
+//! `page_info`, offset and limit (Etsy, Magento), page numbers to a last page
+//! (Printify, WooCommerce), and a cursor the response names (HubSpot's
+//! `paging.next.after`, Amazon's `nextToken`).
 
 use futures::Stream;
 use serde_json::Value;
@@ -31,6 +32,15 @@ pub enum Pagination {
         limit: u32,
         /// The key of the items' array.
         items: &'static str,
+    },
+    /// `limit` and `page` (from 1) until the page named at `last_page`.
+    Page {
+        /// Items per page.
+        limit: u32,
+        /// The key of the items' array.
+        items: &'static str,
+        /// Where the response gives the last page's number (`/last_page`).
+        last_page: &'static str,
     },
     /// `limit` and a cursor parameter whose next value the response gives at
     /// a JSON pointer, until it gives none.
@@ -64,11 +74,13 @@ pub fn pages<'a>(
         Pagination::StripeCursor { limit }
         | Pagination::LinkHeader { limit, .. }
         | Pagination::Offset { limit, .. }
+        | Pagination::Page { limit, .. }
         | Pagination::NextCursor { limit, .. } => limit,
     };
     let first = first.query("limit", limit.to_string());
     let first = match style {
         Pagination::Offset { .. } => first.query("offset", "0"),
+        Pagination::Page { .. } => first.query("page", "1"),
         _ => first,
     };
     let state = State { client, next: Some(first), style, offset: 0 };
@@ -119,6 +131,18 @@ impl State<'_> {
                 let total = body.get("count").and_then(Value::as_u64);
                 let done = page.len() < limit as usize || total.is_some_and(|t| self.offset >= t);
                 let next = (!done).then(|| with_param(request, "offset", &self.offset.to_string()));
+                Ok((page, next))
+            }
+            Pagination::Page { items, last_page, .. } => {
+                let page = array(items)?;
+                let current = request
+                    .query
+                    .iter()
+                    .find(|(k, _)| k == "page")
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .unwrap_or(1);
+                let last = body.pointer(last_page).and_then(Value::as_u64).ok_or_else(|| self.malformed(last_page))?;
+                let next = (current < last).then(|| with_param(request, "page", &(current + 1).to_string()));
                 Ok((page, next))
             }
             Pagination::NextCursor { items, param, pointer, .. } => {

@@ -15,6 +15,8 @@ use portage_client::{
 use portage_core::Secret;
 use portage_fakes::Faults;
 use portage_providers::etsy::api::EtsyApi;
+use portage_providers::hubspot::api::HubSpotApi;
+use portage_providers::printify::api::PrintifyApi;
 use portage_providers::shopify::api::ShopifyApi;
 use portage_providers::stripe::api::StripeApi;
 use tokio::time::Instant;
@@ -288,4 +290,64 @@ async fn no_credential_reaches_a_log_line_or_an_error() {
         assert!(!logs.contains(secret), "a log line holds {secret}");
         assert!(!texts.contains(secret), "an error holds {secret}");
     }
+}
+
+#[tokio::test]
+async fn hubspot_pages_by_cursor_and_keeps_to_its_rolling_window() {
+    let fake = portage_fakes::hubspot::HubSpot::new("pat-na1-fake-do-not-leak", 230, 5);
+    let running = portage_fakes::serve(fake.router()).await;
+    let expired = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(HubSpotApi),
+        "portal",
+        Credentials::Bearer(Secret::new("pat-na1-expired")),
+        Some(running.base.clone()),
+        Arc::new(Metrics::new()),
+    );
+    let refused = expired.send(&ApiRequest::get("/crm/v3/objects/contacts")).await.unwrap_err();
+    assert!(
+        matches!(&refused, ProviderError::Unauthorized(d) if d.code.as_deref() == Some("EXPIRED_AUTHENTICATION")),
+        "{refused}"
+    );
+    // A five-call window the client is not told of in advance: it learns it
+    // from the headers, then waits the window out instead of being refused.
+    let client = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(HubSpotApi),
+        "portal",
+        Credentials::Bearer(Secret::new("pat-na1-fake-do-not-leak")),
+        Some(running.base),
+        Arc::new(Metrics::new()),
+    );
+    let style = Pagination::NextCursor { limit: 30, items: "results", param: "after", pointer: "/paging/next/after" };
+    let started = Instant::now();
+    let listed: Vec<Vec<serde_json::Value>> =
+        pages(&client, ApiRequest::get("/crm/v3/objects/contacts"), style).try_collect().await.unwrap();
+    assert_eq!(listed.len(), 8);
+    assert_eq!(listed.iter().map(Vec::len).sum::<usize>(), 230);
+    assert_eq!(fake.switches.throttled(), 0, "the sixth call waited for the window instead of being refused");
+    assert!(started.elapsed() >= Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn printify_pages_to_its_last_page() {
+    let fake = portage_fakes::printify::Printify::new("printify-token-do-not-leak", 120, 600);
+    let running = portage_fakes::serve(fake.router()).await;
+    let client = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(PrintifyApi),
+        "shop",
+        Credentials::Bearer(Secret::new("printify-token-do-not-leak")),
+        Some(running.base),
+        Arc::new(Metrics::new()),
+    );
+    let style = Pagination::Page { limit: 50, items: "data", last_page: "/last_page" };
+    let listed: Vec<Vec<serde_json::Value>> =
+        pages(&client, ApiRequest::get("/v1/shops/42/products.json"), style).try_collect().await.unwrap();
+    assert_eq!(listed.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20]);
+    let invalid = client.send(&ApiRequest::get("/v1/shops/42/products.json").query("limit", "500")).await.unwrap_err();
+    assert!(
+        matches!(&invalid, ProviderError::Validation { detail, .. } if detail.code.as_deref() == Some("10100")),
+        "{invalid}"
+    );
 }

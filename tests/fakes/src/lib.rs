@@ -7,7 +7,9 @@
 
 pub mod etsy;
 pub mod faults;
+pub mod hubspot;
 pub mod oauth;
+pub mod printify;
 pub mod shopify;
 pub mod stripe;
 

@@ -1,6 +1,8 @@
 //! HubSpot: v3 request signatures (v1/v2 where a connection opts in) and
 //! normalisation of webhook batches. See `docs/integrations/hubspot.md`.
 
+pub mod api;
+
 pub(crate) mod verify;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Printify: `X-Pfy-Signature` verification (when the webhook was created
 //! with a secret) and event normalisation. See `docs/integrations/printify.md`.
 
+pub mod api;
+
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;
