@@ -1,0 +1,131 @@
+//! The shared client with Stripe's policy against localstripe (PyPI,
+//! installed pinned by the test command into target/ci-venv), a stateful
+//! Stripe fake someone else wrote: customers created with idempotency keys
+//! and paged back, a plan, a payment method and a subscription whose
+//! invoice is listed, and a missing object mapped to `NotFound`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use portage_client::pagination::{Pagination, pages};
+use portage_client::{ApiClient, ApiRequest, Credentials, Metrics, ProviderError};
+use portage_core::Secret;
+use portage_providers::stripe::api::StripeApi;
+use serde_json::Value;
+
+struct Localstripe {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Localstripe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Localstripe {
+    let binary = std::env::var("PORTAGE_LOCALSTRIPE").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ci-venv/bin/localstripe")
+    });
+    assert!(binary.exists(), "localstripe not found: run infra/test.sh (it installs it) or set PORTAGE_LOCALSTRIPE");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(binary)
+        .args(["--port", &port.to_string(), "--from-scratch"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start localstripe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "localstripe did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Localstripe { child, base: format!("http://127.0.0.1:{port}") }
+}
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().expect("an id").to_owned()
+}
+
+#[tokio::test]
+async fn customers_subscriptions_and_invoices_through_localstripe() {
+    let server = start();
+    let client = ApiClient::new(
+        portage_client::http_client().unwrap(),
+        Arc::new(StripeApi),
+        "default",
+        Credentials::Bearer(Secret::new("sk_test_localstripe0123456789")),
+        Some(server.base.clone()),
+        Arc::new(Metrics::new()),
+    );
+    let json = |r: portage_client::ApiResponse| r.json("stripe").unwrap();
+
+    let mut created = Vec::new();
+    for i in 0..25 {
+        let email = format!("c{i}@example.com");
+        let request = ApiRequest::post_form("/v1/customers", &[("email", &email)]).idempotency_key(format!("cmd-{i}"));
+        created.push(id(&json(client.send(&request).await.unwrap())));
+    }
+    let listed: Vec<Vec<Value>> =
+        pages(&client, ApiRequest::get("/v1/customers"), Pagination::StripeCursor { limit: 10 })
+            .try_collect()
+            .await
+            .unwrap();
+    assert_eq!(listed.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+    let mut seen: Vec<String> = listed.iter().flatten().map(id).collect();
+    seen.sort();
+    created.sort();
+    assert_eq!(seen, created);
+
+    let product = json(
+        client.send(&ApiRequest::post_form("/v1/products", &[("name", "Plan"), ("type", "service")])).await.unwrap(),
+    );
+    let plan =
+        [("id", "monthly"), ("product", &id(&product)), ("currency", "usd"), ("amount", "500"), ("interval", "month")];
+    client.send(&ApiRequest::post_form("/v1/plans", &plan)).await.unwrap();
+    let customer = &created[0];
+    let card = [
+        ("type", "card"),
+        ("card[number]", "4242424242424242"),
+        ("card[exp_month]", "12"),
+        ("card[exp_year]", "2030"),
+        ("card[cvc]", "123"),
+    ];
+    let method = id(&json(client.send(&ApiRequest::post_form("/v1/payment_methods", &card)).await.unwrap()));
+    client
+        .send(&ApiRequest::post_form(format!("/v1/payment_methods/{method}/attach"), &[("customer", customer)]))
+        .await
+        .unwrap();
+    let default = [("invoice_settings[default_payment_method]", method.as_str())];
+    client.send(&ApiRequest::post_form(format!("/v1/customers/{customer}"), &default)).await.unwrap();
+    let subscribe =
+        ApiRequest::post_form("/v1/subscriptions", &[("customer", customer), ("items[0][plan]", "monthly")])
+            .idempotency_key("subscribe-1");
+    let subscription = json(client.send(&subscribe).await.unwrap());
+    assert_eq!(subscription["status"], "active");
+
+    let subscriptions =
+        json(client.send(&ApiRequest::get("/v1/subscriptions").query("customer", customer)).await.unwrap());
+    assert_eq!(subscriptions["data"][0]["id"], subscription["id"]);
+    let invoices: Vec<Vec<Value>> = pages(
+        &client,
+        ApiRequest::get("/v1/invoices").query("customer", customer),
+        Pagination::StripeCursor { limit: 10 },
+    )
+    .try_collect()
+    .await
+    .unwrap();
+    let invoices: Vec<&Value> = invoices.iter().flatten().collect();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(
+        (invoices[0]["id"].clone(), invoices[0]["status"].clone()),
+        (subscription["latest_invoice"].clone(), Value::from("paid"))
+    );
+
+    let missing = client.send(&ApiRequest::get("/v1/customers/cus_missing")).await.unwrap_err();
+    assert!(matches!(missing, ProviderError::NotFound(_)), "{missing}");
+}
