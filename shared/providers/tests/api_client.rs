@@ -108,14 +108,24 @@ async fn stripe_authenticates_pages_maps_errors_and_replays_idempotent_creates()
     let unkeyed = ApiRequest::post_form("/v1/customers", &[("email", "x@example.com")]);
     assert!(client.send(&unkeyed).await.is_err());
     assert_eq!(fake.switches.requests(), requests + 1, "sent once");
+    // A connection dropped half-way through the answer is a transient failure.
+    fake.switches.set(Faults { drop_rate: 1.0, ..Default::default() });
+    let dropped = client.send(&ApiRequest::get("/v1/customers")).await.unwrap_err();
+    assert!(matches!(&dropped, ProviderError::Transient(d) if d.message == "connection failed"), "{dropped}");
 }
 
 #[tokio::test]
-async fn with_a_fifth_of_calls_failing_or_hanging_at_least_99_percent_succeed() {
+async fn with_a_fifth_of_calls_failing_hanging_or_dropped_at_least_99_percent_succeed() {
     let (fake, base) = stripe_fake(20, 1_000_000).await;
     let client = stripe_client(&base, STRIPE_KEY, Duration::from_millis(300));
     let client = Arc::new(client.with_limit(Limit { per_second: 5000.0, burst: 200.0 }));
-    fake.switches.set(Faults { error_rate: 0.15, hang_rate: 0.05, hang: Duration::from_secs(1), ..Default::default() });
+    fake.switches.set(Faults {
+        error_rate: 0.1,
+        drop_rate: 0.05,
+        hang_rate: 0.05,
+        hang: Duration::from_secs(1),
+        ..Default::default()
+    });
     // Fifty operations at a time, as a worker pool makes them.
     let slots = Arc::new(tokio::sync::Semaphore::new(50));
     let ops: Vec<_> = (0..1000)

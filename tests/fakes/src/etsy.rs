@@ -84,6 +84,7 @@ async fn listings(
             return response;
         }
         Fault::Error(status) => return error(status, "Internal Server Error"),
+        Fault::Drop => return crate::faults::dropped(),
     }
     let key_ok = headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(fake.api_key.as_str());
     if !key_ok {

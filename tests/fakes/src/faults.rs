@@ -14,6 +14,9 @@ use tokio::time::Instant;
 pub struct Faults {
     /// Share of requests answered with a 5xx (500, 502, 503 in turn).
     pub error_rate: f64,
+    /// Share of requests whose connection is dropped half-way through the
+    /// answer.
+    pub drop_rate: f64,
     /// Share of requests that hang for `hang` (past the client's timeout).
     pub hang_rate: f64,
     /// How long a hanging request hangs.
@@ -38,6 +41,21 @@ pub enum Fault {
     Error(StatusCode),
     /// Answer 429 with `Retry-After` of this many seconds.
     Storm(u64),
+    /// Start a 200 and drop the connection before its body ends.
+    Drop,
+}
+
+/// A response whose connection is dropped mid-body: headers promising a
+/// body, then an error that makes the server abort the connection.
+pub fn dropped() -> axum::response::Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
+    });
+    axum::response::Response::builder()
+        .header("content-type", "application/json")
+        .header("content-length", "4096")
+        .body(axum::body::Body::from_stream(failing))
+        .unwrap_or_default()
 }
 
 /// The switches, and counts of what was served.
@@ -73,9 +91,10 @@ impl Switches {
     pub async fn decide(&self) -> Fault {
         let n = self.requests.fetch_add(1, Ordering::SeqCst);
         let faults = self.faults.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let (hang, error) = {
+        let (hang, error, drop) = {
             let mut rng = rand::rng();
-            (rng.random_bool(faults.hang_rate.clamp(0.0, 1.0)), rng.random_bool(faults.error_rate.clamp(0.0, 1.0)))
+            let mut roll = |rate: f64| rng.random_bool(rate.clamp(0.0, 1.0));
+            (roll(faults.hang_rate), roll(faults.error_rate), roll(faults.drop_rate))
         };
         if !faults.latency.is_zero() {
             tokio::time::sleep(faults.latency).await;
@@ -94,6 +113,9 @@ impl Switches {
             self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1));
         if faults.outage || counted_down.is_ok() {
             return Fault::Error(StatusCode::SERVICE_UNAVAILABLE);
+        }
+        if drop {
+            return Fault::Drop;
         }
         if error {
             let statuses =

@@ -74,6 +74,7 @@ async fn contacts(
             return response;
         }
         Fault::Error(status) => return error(status, "INTERNAL_ERROR", "internal error"),
+        Fault::Drop => return crate::faults::dropped(),
     }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.token.as_str()) {

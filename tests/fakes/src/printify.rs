@@ -65,6 +65,7 @@ async fn products(
             return response;
         }
         Fault::Error(status) => return error(status, 500, "Server Error"),
+        Fault::Drop => return crate::faults::dropped(),
     }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.token.as_str()) {

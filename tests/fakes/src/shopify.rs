@@ -88,6 +88,7 @@ async fn gate(fake: &Shopify, headers: &HeaderMap) -> Result<HeaderValue, Respon
             return Err(response);
         }
         Fault::Error(status) => return Err(errors(status, "Internal Server Error")),
+        Fault::Drop => return Err(crate::faults::dropped()),
     }
     if headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) != Some(fake.token.as_str()) {
         return Err(errors(

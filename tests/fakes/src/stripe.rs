@@ -108,6 +108,7 @@ async fn gate(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
             response.headers_mut().insert("retry-after", secs.into());
             return Some(response);
         }
+        Fault::Drop => return Some(crate::faults::dropped()),
         Fault::Error(status) => {
             let mut response = error(status, "api_error", None, "An unknown error occurred.", None);
             response.headers_mut().insert("stripe-should-retry", "true".parse().expect("header"));
