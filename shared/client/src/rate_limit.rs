@@ -28,12 +28,16 @@ pub struct Observation {
     pub limit: Option<f64>,
     /// Do not call before this long from now (`Retry-After`, a reset).
     pub wait: Option<Duration>,
+    /// The provider's refill rate for these calls, per second
+    /// (`x-amzn-RateLimit-Limit`).
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
     rate: f64,
+    ceiling: f64,
     burst: f64,
     updated: Instant,
     paused_until: Option<Instant>,
@@ -43,13 +47,13 @@ struct Bucket {
 /// The adaptive bucket.
 #[derive(Debug)]
 pub struct RateLimiter {
-    seed: Limit,
     bucket: Mutex<Bucket>,
 }
 
-/// The slowest a pushed-back bucket refills, as a share of the seed.
+/// The slowest a pushed-back bucket refills, as a share of its ceiling (the
+/// seed, or the rate the provider last reported).
 const FLOOR: f64 = 0.1;
-/// How much each success restores of the seed rate.
+/// How much each success restores of the ceiling.
 const RECOVERY: f64 = 0.02;
 
 impl RateLimiter {
@@ -58,12 +62,13 @@ impl RateLimiter {
         let bucket = Bucket {
             tokens: seed.burst,
             rate: seed.per_second,
+            ceiling: seed.per_second,
             burst: seed.burst,
             updated: Instant::now(),
             paused_until: None,
             in_flight: 0,
         };
-        Self { seed, bucket: Mutex::new(bucket) }
+        Self { bucket: Mutex::new(bucket) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
@@ -108,6 +113,10 @@ impl RateLimiter {
         if let Some(limit) = seen.limit.filter(|l| *l > 0.0) {
             b.burst = limit;
         }
+        if let Some(rate) = seen.rate.filter(|r| r.is_finite() && *r > 0.0) {
+            b.rate = b.rate.min(rate);
+            b.ceiling = rate;
+        }
         if let Some(remaining) = seen.remaining {
             #[allow(clippy::cast_precision_loss)]
             let others = b.in_flight.saturating_sub(1) as f64;
@@ -123,13 +132,13 @@ impl RateLimiter {
     /// The provider refused a call for its rate: refill slower.
     pub fn pushed_back(&self) {
         let mut b = self.lock();
-        b.rate = (b.rate / 2.0).max(self.seed.per_second * FLOOR);
+        b.rate = (b.rate / 2.0).max(b.ceiling * FLOOR);
     }
 
     /// A call went through: recover towards the seed rate.
     pub fn succeeded(&self) {
         let mut b = self.lock();
-        b.rate = (b.rate + self.seed.per_second * RECOVERY).min(self.seed.per_second);
+        b.rate = (b.rate + b.ceiling * RECOVERY).min(b.ceiling);
     }
 
     /// The current refill rate (calls per second).
@@ -161,7 +170,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn headers_correct_the_budget_and_waits_are_honoured() {
         let limiter = RateLimiter::new(Limit { per_second: 2.0, burst: 40.0 });
-        limiter.observe(Observation { remaining: Some(0.0), limit: Some(40.0), wait: None });
+        limiter.observe(Observation { remaining: Some(0.0), limit: Some(40.0), ..Default::default() });
         let start = Instant::now();
         limiter.acquire().await;
         assert_eq!(start.elapsed(), Duration::from_millis(500), "the provider's bucket was full");
@@ -185,5 +194,7 @@ mod tests {
             limiter.succeeded();
         }
         assert!((limiter.rate() - 10.0).abs() < 1e-9);
+        limiter.observe(Observation { rate: Some(0.5), ..Default::default() });
+        assert!((limiter.rate() - 0.5).abs() < 1e-9, "the provider's reported rate is the new ceiling");
     }
 }

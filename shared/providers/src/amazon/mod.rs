@@ -5,6 +5,8 @@
 //! notifications ingest`) take them through the same record, dedupe and
 //! enqueue as webhooks. See `docs/integrations/amazon.md`.
 
+pub mod api;
+
 use portage_core::provider::{Provider, Transport, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 use serde::Deserialize;

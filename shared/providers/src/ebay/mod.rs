@@ -9,6 +9,8 @@
 //! getPublicKey serves it, or its PEM); development connections hold a key
 //! pair.
 
+pub mod api;
+
 mod keys;
 
 use std::time::Duration;

@@ -41,7 +41,7 @@ impl Policy for EtsyApi {
         } else {
             None
         };
-        Observation { remaining: this_second, limit: per_second, wait }
+        Observation { remaining: this_second, limit: per_second, wait, rate: None }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
@@ -74,7 +74,10 @@ mod tests {
         ] {
             headers.insert(name, HeaderValue::from_static(value));
         }
-        assert_eq!(EtsyApi.observe(200, &headers), Observation { remaining: Some(3.0), limit: Some(10.0), wait: None });
+        assert_eq!(
+            EtsyApi.observe(200, &headers),
+            Observation { remaining: Some(3.0), limit: Some(10.0), ..Default::default() }
+        );
         headers.insert("x-remaining-this-second", HeaderValue::from_static("0"));
         assert_eq!(EtsyApi.observe(200, &headers).wait, Some(Duration::from_secs(1)));
         headers.insert("x-remaining-today", HeaderValue::from_static("0"));

@@ -63,7 +63,7 @@ impl Policy for HubSpotApi {
         } else {
             None
         };
-        Observation { remaining, limit: header_number(headers, "x-hubspot-ratelimit-max"), wait }
+        Observation { remaining, limit: header_number(headers, "x-hubspot-ratelimit-max"), wait, rate: None }
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {
@@ -120,7 +120,7 @@ mod tests {
         }
         assert_eq!(
             HubSpotApi.observe(200, &headers),
-            Observation { remaining: Some(0.0), limit: Some(100.0), wait: Some(Duration::from_secs(10)) }
+            Observation { remaining: Some(0.0), limit: Some(100.0), wait: Some(Duration::from_secs(10)), rate: None }
         );
         let invalid = br#"{"status":"error","message":"Property values were not valid: [{\"isValid\":false,\"message\":\"Email address x is invalid\",\"error\":\"INVALID_EMAIL\",\"name\":\"email\"}]","correlationId":"3a7c4f0e-6b8f-4d9a-8f5e-2c1b0a9d8e7f","category":"VALIDATION_ERROR","errors":[{"message":"Email address x is invalid","code":"INVALID_EMAIL","context":{"propertyName":["email"]}}]}"#;
         match HubSpotApi.error(400, &HeaderMap::new(), invalid) {

@@ -2,6 +2,8 @@
 //! verification with the store's public key, the `{"op": "success"}` reply
 //! Commerce reads, and normalisation. See `docs/integrations/magento.md`.
 
+pub mod api;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};

@@ -9,6 +9,8 @@
 //! (a secret holding the PEM certificate), and development connections hold
 //! a key pair.
 
+pub mod api;
+
 mod certificate;
 
 use std::time::Duration;

@@ -27,7 +27,7 @@ impl Policy for PrintifyApi {
     }
 
     fn observe(&self, _status: u16, headers: &HeaderMap) -> Observation {
-        Observation { remaining: header_number(headers, "x-ratelimit-remaining"), limit: None, wait: None }
+        Observation { remaining: header_number(headers, "x-ratelimit-remaining"), ..Default::default() }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

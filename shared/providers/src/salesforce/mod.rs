@@ -4,6 +4,8 @@
 //! see `docs/integrations/salesforce.md` for why the token and what else to
 //! layer on.
 
+pub mod api;
+
 mod outbound;
 
 use portage_core::provider::{Acknowledgement, Provider, VerifyOptions, WebhookRequest};

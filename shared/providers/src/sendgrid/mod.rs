@@ -2,6 +2,8 @@
 //! verification with the account's public key, and normalisation of event
 //! batches. See `docs/integrations/sendgrid.md`.
 
+pub mod api;
+
 use std::time::Duration;
 
 use base64::Engine;

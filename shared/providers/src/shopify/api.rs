@@ -33,7 +33,7 @@ impl Policy for ShopifyApi {
 
     fn observe(&self, _status: u16, headers: &HeaderMap) -> Observation {
         let Some((used, size)) = call_limit(headers) else { return Observation::default() };
-        Observation { remaining: Some(size - used), limit: Some(size), wait: None }
+        Observation { remaining: Some(size - used), limit: Some(size), ..Default::default() }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
@@ -80,7 +80,7 @@ mod tests {
         headers.insert("x-shopify-shop-api-call-limit", HeaderValue::from_static("32/40"));
         assert_eq!(
             ShopifyApi.observe(200, &headers),
-            Observation { remaining: Some(8.0), limit: Some(40.0), wait: None }
+            Observation { remaining: Some(8.0), limit: Some(40.0), ..Default::default() }
         );
         headers.insert("x-shopify-shop-api-call-limit", HeaderValue::from_static("garbage"));
         assert_eq!(ShopifyApi.observe(200, &headers), Observation::default());

@@ -3,6 +3,8 @@
 //! SharedKeys) and normalisation of messaging and voice callbacks. See
 //! `docs/integrations/twilio.md`.
 
+pub mod api;
+
 pub(crate) mod verify;
 
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};

@@ -2,6 +2,8 @@
 //! store sends when a webhook is created, and event normalisation. See
 //! `docs/integrations/woocommerce.md`.
 
+pub mod api;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{HandshakeReply, Provider, VerifyOptions, WebhookRequest};
