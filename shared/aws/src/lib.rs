@@ -11,12 +11,14 @@
 //! | event payload (headers, gzip body) | `EVENT#{provider}#{event_id}` | `PAYLOAD` | |
 //! | state record | `STATE#{provider}#{kind}` | object id | |
 //! | reconcile cursor | `CURSOR#reconcile/{provider}/{connection}/{kind}` | `CURSOR` | |
+//! | lease (an OAuth refresh) | `LEASE#{name}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
 //!
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 
 mod event_items;
 mod event_log;
 mod item;
+mod leases;
 pub mod provision;
 mod queue;
 mod secrets;

@@ -104,3 +104,11 @@ async fn a_mismatch_refetches_a_copy_older_than_the_refetch_age() {
     );
     assert!(secrets.refreshed_signing_secrets("stripe", "default").await.unwrap().is_none(), "just refetched");
 }
+
+#[tokio::test]
+async fn leases_conform() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    let leases = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
+    conformance::leases(&leases, "oauth:stripe/default").await;
+}

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use crate::breaker::{BreakerConfig, CircuitBreaker};
+use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 use crate::error::{ErrorDetail, ProviderError};
 use crate::metrics::Metrics;
 use crate::policy::{Credentials, Policy};
@@ -217,7 +217,11 @@ impl ApiClient {
                 Err(error) => error,
             };
             let unwell = matches!(error, ProviderError::Transient(_));
+            let was_open = self.breaker.state() == BreakerState::Open;
             self.breaker.record(permit, unwell);
+            if !was_open && self.breaker.state() == BreakerState::Open {
+                self.metrics.count(provider, "breaker_opened");
+            }
             if matches!(error, ProviderError::RateLimited { .. }) {
                 self.metrics.count(provider, "rate_limited");
                 self.limiter.pushed_back();

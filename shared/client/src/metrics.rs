@@ -19,7 +19,8 @@ impl Metrics {
         Self::default()
     }
 
-    /// Counts one `name` (`retries`, `rate_limited`, `circuit_open`) for `provider`.
+    /// Counts one `name` (`retries`, `rate_limited`, `circuit_open`,
+    /// `breaker_opened`) for `provider`.
     pub fn count(&self, provider: &'static str, name: &'static str) {
         let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *counts.entry((provider, name)).or_default() += 1;

@@ -4,10 +4,19 @@
 //! access token, refresh token (rotated or not) and expiry in one `put`, so
 //! a reader never sees a new access token with an old refresh token.
 //!
-//! Across processes, a second worker that finds the token refused first
-//! re-reads the secrets (another may have refreshed), and a refresh refused
-//! as `invalid_grant` re-reads them once more before it gives up: the
-//! refresh token another process rotated is then already stored.
+//! Across processes, a refresh runs under a lease (the leases port, on the
+//! DynamoDB table or the embedded store): a worker that cannot take it waits
+//! for the holder's new token to appear in the secrets and uses it; one that
+//! takes it reads the secrets again first, in case the refresh it waited for
+//! has just landed. A refresh refused as `invalid_grant` re-reads them once
+//! more before it gives up.
+//!
+//! A crash between the provider's answer and the save loses a rotated
+//! refresh token. Providers that rotate keep the previous one valid for a
+//! grace period (until the new tokens are first used, or for minutes), and
+//! the stored token is the previous one: the next refresh, after a restart,
+//! succeeds with it. Where a provider has no grace period, the connection
+//! must be authorised again; the error says so.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,8 +24,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 use portage_core::Secret;
-use portage_core::ports::Secrets;
-use tracing::info;
+use portage_core::ports::{Leases, Secrets};
+use tracing::{info, warn};
 
 use crate::error::{ErrorDetail, ProviderError};
 
@@ -26,6 +35,10 @@ const REFRESH: &str = "refresh_token";
 const EXPIRES: &str = "access_token_expires_at";
 /// A token is refreshed this long before it expires.
 const MARGIN: Duration = Duration::from_secs(60);
+/// How long a refresh may hold its lease.
+const LEASE_FOR: Duration = Duration::from_secs(30);
+/// How long a worker waits for another's refresh before it refreshes anyway.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(15);
 
 /// One connection's OAuth tokens.
 pub struct OAuthSession {
@@ -35,6 +48,15 @@ pub struct OAuthSession {
     secrets: Arc<dyn Secrets>,
     http: reqwest::Client,
     current: tokio::sync::Mutex<Option<(Secret, Option<u64>)>>,
+    lease: Option<(Arc<dyn Leases>, String)>,
+}
+
+/// What waiting for the refresh lease gave.
+enum Turn {
+    /// This worker holds the lease (or there is none to take).
+    Ours,
+    /// Another worker refreshed meanwhile: its token.
+    Theirs(Secret, Option<u64>),
 }
 
 impl OAuthSession {
@@ -55,7 +77,61 @@ impl OAuthSession {
             secrets,
             http,
             current: tokio::sync::Mutex::new(None),
+            lease: None,
         }
+    }
+
+    /// Refreshes under a lease in `leases`, held as `holder` (unique per
+    /// process), so that concurrent workers refresh once.
+    pub fn with_lease(mut self, leases: Arc<dyn Leases>, holder: impl Into<String>) -> Self {
+        self.lease = Some((leases, holder.into()));
+        self
+    }
+
+    fn lease_name(&self) -> String {
+        format!("oauth:{}/{}", self.provider, self.connection)
+    }
+
+    /// Waits for the refresh lease, or for another worker's fresh token.
+    async fn turn(&self, stale: Option<&Secret>) -> Result<Turn, ProviderError> {
+        let Some((leases, holder)) = &self.lease else { return Ok(Turn::Ours) };
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHERS;
+        loop {
+            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            let until = now.saturating_add(i64::try_from(LEASE_FOR.as_millis()).unwrap_or(i64::MAX));
+            let taken =
+                leases.try_lease(&self.lease_name(), holder, now, until).await.map_err(|e| self.store_error(&e))?;
+            if taken {
+                return Ok(Turn::Ours);
+            }
+            if let Some((token, expires)) = self.stored().await?
+                && Some(&token) != stale
+                && !expiring(expires)
+            {
+                return Ok(Turn::Theirs(token, expires));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                warn!(provider = self.provider, connection = %self.connection, "refresh lease still held elsewhere: refreshing anyway");
+                return Ok(Turn::Ours);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn release(&self) {
+        if let Some((leases, holder)) = &self.lease
+            && let Err(error) = leases.release(&self.lease_name(), holder).await
+        {
+            warn!(provider = self.provider, connection = %self.connection, %error, "refresh lease not released; it expires");
+        }
+    }
+
+    fn store_error(&self, error: &portage_core::StoreError) -> ProviderError {
+        ProviderError::Transient(ErrorDetail {
+            provider: self.provider,
+            message: error.to_string(),
+            ..Default::default()
+        })
     }
 
     fn error(&self, message: impl Into<String>) -> ProviderError {
@@ -114,6 +190,33 @@ impl OAuthSession {
     }
 
     async fn refresh(&self, current: &mut Option<(Secret, Option<u64>)>) -> Result<Secret, ProviderError> {
+        let stale = current.as_ref().map(|(token, _)| token.clone());
+        match self.turn(stale.as_ref()).await? {
+            Turn::Theirs(token, expires) => {
+                *current = Some((token.clone(), expires));
+                Ok(token)
+            }
+            Turn::Ours => {
+                let refreshed = self.refresh_holding_lease(current, stale.as_ref()).await;
+                self.release().await;
+                refreshed
+            }
+        }
+    }
+
+    async fn refresh_holding_lease(
+        &self,
+        current: &mut Option<(Secret, Option<u64>)>,
+        stale: Option<&Secret>,
+    ) -> Result<Secret, ProviderError> {
+        // The refresh waited for may have landed just before the lease was free.
+        if let Some((token, expires)) = self.stored().await?
+            && Some(&token) != stale
+            && !expiring(expires)
+        {
+            *current = Some((token.clone(), expires));
+            return Ok(token);
+        }
         match self.exchange().await {
             Err(RefreshFailure::InvalidGrant) => {
                 // Another process may have rotated the refresh token: use
@@ -206,6 +309,10 @@ impl RefreshFailure {
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
 
 fn expiring(expires_at: Option<u64>) -> bool {

@@ -85,8 +85,20 @@ async fn setup(expires_at: u64) -> (Arc<portage_fakes::oauth::OAuth>, String, Ar
 }
 
 fn client(base: &str, secrets: Arc<CrashingPut>) -> Arc<ApiClient> {
+    worker(base, secrets, None)
+}
+
+/// One worker's client; with `leases`, its refreshes take the shared lease.
+fn worker(
+    base: &str,
+    secrets: Arc<CrashingPut>,
+    leases: Option<(Arc<portage_embedded::Database>, &str)>,
+) -> Arc<ApiClient> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let session = OAuthSession::new("thing", "default", &format!("{base}/oauth/token"), secrets, http.clone());
+    let mut session = OAuthSession::new("thing", "default", &format!("{base}/oauth/token"), secrets, http.clone());
+    if let Some((store, holder)) = leases {
+        session = session.with_lease(store, holder);
+    }
     let credentials = Credentials::OAuth(Arc::new(session));
     Arc::new(ApiClient::new(
         http,
@@ -159,4 +171,26 @@ async fn a_crash_between_refresh_and_save_is_survived() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let logs_free_of_secrets = !format!("{lost:?}").contains(CLIENT_SECRET);
     assert!(logs_free_of_secrets);
+}
+
+#[tokio::test]
+async fn workers_sharing_a_lease_refresh_once_between_them() {
+    let (fake, base, secrets) = setup(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = portage_embedded::open(dir.path()).unwrap();
+    let workers = [
+        worker(&base, secrets.clone(), Some((store.clone(), "worker-a"))),
+        worker(&base, secrets.clone(), Some((store, "worker-b"))),
+    ];
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let client = workers[i % 2].clone();
+            tokio::spawn(async move { client.send(&ApiRequest::get("/v1/thing")).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(fake.refreshes.load(Ordering::SeqCst), 1, "two workers, twenty calls, one refresh");
+    assert_eq!(stored(&secrets, "refresh_token").await, "rt-1");
 }

@@ -300,3 +300,18 @@ pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
     assert!(secrets.get(provider, "c1", "client_id").await.unwrap().is_none());
     assert!(secrets.get(provider, "c2", "api_key").await.unwrap().is_none());
 }
+
+/// Checks a leases adapter: one holder at a time, free again after release
+/// or once expired, and a holder may renew its own lease.
+pub async fn leases(leases: &dyn crate::ports::Leases, name: &str) {
+    assert!(leases.try_lease(name, "a", 1_000, 2_000).await.unwrap(), "a free lease is taken");
+    assert!(!leases.try_lease(name, "b", 1_500, 2_500).await.unwrap(), "held by another");
+    assert!(leases.try_lease(name, "a", 1_500, 3_000).await.unwrap(), "the holder renews");
+    assert!(!leases.try_lease(name, "b", 2_999, 4_000).await.unwrap(), "the renewal holds");
+    assert!(leases.try_lease(name, "b", 3_001, 4_000).await.unwrap(), "expired: taken over");
+    leases.release(name, "a").await.unwrap();
+    assert!(!leases.try_lease(name, "c", 3_500, 5_000).await.unwrap(), "a former holder cannot release it");
+    leases.release(name, "b").await.unwrap();
+    assert!(leases.try_lease(name, "c", 3_500, 5_000).await.unwrap(), "released: free");
+    assert!(leases.try_lease(&format!("{name}-other"), "d", 3_500, 5_000).await.unwrap(), "names are separate");
+}

@@ -173,6 +173,18 @@ pub trait Secrets: Send + Sync {
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError>;
 }
 
+/// Named leases, one holder at a time across every process that shares the
+/// store: what makes concurrent workers refresh an OAuth token once.
+#[async_trait]
+pub trait Leases: Send + Sync {
+    /// Takes `name` for `holder` until `until_ms` when it is free, expired
+    /// (its deadline before `now_ms`) or already `holder`'s; true when taken.
+    async fn try_lease(&self, name: &str, holder: &str, now_ms: i64, until_ms: i64) -> Result<bool, StoreError>;
+
+    /// Gives `name` back, if `holder` still holds it.
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+}
+
 /// Fetches, and caches, the signing keys that deliveries name instead of
 /// carrying a shared secret: PayPal's certificate, eBay's public key.
 #[async_trait]

@@ -68,6 +68,11 @@ CREATE TABLE IF NOT EXISTS cursors (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS leases (
+    name      TEXT    PRIMARY KEY,
+    holder    TEXT    NOT NULL,
+    until_ms  INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS queue (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     body            TEXT    NOT NULL,

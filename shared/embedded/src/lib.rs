@@ -10,6 +10,7 @@
 pub mod db;
 mod event_log;
 mod intake;
+mod leases;
 mod queue;
 mod secrets;
 mod state_store;

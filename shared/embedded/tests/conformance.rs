@@ -62,3 +62,10 @@ async fn separate_intake_conforms() {
 async fn secrets_conform() {
     conformance::secrets(&portage_embedded::MapSecrets::new(), "conformance").await;
 }
+
+#[tokio::test]
+async fn leases_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::leases(db.as_ref(), "oauth:stripe/default").await;
+}

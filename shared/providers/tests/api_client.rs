@@ -165,15 +165,24 @@ async fn under_a_full_outage_the_breaker_opens_fails_fast_and_closes_after_recov
         probes: 1,
         ..Default::default()
     };
-    let client = stripe_client(&base, STRIPE_KEY, Duration::from_secs(2))
-        .with_retry(RetryPolicy { max_attempts: 1, ..fast_retries() })
-        .with_breaker(breaker);
+    let metrics = Arc::new(Metrics::new());
+    let client = ApiClient::new(
+        http(Duration::from_secs(2)),
+        Arc::new(StripeApi),
+        "default",
+        Credentials::Bearer(Secret::new(STRIPE_KEY)),
+        Some(base.clone()),
+        metrics.clone(),
+    )
+    .with_retry(RetryPolicy { max_attempts: 1, ..fast_retries() })
+    .with_breaker(breaker);
     fake.switches.set(Faults { outage: true, ..Default::default() });
     let list = ApiRequest::get("/v1/customers");
     for _ in 0..10 {
         assert!(matches!(client.send(&list).await, Err(ProviderError::Transient(_))));
     }
     assert_eq!(client.breaker().state(), BreakerState::Open, "open after its threshold of 10 failed calls");
+    assert_eq!(metrics.get("stripe", "breaker_opened"), 1, "the change is counted");
     let sent = fake.switches.requests();
     let started = Instant::now();
     for _ in 0..100 {
