@@ -313,6 +313,9 @@ impl ApiClient {
         }
         self.limiter.observe(seen);
         if (200..300).contains(&status) {
+            if let Some(seen) = self.policy.observe_body(&body) {
+                self.limiter.observe(seen);
+            }
             return Ok(ApiResponse { status, headers, body });
         }
         Err(self.policy.error(status, &headers, &body))

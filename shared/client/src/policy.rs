@@ -51,6 +51,13 @@ pub trait Policy: Send + Sync {
     /// What a response's headers say about the budget (a 429's wait among them).
     fn observe(&self, status: u16, headers: &HeaderMap) -> Observation;
 
+    /// What a successful response's body says about the budget, where the
+    /// provider reports it there (Shopify GraphQL's `extensions.cost`).
+    fn observe_body(&self, body: &[u8]) -> Option<Observation> {
+        let _ = body;
+        None
+    }
+
     /// A failed response as a [`ProviderError`], its body read as the
     /// provider documents it.
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError;

@@ -221,6 +221,21 @@ async fn shopify_pages_by_link_header_within_its_leaky_bucket() {
         value: Secret::new(SHOPIFY_TOKEN),
         bearer: None,
     };
+    let wrong = Credentials::Header {
+        name: HeaderName::from_static("x-shopify-access-token"),
+        value: Secret::new("shpat_wrong"),
+        bearer: None,
+    };
+    let refused = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(ShopifyApi),
+        "acme",
+        wrong,
+        Some(running.base.clone()),
+        Arc::new(Metrics::new()),
+    );
+    let first = format!("/admin/api/{}/products.json", portage_fakes::shopify::VERSION);
+    assert!(matches!(refused.send(&ApiRequest::get(first)).await, Err(ProviderError::Unauthorized(_))));
     let client = ApiClient::new(
         http(Duration::from_secs(5)),
         Arc::new(ShopifyApi),
@@ -241,6 +256,7 @@ async fn shopify_pages_by_link_header_within_its_leaky_bucket() {
 async fn etsy_pages_by_offset_and_keeps_to_its_per_second_limit() {
     let fake = portage_fakes::etsy::Etsy::new(ETSY_KEY, ETSY_TOKEN, 450, 10, 10_000);
     let running = portage_fakes::serve(fake.router()).await;
+    let fake_base = running.base.clone();
     let credentials = Credentials::Header {
         name: HeaderName::from_static("x-api-key"),
         value: Secret::new(ETSY_KEY),
@@ -256,6 +272,20 @@ async fn etsy_pages_by_offset_and_keeps_to_its_per_second_limit() {
     );
     let style = Pagination::Offset { limit: 25, items: "results" };
     let request = ApiRequest::get("/v3/application/shops/123/listings/active");
+    let keyless = Credentials::Header {
+        name: HeaderName::from_static("x-api-key"),
+        value: Secret::new("wrong"),
+        bearer: Some(Secret::new(ETSY_TOKEN)),
+    };
+    let refused = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(EtsyApi),
+        "shop",
+        keyless,
+        Some(fake_base),
+        Arc::new(Metrics::new()),
+    );
+    assert!(matches!(refused.send(&request).await, Err(ProviderError::Forbidden(d)) if d.message == "Invalid API key"));
     let started = Instant::now();
     let listed: Vec<Vec<serde_json::Value>> = pages(&client, request, style).try_collect().await.unwrap();
     assert_eq!(listed.iter().map(Vec::len).sum::<usize>(), 450);
@@ -357,9 +387,22 @@ async fn printify_pages_to_its_last_page() {
         Arc::new(PrintifyApi),
         "shop",
         Credentials::Bearer(Secret::new("printify-token-do-not-leak")),
-        Some(running.base),
+        Some(running.base.clone()),
         Arc::new(Metrics::new()),
     );
+    let wrong = Credentials::Bearer(Secret::new("printify-wrong"));
+    let refused = ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(PrintifyApi),
+        "shop",
+        wrong,
+        Some(running.base.clone()),
+        Arc::new(Metrics::new()),
+    );
+    assert!(matches!(
+        refused.send(&ApiRequest::get("/v1/shops/42/products.json")).await,
+        Err(ProviderError::Unauthorized(_))
+    ));
     let style = Pagination::Page { limit: 50, items: "data", last_page: "/last_page" };
     let listed: Vec<Vec<serde_json::Value>> =
         pages(&client, ApiRequest::get("/v1/shops/42/products.json"), style).try_collect().await.unwrap();

@@ -36,6 +36,24 @@ impl Policy for ShopifyApi {
         Observation { remaining: Some(size - used), limit: Some(size), ..Default::default() }
     }
 
+    /// GraphQL answers carry their cost: `extensions.cost.throttleStatus`
+    /// (points available, bucket size, restore rate) and the query's
+    /// `actualQueryCost`. The bucket counts calls, so points become calls of
+    /// this query's cost.
+    fn observe_body(&self, body: &[u8]) -> Option<Observation> {
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let cost = body.pointer("/extensions/cost")?;
+        let per_call = cost.get("actualQueryCost").or_else(|| cost.get("requestedQueryCost"))?.as_f64()?.max(1.0);
+        let status = cost.get("throttleStatus")?;
+        let points = |key: &str| status.get(key).and_then(Value::as_f64).map(|p| p / per_call);
+        Some(Observation {
+            remaining: points("currentlyAvailable"),
+            limit: points("maximumAvailable"),
+            rate: points("restoreRate"),
+            wait: None,
+        })
+    }
+
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         let errors = parsed.as_ref().and_then(|b| b.get("errors").or_else(|| b.get("error")));
@@ -84,6 +102,14 @@ mod tests {
         );
         headers.insert("x-shopify-shop-api-call-limit", HeaderValue::from_static("garbage"));
         assert_eq!(ShopifyApi.observe(200, &headers), Observation::default());
+    }
+
+    #[test]
+    fn graphql_cost_becomes_calls_of_the_querys_cost() {
+        let body = br#"{"data":{},"extensions":{"cost":{"requestedQueryCost":12,"actualQueryCost":10,"throttleStatus":{"maximumAvailable":2000.0,"currentlyAvailable":1990,"restoreRate":100.0}}}}"#;
+        let seen = ShopifyApi.observe_body(body).unwrap();
+        assert_eq!((seen.remaining, seen.limit, seen.rate), (Some(199.0), Some(200.0), Some(10.0)));
+        assert_eq!(ShopifyApi.observe_body(br#"{"products": []}"#), None);
     }
 
     #[test]
