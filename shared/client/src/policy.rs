@@ -48,8 +48,12 @@ pub trait Policy: Send + Sync {
     /// The documented limit the bucket starts from.
     fn limit(&self) -> Limit;
 
-    /// What a response's headers say about the budget (a 429's wait among them).
-    fn observe(&self, status: u16, headers: &HeaderMap) -> Observation;
+    /// What a response's headers say about the budget (a 429's wait among
+    /// them); nothing for providers that send no budget headers.
+    fn observe(&self, status: u16, headers: &HeaderMap) -> Observation {
+        let _ = (status, headers);
+        Observation::default()
+    }
 
     /// What a successful response's body says about the budget, where the
     /// provider reports it there (Shopify GraphQL's `extensions.cost`).

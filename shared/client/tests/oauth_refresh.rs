@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use http::HeaderMap;
 use portage_client::{
-    ApiClient, ApiRequest, Credentials, ErrorDetail, Limit, Metrics, OAuthSession, Observation, Policy, ProviderError,
+    ApiClient, ApiRequest, Credentials, ErrorDetail, Limit, Metrics, OAuthSession, Policy, ProviderError,
 };
 use portage_core::ports::Secrets;
 use portage_core::{Secret, StoreError};
@@ -32,9 +32,6 @@ impl Policy for ThingApi {
     }
     fn limit(&self) -> Limit {
         Limit { per_second: 1000.0, burst: 1000.0 }
-    }
-    fn observe(&self, _: u16, _: &HeaderMap) -> Observation {
-        Observation::default()
     }
     fn error(&self, status: u16, _: &HeaderMap, _: &[u8]) -> ProviderError {
         ProviderError::from_status(ErrorDetail { provider: "thing", status: Some(status), ..Default::default() }, None)

@@ -16,7 +16,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Switches};
+use crate::faults::{Switches, answer};
 
 /// The fake's state.
 pub struct Etsy {
@@ -75,16 +75,12 @@ async fn listings(
     Path(_shop): Path<u64>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match fake.switches.decide().await {
-        Fault::None => {}
-        Fault::Storm(secs) => {
-            let mut response =
-                error(StatusCode::TOO_MANY_REQUESTS, "You have exceeded your quota of: 10 requests per second.");
-            response.headers_mut().insert("retry-after", HeaderValue::from(secs));
-            return response;
-        }
-        Fault::Error(status) => return error(status, "Internal Server Error"),
-        Fault::Drop => return crate::faults::dropped(),
+    let quota = "You have exceeded your quota of: 10 requests per second.";
+    let injected = answer(fake.switches.decide().await, |status| {
+        error(status, if status == StatusCode::TOO_MANY_REQUESTS { quota } else { "Internal Server Error" })
+    });
+    if let Some(response) = injected {
+        return response;
     }
     let key_ok = headers.get("x-api-key").and_then(|v| v.to_str().ok()) == Some(fake.api_key.as_str());
     if !key_ok {

@@ -45,6 +45,24 @@ pub enum Fault {
     Drop,
 }
 
+/// The answer to a request `decide` gave a fault, in the provider's error
+/// shape (`error` makes its body for a status); `None` to serve it.
+pub fn answer(
+    fault: Fault,
+    error: impl Fn(StatusCode) -> axum::response::Response,
+) -> Option<axum::response::Response> {
+    match fault {
+        Fault::None => None,
+        Fault::Storm(secs) => {
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS);
+            response.headers_mut().insert("retry-after", secs.into());
+            Some(response)
+        }
+        Fault::Error(status) => Some(error(status)),
+        Fault::Drop => Some(dropped()),
+    }
+}
+
 /// A response whose connection is dropped mid-body: headers promising a
 /// body, then an error that makes the server abort the connection.
 pub fn dropped() -> axum::response::Response {

@@ -16,7 +16,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Switches};
+use crate::faults::{Switches, answer};
 
 const WINDOW: Duration = Duration::from_secs(10);
 
@@ -62,19 +62,14 @@ async fn contacts(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match fake.switches.decide().await {
-        Fault::None => {}
-        Fault::Storm(secs) => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITS",
-                "You have reached your ten_secondly_rolling limit.",
-            );
-            response.headers_mut().insert("retry-after", HeaderValue::from(secs));
-            return response;
+    let injected = answer(fake.switches.decide().await, |status| match status {
+        StatusCode::TOO_MANY_REQUESTS => {
+            error(status, "RATE_LIMITS", "You have reached your ten_secondly_rolling limit.")
         }
-        Fault::Error(status) => return error(status, "INTERNAL_ERROR", "internal error"),
-        Fault::Drop => return crate::faults::dropped(),
+        _ => error(status, "INTERNAL_ERROR", "internal error"),
+    });
+    if let Some(response) = injected {
+        return response;
     }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.token.as_str()) {

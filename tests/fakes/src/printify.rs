@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Switches};
+use crate::faults::{Switches, answer};
 
 /// The fake's state.
 pub struct Printify {
@@ -57,15 +57,12 @@ async fn products(
     Path(_shop): Path<u64>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    match fake.switches.decide().await {
-        Fault::None => {}
-        Fault::Storm(secs) => {
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, 429, "Too Many Attempts.");
-            response.headers_mut().insert("retry-after", secs.into());
-            return response;
-        }
-        Fault::Error(status) => return error(status, 500, "Server Error"),
-        Fault::Drop => return crate::faults::dropped(),
+    let injected = answer(fake.switches.decide().await, |status| match status {
+        StatusCode::TOO_MANY_REQUESTS => error(status, 429, "Too Many Attempts."),
+        _ => error(status, 500, "Server Error"),
+    });
+    if let Some(response) = injected {
+        return response;
     }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.token.as_str()) {

@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Switches};
+use crate::faults::{Switches, answer};
 
 /// The API version in the fake's paths.
 pub const VERSION: &str = "2025-07";
@@ -72,23 +72,21 @@ impl Shopify {
     }
 }
 
+/// Shopify's answer to a call over its limit.
+const THROTTLED: &str =
+    "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.";
+
 fn errors(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({"errors": message}))).into_response()
 }
 
 async fn gate(fake: &Shopify, headers: &HeaderMap) -> Result<HeaderValue, Response> {
-    match fake.switches.decide().await {
-        Fault::None => {}
-        Fault::Storm(secs) => {
-            let mut response = errors(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
-            );
-            response.headers_mut().insert("retry-after", HeaderValue::from_str(&format!("{secs}.0")).expect("header"));
-            return Err(response);
-        }
-        Fault::Error(status) => return Err(errors(status, "Internal Server Error")),
-        Fault::Drop => return Err(crate::faults::dropped()),
+    let injected = answer(fake.switches.decide().await, |status| match status {
+        StatusCode::TOO_MANY_REQUESTS => errors(status, THROTTLED),
+        _ => errors(status, "Internal Server Error"),
+    });
+    if let Some(response) = injected {
+        return Err(response);
     }
     if headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()) != Some(fake.token.as_str()) {
         return Err(errors(
@@ -102,10 +100,7 @@ async fn gate(fake: &Shopify, headers: &HeaderMap) -> Result<HeaderValue, Respon
         }
         None => {
             fake.switches.throttled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut response = errors(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
-            );
+            let mut response = errors(StatusCode::TOO_MANY_REQUESTS, THROTTLED);
             response.headers_mut().insert("retry-after", HeaderValue::from_static("2.0"));
             Err(response)
         }

@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Fault, Switches};
+use crate::faults::{Switches, answer};
 
 /// The fake's state.
 pub struct Stripe {
@@ -95,25 +95,16 @@ fn ok(body: Value) -> Response {
 
 /// Authentication, the per-second limit and injected faults, in Stripe's order.
 async fn gate(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
-    match fake.switches.decide().await {
-        Fault::None => {}
-        Fault::Storm(secs) => {
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "invalid_request_error",
-                Some("rate_limit"),
-                "Request rate limit exceeded.",
-                None,
-            );
-            response.headers_mut().insert("retry-after", secs.into());
-            return Some(response);
+    let injected = answer(fake.switches.decide().await, |status| {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return error(status, "invalid_request_error", Some("rate_limit"), "Request rate limit exceeded.", None);
         }
-        Fault::Drop => return Some(crate::faults::dropped()),
-        Fault::Error(status) => {
-            let mut response = error(status, "api_error", None, "An unknown error occurred.", None);
-            response.headers_mut().insert("stripe-should-retry", "true".parse().expect("header"));
-            return Some(response);
-        }
+        let mut response = error(status, "api_error", None, "An unknown error occurred.", None);
+        response.headers_mut().insert("stripe-should-retry", HeaderValue::from_static("true"));
+        response
+    });
+    if injected.is_some() {
+        return injected;
     }
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.key.as_str()) {

@@ -5,7 +5,7 @@
 //! filled from the parameters.
 
 use http::HeaderMap;
-use portage_client::{ErrorDetail, Limit, Observation, Policy, ProviderError, short_message};
+use portage_client::{ErrorDetail, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
 /// Adobe Commerce's policy, for one store.
@@ -42,10 +42,6 @@ impl Policy for MagentoApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 5.0, burst: 10.0 }
-    }
-
-    fn observe(&self, _status: u16, _headers: &HeaderMap) -> Observation {
-        Observation::default()
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {

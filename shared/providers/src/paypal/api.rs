@@ -4,7 +4,7 @@
 //! details: [{field, issue, description}]}` bodies.
 
 use http::{HeaderMap, HeaderName};
-use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, short_message};
+use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
 /// PayPal's policy (live; a connection names the sandbox's base URL).
@@ -22,10 +22,6 @@ impl Policy for PayPalApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 10.0, burst: 30.0 }
-    }
-
-    fn observe(&self, _status: u16, _headers: &HeaderMap) -> Observation {
-        Observation::default()
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {

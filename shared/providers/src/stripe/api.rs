@@ -4,7 +4,7 @@
 //! `{"error": {"type", "code", "message", "param", "decline_code"}}`.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header, short_message};
+use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, header, short_message};
 use serde::Deserialize;
 
 /// The API version Portage's Stripe code reads (webhook payloads follow the
@@ -48,12 +48,6 @@ impl Policy for StripeApi {
     /// side, and 429s slow it further.
     fn limit(&self) -> Limit {
         Limit { per_second: 25.0, burst: 25.0 }
-    }
-
-    fn observe(&self, _status: u16, _headers: &HeaderMap) -> Observation {
-        // Stripe sends no budget headers; Retry-After, when present, is read
-        // by the client.
-        Observation::default()
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

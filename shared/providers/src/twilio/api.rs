@@ -4,7 +4,7 @@
 //! `{code, message, more_info, status}` bodies.
 
 use http::HeaderMap;
-use portage_client::{ErrorDetail, Limit, Observation, Policy, ProviderError, header, short_message};
+use portage_client::{ErrorDetail, Limit, Policy, ProviderError, header, short_message};
 use serde_json::Value;
 
 /// Twilio's policy.
@@ -22,10 +22,6 @@ impl Policy for TwilioApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 30.0, burst: 30.0 }
-    }
-
-    fn observe(&self, _status: u16, _headers: &HeaderMap) -> Observation {
-        Observation::default()
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -5,7 +5,7 @@
 //! `{"code", "message", "data": {"status", "params"?}}`.
 
 use http::HeaderMap;
-use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, short_message};
+use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
 /// WooCommerce's policy, for one store (its base URL is the store's).
@@ -24,10 +24,6 @@ impl Policy for WooCommerceApi {
     /// Nothing documented; a gentle default a shared host copes with.
     fn limit(&self) -> Limit {
         Limit { per_second: 5.0, burst: 10.0 }
-    }
-
-    fn observe(&self, _status: u16, _headers: &HeaderMap) -> Observation {
-        Observation::default()
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {
