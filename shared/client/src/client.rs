@@ -153,8 +153,8 @@ impl ApiClient {
             breaker: CircuitBreaker::new(name, BreakerConfig::default()),
             connection: connection.to_owned(),
             credentials,
+            retry: policy.retry(),
             policy,
-            retry: RetryPolicy::default(),
             metrics,
         }
     }

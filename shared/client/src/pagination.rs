@@ -1,8 +1,9 @@
 //! Listing every page as an async stream, in each style the providers use:
 //! Stripe's `starting_after`/`has_more`, Shopify's `Link` header with
-//! `page_info`, offset and limit (Etsy, Magento), page numbers to a last page
-//! (Printify, WooCommerce), and a cursor the response names (HubSpot's
-//! `paging.next.after`, Amazon's `nextToken`).
+//! `page_info`, offset and limit (Etsy, eBay), page numbers (Printify,
+//! WooCommerce, Adobe Commerce, PayPal), a cursor the response names
+//! (HubSpot's `paging.next.after`, Amazon's `NextToken`), and a next page's
+//! path (Twilio, Salesforce).
 
 use futures::Stream;
 use serde_json::Value;
@@ -26,21 +27,38 @@ pub enum Pagination {
         /// The key of the items' array.
         items: &'static str,
     },
-    /// `limit` and `offset` until a short page, or `count` items.
+    /// A page size and an offset until a short page, or `count` items.
     Offset {
         /// Items per page.
         limit: u32,
         /// The key of the items' array.
         items: &'static str,
+        /// The page size's parameter (`limit`).
+        size_param: &'static str,
+        /// The offset's parameter (`offset`).
+        offset_param: &'static str,
     },
-    /// `limit` and `page` (from 1) until the page named at `last_page`.
+    /// A page size and a page number (from 1) until a short page, or the
+    /// page the response names at `last_page`.
     Page {
         /// Items per page.
         limit: u32,
         /// The key of the items' array.
         items: &'static str,
-        /// Where the response gives the last page's number (`/last_page`).
-        last_page: &'static str,
+        /// The page size's parameter (`limit`, `per_page`, `page_size`).
+        size_param: &'static str,
+        /// The page number's parameter (`page`).
+        page_param: &'static str,
+        /// Where the response gives the last page's number (`/last_page`), if it does.
+        last_page: Option<&'static str>,
+    },
+    /// The path of the next page, given by the response at `pointer`
+    /// (Twilio's `next_page_uri`, Salesforce's `nextRecordsUrl`).
+    NextUrl {
+        /// The key of the items' array.
+        items: &'static str,
+        /// Where the response gives the next page's path.
+        pointer: &'static str,
     },
     /// `limit` and a cursor parameter whose next value the response gives at
     /// a JSON pointer, until it gives none.
@@ -70,18 +88,17 @@ pub fn pages<'a>(
     first: ApiRequest,
     style: Pagination,
 ) -> impl Stream<Item = Result<Vec<Value>, ProviderError>> + 'a {
-    let limit = match style {
+    let first = match style {
         Pagination::StripeCursor { limit }
         | Pagination::LinkHeader { limit, .. }
-        | Pagination::Offset { limit, .. }
-        | Pagination::Page { limit, .. }
-        | Pagination::NextCursor { limit, .. } => limit,
-    };
-    let first = first.query("limit", limit.to_string());
-    let first = match style {
-        Pagination::Offset { .. } => first.query("offset", "0"),
-        Pagination::Page { .. } => first.query("page", "1"),
-        _ => first,
+        | Pagination::NextCursor { limit, .. } => first.query("limit", limit.to_string()),
+        Pagination::Offset { limit, size_param, offset_param, .. } => {
+            first.query(size_param, limit.to_string()).query(offset_param, "0")
+        }
+        Pagination::Page { limit, size_param, page_param, .. } => {
+            first.query(size_param, limit.to_string()).query(page_param, "1")
+        }
+        Pagination::NextUrl { .. } => first,
     };
     let state = State { client, next: Some(first), style, offset: 0 };
     futures::stream::try_unfold(state, |mut state| async move {
@@ -109,7 +126,12 @@ impl State<'_> {
         response: &ApiResponse,
     ) -> Result<(Vec<Value>, Option<ApiRequest>), ProviderError> {
         let body = response.json(self.client.provider())?;
-        let array = |key: &str| body.get(key).and_then(Value::as_array).cloned().ok_or_else(|| self.malformed(key));
+        // A key, a JSON pointer for items nested deeper (`/payload/Orders`),
+        // or "" for a body that is the array itself (WooCommerce).
+        let array = |key: &str| {
+            let found = if key.is_empty() || key.starts_with('/') { body.pointer(key) } else { body.get(key) };
+            found.and_then(Value::as_array).cloned().ok_or_else(|| self.malformed(key))
+        };
         match self.style {
             Pagination::StripeCursor { .. } => {
                 let items = array("data")?;
@@ -125,25 +147,27 @@ impl State<'_> {
                 let next = next_link(&response.headers).map(ApiRequest::get);
                 Ok((array(items)?, next))
             }
-            Pagination::Offset { limit, items } => {
+            Pagination::Offset { limit, items, offset_param, .. } => {
                 let page = array(items)?;
                 self.offset += page.len() as u64;
-                let total = body.get("count").and_then(Value::as_u64);
+                let total = body.get("count").or_else(|| body.get("total")).and_then(Value::as_u64);
                 let done = page.len() < limit as usize || total.is_some_and(|t| self.offset >= t);
-                let next = (!done).then(|| with_param(request, "offset", &self.offset.to_string()));
+                let next = (!done).then(|| with_param(request, offset_param, &self.offset.to_string()));
                 Ok((page, next))
             }
-            Pagination::Page { items, last_page, .. } => {
+            Pagination::Page { limit, items, page_param, last_page, .. } => {
                 let page = array(items)?;
-                let current = request
-                    .query
-                    .iter()
-                    .find(|(k, _)| k == "page")
-                    .and_then(|(_, v)| v.parse::<u64>().ok())
-                    .unwrap_or(1);
-                let last = body.pointer(last_page).and_then(Value::as_u64).ok_or_else(|| self.malformed(last_page))?;
-                let next = (current < last).then(|| with_param(request, "page", &(current + 1).to_string()));
+                let current =
+                    request.query.iter().find(|(k, _)| k == page_param).and_then(|(_, v)| v.parse::<u64>().ok());
+                let current = current.unwrap_or(1);
+                let last = last_page.and_then(|pointer| body.pointer(pointer)).and_then(Value::as_u64);
+                let done = page.len() < limit as usize || last.is_some_and(|last| current >= last);
+                let next = (!done).then(|| with_param(request, page_param, &(current + 1).to_string()));
                 Ok((page, next))
+            }
+            Pagination::NextUrl { items, pointer } => {
+                let next = body.pointer(pointer).and_then(Value::as_str).filter(|p| !p.is_empty()).map(ApiRequest::get);
+                Ok((array(items)?, next))
             }
             Pagination::NextCursor { items, param, pointer, .. } => {
                 let cursor = body

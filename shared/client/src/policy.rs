@@ -7,7 +7,9 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use portage_core::Secret;
 
 use crate::error::ProviderError;
+use crate::pagination::Pagination;
 use crate::rate_limit::{Limit, Observation};
+use crate::retry::RetryPolicy;
 
 /// How a request proves who sends it.
 #[derive(Clone)]
@@ -65,6 +67,16 @@ pub trait Policy: Send + Sync {
     /// A failed response as a [`ProviderError`], its body read as the
     /// provider documents it.
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError;
+
+    /// How the provider pages a listing whose items are under `items` (the
+    /// key of the array; providers with one fixed key ignore it), at its
+    /// largest page size.
+    fn pagination(&self, items: &'static str) -> Pagination;
+
+    /// How hard to retry (the default suits providers with per-second limits).
+    fn retry(&self) -> RetryPolicy {
+        RetryPolicy::default()
+    }
 
     /// The header that carries an idempotency key, where the provider has one.
     fn idempotency_header(&self) -> Option<HeaderName> {

@@ -33,6 +33,14 @@ impl Policy for ThingApi {
     fn limit(&self) -> Limit {
         Limit { per_second: 1000.0, burst: 1000.0 }
     }
+    fn pagination(&self, items: &'static str) -> portage_client::pagination::Pagination {
+        portage_client::pagination::Pagination::Offset {
+            limit: 100,
+            items,
+            size_param: "limit",
+            offset_param: "offset",
+        }
+    }
     fn error(&self, status: u16, _: &HeaderMap, _: &[u8]) -> ProviderError {
         ProviderError::from_status(ErrorDetail { provider: "thing", status: Some(status), ..Default::default() }, None)
     }

@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use http::HeaderName;
 use portage_client::pagination::{Pagination, pages};
 use portage_client::{
-    ApiClient, ApiRequest, BreakerConfig, BreakerState, Credentials, Limit, Metrics, ProviderError, RetryPolicy,
+    ApiClient, ApiRequest, BreakerConfig, BreakerState, Credentials, Limit, Metrics, Policy, ProviderError, RetryPolicy,
 };
 use portage_core::Secret;
 use portage_fakes::Faults;
@@ -246,6 +246,7 @@ async fn shopify_pages_by_link_header_within_its_leaky_bucket() {
     );
     let path = format!("/admin/api/{}/products.json", portage_fakes::shopify::VERSION);
     let style = Pagination::LinkHeader { limit: 50, items: "products" };
+    assert!(matches!(ShopifyApi.pagination("products"), Pagination::LinkHeader { limit: 250, .. }));
     let listed: Vec<Vec<serde_json::Value>> = pages(&client, ApiRequest::get(path), style).try_collect().await.unwrap();
     assert_eq!(listed.len(), 20);
     assert_eq!(listed.iter().map(Vec::len).sum::<usize>(), 1000);
@@ -270,7 +271,7 @@ async fn etsy_pages_by_offset_and_keeps_to_its_per_second_limit() {
         Some(running.base),
         Arc::new(Metrics::new()),
     );
-    let style = Pagination::Offset { limit: 25, items: "results" };
+    let style = Pagination::Offset { limit: 25, items: "results", size_param: "limit", offset_param: "offset" };
     let request = ApiRequest::get("/v3/application/shops/123/listings/active");
     let keyless = Credentials::Header {
         name: HeaderName::from_static("x-api-key"),
@@ -368,7 +369,10 @@ async fn hubspot_pages_by_cursor_and_keeps_to_its_rolling_window() {
         Some(running.base),
         Arc::new(Metrics::new()),
     );
-    let style = Pagination::NextCursor { limit: 30, items: "results", param: "after", pointer: "/paging/next/after" };
+    let Pagination::NextCursor { param, pointer, .. } = HubSpotApi.pagination("results") else {
+        panic!("HubSpot pages by cursor")
+    };
+    let style = Pagination::NextCursor { limit: 30, items: "results", param, pointer };
     let started = Instant::now();
     let listed: Vec<Vec<serde_json::Value>> =
         pages(&client, ApiRequest::get("/crm/v3/objects/contacts"), style).try_collect().await.unwrap();
@@ -403,7 +407,7 @@ async fn printify_pages_to_its_last_page() {
         refused.send(&ApiRequest::get("/v1/shops/42/products.json")).await,
         Err(ProviderError::Unauthorized(_))
     ));
-    let style = Pagination::Page { limit: 50, items: "data", last_page: "/last_page" };
+    let style = PrintifyApi.pagination("data");
     let listed: Vec<Vec<serde_json::Value>> =
         pages(&client, ApiRequest::get("/v1/shops/42/products.json"), style).try_collect().await.unwrap();
     assert_eq!(listed.iter().map(Vec::len).collect::<Vec<_>>(), [50, 50, 20]);

@@ -5,6 +5,7 @@
 //! details}]}` and `x-amzn-RequestId`.
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, Limit, Observation, Policy, ProviderError, header, header_number, short_message};
 use serde_json::Value;
 
@@ -30,6 +31,10 @@ impl Policy for AmazonApi {
     fn observe(&self, _status: u16, headers: &HeaderMap) -> Observation {
         // A rate, not a remaining count: it becomes the bucket's refill.
         Observation { rate: header_number(headers, "x-amzn-ratelimit-limit"), ..Default::default() }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::NextCursor { limit: 100, items, param: "NextToken", pointer: "/payload/NextToken" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

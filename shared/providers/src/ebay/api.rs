@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header, short_message};
 use serde_json::Value;
 
@@ -32,6 +33,10 @@ impl Policy for EbayApi {
         // A 429 from eBay means the day's calls are spent.
         let wait = (status == 429).then_some(Duration::from_secs(3600));
         Observation { wait, ..Default::default() }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Offset { limit: 200, items, size_param: "limit", offset_param: "offset" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, Limit, Observation, Policy, ProviderError, header, header_number, short_message};
 use serde_json::Value;
 
@@ -42,6 +43,10 @@ impl Policy for EtsyApi {
             None
         };
         Observation { remaining: this_second, limit: per_second, wait, rate: None }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Offset { limit: 100, items, size_param: "limit", offset_param: "offset" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

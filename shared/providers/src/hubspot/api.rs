@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{
     ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header_number, short_message,
 };
@@ -64,6 +65,10 @@ impl Policy for HubSpotApi {
             None
         };
         Observation { remaining, limit: header_number(headers, "x-hubspot-ratelimit-max"), wait, rate: None }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::NextCursor { limit: 100, items, param: "after", pointer: "/paging/next/after" }
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {

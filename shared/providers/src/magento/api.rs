@@ -5,6 +5,7 @@
 //! filled from the parameters.
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
@@ -42,6 +43,16 @@ impl Policy for MagentoApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 5.0, burst: 10.0 }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Page {
+            limit: 100,
+            items,
+            size_param: "searchCriteria[pageSize]",
+            page_param: "searchCriteria[currentPage]",
+            last_page: None,
+        }
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -4,6 +4,7 @@
 //! details: [{field, issue, description}]}` bodies.
 
 use http::{HeaderMap, HeaderName};
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
@@ -22,6 +23,16 @@ impl Policy for PayPalApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 10.0, burst: 30.0 }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Page {
+            limit: 20,
+            items,
+            size_param: "page_size",
+            page_param: "page",
+            last_page: Some("/total_pages"),
+        }
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -5,6 +5,7 @@
 //! (`{"status": "error", "code": …, "message": …, "errors": {"reason": …}}`).
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, Limit, Observation, Policy, ProviderError, header_number, short_message};
 use serde_json::Value;
 
@@ -28,6 +29,10 @@ impl Policy for PrintifyApi {
 
     fn observe(&self, _status: u16, headers: &HeaderMap) -> Observation {
         Observation { remaining: header_number(headers, "x-ratelimit-remaining"), ..Default::default() }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Page { limit: 50, items, size_param: "limit", page_param: "page", last_page: Some("/last_page") }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

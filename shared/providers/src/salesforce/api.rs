@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header, short_message};
 use serde::Deserialize;
 
@@ -51,6 +52,10 @@ impl Policy for SalesforceApi {
         // every call with REQUEST_LIMIT_EXCEEDED.
         let spent = api_usage(headers).is_some_and(|(used, max)| used >= max);
         Observation { wait: spent.then_some(Duration::from_secs(3600)), ..Default::default() }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::NextUrl { items, pointer: "/nextRecordsUrl" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

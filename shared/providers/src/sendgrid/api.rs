@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{
     ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header, header_number, short_message,
 };
@@ -36,6 +37,10 @@ impl Policy for SendGridApi {
             Some(Duration::from_secs_f64((reset - now).clamp(0.0, 3600.0)))
         });
         Observation { remaining, limit: header_number(headers, "x-ratelimit-limit"), wait, rate: None }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::Offset { limit: 500, items, size_param: "limit", offset_param: "offset" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -4,6 +4,7 @@
 //! with `Retry-After`, `Link` pagination, and `{"errors": …}` bodies.
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Observation, Policy, ProviderError, header, short_message};
 use serde_json::Value;
 
@@ -52,6 +53,10 @@ impl Policy for ShopifyApi {
             rate: points("restoreRate"),
             wait: None,
         })
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::LinkHeader { limit: 250, items }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -4,6 +4,7 @@
 //! `{"error": {"type", "code", "message", "param", "decline_code"}}`.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, header, short_message};
 use serde::Deserialize;
 
@@ -48,6 +49,10 @@ impl Policy for StripeApi {
     /// side, and 429s slow it further.
     fn limit(&self) -> Limit {
         Limit { per_second: 25.0, burst: 25.0 }
+    }
+
+    fn pagination(&self, _items: &'static str) -> Pagination {
+        Pagination::StripeCursor { limit: 100 }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

@@ -4,6 +4,7 @@
 //! `{code, message, more_info, status}` bodies.
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, Limit, Policy, ProviderError, header, short_message};
 use serde_json::Value;
 
@@ -22,6 +23,10 @@ impl Policy for TwilioApi {
 
     fn limit(&self) -> Limit {
         Limit { per_second: 30.0, burst: 30.0 }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        Pagination::NextUrl { items, pointer: "/next_page_uri" }
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {

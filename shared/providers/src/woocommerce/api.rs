@@ -5,6 +5,7 @@
 //! `{"code", "message", "data": {"status", "params"?}}`.
 
 use http::HeaderMap;
+use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
@@ -24,6 +25,11 @@ impl Policy for WooCommerceApi {
     /// Nothing documented; a gentle default a shared host copes with.
     fn limit(&self) -> Limit {
         Limit { per_second: 5.0, burst: 10.0 }
+    }
+
+    fn pagination(&self, items: &'static str) -> Pagination {
+        // WooCommerce answers a bare array: callers pass "" for `items`.
+        Pagination::Page { limit: 100, items, size_param: "per_page", page_param: "page", last_page: None }
     }
 
     fn error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {
