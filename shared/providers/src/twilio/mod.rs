@@ -24,9 +24,9 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     let param =
         |name: &str| params.get(name).and_then(|v| v.iter().next()).filter(|v| !v.is_empty() && v.len() <= MAX_LEN);
     let (kind, sid, status) = if let Some(sid) = param("MessageSid").or(param("SmsSid")) {
-        ("message", Some(sid), param("MessageStatus").or(param("SmsStatus")).map_or("received", String::as_str))
+        ("message", Some(sid), param("MessageStatus").or(param("SmsStatus")).map_or("received", |s| s.as_ref()))
     } else if let Some(sid) = param("CallSid") {
-        ("call", Some(sid), param("CallStatus").map_or("received", String::as_str))
+        ("call", Some(sid), param("CallStatus").map_or("received", |s| s.as_ref()))
     } else {
         ("webhook", None, "received")
     };
@@ -40,9 +40,9 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
         event_id,
         event_type: format!("{kind}.{status}"),
         occurred_at: received_at_secs,
-        account: param("AccountSid").cloned(),
+        account: param("AccountSid").map(|a| a.to_string()),
         object_kind: sid.map(|_| kind.to_owned()),
-        object_id: sid.cloned(),
+        object_id: sid.map(|s| s.to_string()),
         livemode: None,
     })
 }

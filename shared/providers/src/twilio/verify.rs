@@ -12,7 +12,7 @@
 //! without its default port. Twilio signs no timestamp.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -68,11 +68,15 @@ fn form_pairs(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)>
     })
 }
 
-/// The parameters as the library orders them: names sorted, distinct values sorted.
-pub(super) fn form_params(body: &[u8]) -> BTreeMap<String, std::collections::BTreeSet<String>> {
-    let mut params: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+/// A form's parameters as the library orders them: names sorted, distinct
+/// values sorted; borrowed from the body where nothing needed decoding.
+pub type Params<'a> = BTreeMap<Cow<'a, str>, BTreeSet<Cow<'a, str>>>;
+
+/// The body's parameters (see [`Params`]).
+pub(super) fn form_params(body: &[u8]) -> Params<'_> {
+    let mut params = Params::new();
     for (name, value) in form_pairs(body) {
-        params.entry(name.into_owned()).or_default().insert(value.into_owned());
+        params.entry(name).or_default().insert(value);
     }
     params
 }
@@ -98,12 +102,7 @@ fn url_variants(url: &str) -> [String; 2] {
 }
 
 /// The signature over `url` and `params` with `key`.
-pub fn compute(
-    url: &str,
-    params: &BTreeMap<String, std::collections::BTreeSet<String>>,
-    key: &[u8],
-    algorithm: Algorithm,
-) -> String {
+pub fn compute(url: &str, params: &Params<'_>, key: &[u8], algorithm: Algorithm) -> String {
     let mut parts: Vec<&[u8]> = vec![url.as_bytes()];
     for (name, values) in params {
         for value in values {
@@ -139,7 +138,7 @@ pub fn verify(request: &WebhookRequest, secrets: &[Secret]) -> Result<(), Reject
         {
             return Err(RejectReason::SignatureMismatch);
         }
-        BTreeMap::new()
+        Params::new()
     };
     // Each comparison is constant time; stopping at the first match only
     // tells which secret or URL form matched, which is no secret.
