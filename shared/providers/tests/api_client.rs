@@ -188,7 +188,7 @@ async fn under_a_full_outage_the_breaker_opens_fails_fast_and_closes_after_recov
     for _ in 0..100 {
         assert!(matches!(client.send(&list).await, Err(ProviderError::CircuitOpen { .. })));
     }
-    assert!(started.elapsed() < Duration::from_millis(100), "fails fast");
+    assert!(started.elapsed() < Duration::from_millis(500), "fails fast: no call waits on the network");
     assert_eq!(fake.switches.requests(), sent, "nothing sent while open");
     fake.switches.set(Faults::default());
     tokio::time::sleep(Duration::from_millis(550)).await;
@@ -204,7 +204,7 @@ async fn a_429_storm_is_waited_out_as_retry_after_says() {
     let started = Instant::now();
     client.send(&ApiRequest::get("/v1/customers")).await.unwrap();
     let took = started.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_millis(2900), "waited {took:?}");
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_millis(3500), "waited {took:?}");
     assert_eq!(
         (fake.switches.requests(), fake.switches.throttled()),
         (2, 1),
