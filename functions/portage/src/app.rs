@@ -49,18 +49,22 @@ impl App {
         })
     }
 
-    /// The ingest flow over this deployment's ports, fetching the signing
-    /// keys PayPal and eBay deliveries name (see [`HttpSigningKeys::from_env`]).
-    pub fn ingestor(&self) -> anyhow::Result<Ingestor> {
-        let keys = HttpSigningKeys::from_env(self.secrets.clone())?;
-        Ok(Ingestor::new(
+    /// The ingest flow over this deployment's ports.
+    pub fn ingestor(&self) -> Ingestor {
+        Ingestor::new(
             self.registry.clone(),
             self.queue.clone(),
             self.secrets.clone(),
             self.clock.clone(),
             self.settings.ingest.clone(),
         )
-        .with_signing_keys(Arc::new(keys)))
+    }
+
+    /// The ingest flow for webhook routes: also fetches the signing keys
+    /// PayPal and eBay deliveries name (see [`HttpSigningKeys::from_env`]).
+    pub fn webhook_ingestor(&self) -> anyhow::Result<Ingestor> {
+        let keys = HttpSigningKeys::from_env(self.secrets.clone())?;
+        Ok(self.ingestor().with_signing_keys(Arc::new(keys)))
     }
 
     /// The sync flow over this deployment's ports.

@@ -50,7 +50,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let app = Arc::new(App::with_settings(registry, settings)?);
     let work = Arc::new(Notify::new());
-    let state = Arc::new(ServerState { ingestor: app.ingestor()?, app: app.clone(), work: work.clone() });
+    let state = Arc::new(ServerState { ingestor: app.webhook_ingestor()?, app: app.clone(), work: work.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());

@@ -266,7 +266,7 @@ pub async fn run_notifications(global: &Global, command: NotificationsCommand) -
         headers: HeaderMap::new(),
         body: Bytes::from(body),
     };
-    let response = app.ingestor()?.handle_trusted(&provider, &connection, request).await;
+    let response = app.ingestor().handle_trusted(&provider, &connection, request).await;
     println!("{}", response.body);
     Ok(if response.status == 200 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

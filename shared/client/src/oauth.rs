@@ -19,12 +19,12 @@
 //! must be authorised again; the error says so.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 use portage_core::Secret;
-use portage_core::ports::{Leases, Secrets};
+use portage_core::ports::{Clock, Leases, Secrets, SystemClock};
 use tracing::{info, warn};
 
 use crate::error::{ErrorDetail, ProviderError};
@@ -97,7 +97,7 @@ impl OAuthSession {
         let Some((leases, holder)) = &self.lease else { return Ok(Turn::Ours) };
         let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHERS;
         loop {
-            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            let now = SystemClock.now_ms();
             let until = now.saturating_add(i64::try_from(LEASE_FOR.as_millis()).unwrap_or(i64::MAX));
             let taken =
                 leases.try_lease(&self.lease_name(), holder, now, until).await.map_err(|e| self.store_error(&e))?;
@@ -308,11 +308,7 @@ impl RefreshFailure {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    u64::try_from(SystemClock.now_secs()).unwrap_or(0)
 }
 
 fn expiring(expires_at: Option<u64>) -> bool {

@@ -39,8 +39,9 @@ pub enum RejectReason {
     /// a public root or is expired, or not issued to the provider's name.
     #[error("untrusted_signing_key")]
     UntrustedSigningKey,
-    /// The signing key the delivery names could not be fetched or is not
-    /// one the provider issued; the provider retries, so nothing is lost.
+    /// The signing key the delivery names could not be fetched (the host
+    /// unreachable, the key unknown, the connection's credentials missing);
+    /// answered 503, so the provider retries and nothing is lost.
     #[error("signing_key_unavailable")]
     SigningKeyUnavailable,
 }

@@ -4,6 +4,7 @@
 //! [`WebhookRequest`] and call [`Ingestor::handle`]; they only translate the
 //! [`IngestResponse`] back.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,18 +159,18 @@ impl Ingestor {
             now_secs: self.clock.now_secs(),
             legacy_schemes: self.config.legacy_schemes.contains(provider_name),
         };
-        let mut keys = secrets.clone();
-        if let Some(location) = provider.key_location(&request, &secrets)? {
-            keys.push(self.signing_key(provider_name, connection, &location).await?);
-        }
-        match provider.verify(&request, &keys, options) {
+        // A key the delivery names goes after the connection's secrets.
+        let fetched = match provider.key_location(&request, &secrets)? {
+            Some(location) => Some(self.signing_key(provider_name, connection, &location).await?),
+            None => None,
+        };
+        match provider.verify(&request, &with_fetched(&secrets, fetched.as_ref()), options) {
             Err(RejectReason::SignatureMismatch) => {
                 // The secret may have been rotated since it was cached.
                 let fresh = self.secrets.refreshed_signing_secrets(provider_name, connection).await?;
                 match fresh {
-                    Some(mut fresh) if fresh != secrets => {
-                        fresh.extend(keys.drain(secrets.len()..));
-                        provider.verify(&request, &fresh, options)?
+                    Some(fresh) if fresh != secrets => {
+                        provider.verify(&request, &with_fetched(&fresh, fetched.as_ref()), options)?
                     }
                     _ => return Err(RejectReason::SignatureMismatch.into()),
                 }
@@ -268,6 +269,15 @@ impl Ingestor {
             body: json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }),
             acknowledgement,
         })
+    }
+}
+
+/// The connection's secrets followed by the key the delivery named, when one
+/// was fetched; the secrets as they are otherwise.
+fn with_fetched<'a>(secrets: &'a [Secret], fetched: Option<&Secret>) -> Cow<'a, [Secret]> {
+    match fetched {
+        Some(key) => Cow::Owned(secrets.iter().chain([key]).cloned().collect()),
+        None => Cow::Borrowed(secrets),
     }
 }
 

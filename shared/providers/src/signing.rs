@@ -74,6 +74,14 @@ pub fn pem_der(text: &str, label: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
+/// A secret's first non-empty line when it is not a PEM block: the plain
+/// value (a webhook id, a verification token) stored beside or instead of a
+/// key.
+pub fn first_plain_line(text: &str) -> Option<&str> {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    (!first.starts_with("-----")).then_some(first)
+}
+
 /// The event id where a provider gives none: SHA-256 of the raw body, so an
 /// exact redelivery is recognised as a duplicate.
 pub fn body_id(body: &[u8]) -> String {

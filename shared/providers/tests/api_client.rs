@@ -35,6 +35,18 @@ fn fast_retries() -> RetryPolicy {
     }
 }
 
+/// A client of `policy`'s API at a fake's `base`, with a five-second timeout.
+fn api(policy: impl Policy + 'static, connection: &str, credentials: Credentials, base: &str) -> ApiClient {
+    ApiClient::new(
+        http(Duration::from_secs(5)),
+        Arc::new(policy),
+        connection,
+        credentials,
+        Some(base.to_owned()),
+        Arc::new(Metrics::new()),
+    )
+}
+
 fn http(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder().timeout(timeout).build().unwrap()
 }
@@ -226,24 +238,10 @@ async fn shopify_pages_by_link_header_within_its_leaky_bucket() {
         value: Secret::new("shpat_wrong"),
         bearer: None,
     };
-    let refused = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(ShopifyApi),
-        "acme",
-        wrong,
-        Some(running.base.clone()),
-        Arc::new(Metrics::new()),
-    );
+    let refused = api(ShopifyApi, "acme", wrong, &running.base);
     let first = format!("/admin/api/{}/products.json", portage_fakes::shopify::VERSION);
     assert!(matches!(refused.send(&ApiRequest::get(first)).await, Err(ProviderError::Unauthorized(_))));
-    let client = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(ShopifyApi),
-        "acme",
-        token,
-        Some(running.base),
-        Arc::new(Metrics::new()),
-    );
+    let client = api(ShopifyApi, "acme", token, &running.base);
     let path = format!("/admin/api/{}/products.json", portage_fakes::shopify::VERSION);
     let style = Pagination::LinkHeader { limit: 50, items: "products" };
     assert!(matches!(ShopifyApi.pagination("products"), Pagination::LinkHeader { limit: 250, .. }));
@@ -257,20 +255,12 @@ async fn shopify_pages_by_link_header_within_its_leaky_bucket() {
 async fn etsy_pages_by_offset_and_keeps_to_its_per_second_limit() {
     let fake = portage_fakes::etsy::Etsy::new(ETSY_KEY, ETSY_TOKEN, 450, 10, 10_000);
     let running = portage_fakes::serve(fake.router()).await;
-    let fake_base = running.base.clone();
     let credentials = Credentials::Header {
         name: HeaderName::from_static("x-api-key"),
         value: Secret::new(ETSY_KEY),
         bearer: Some(Secret::new(ETSY_TOKEN)),
     };
-    let client = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(EtsyApi),
-        "shop",
-        credentials,
-        Some(running.base),
-        Arc::new(Metrics::new()),
-    );
+    let client = api(EtsyApi, "shop", credentials, &running.base);
     let style = Pagination::Offset { limit: 25, items: "results", size_param: "limit", offset_param: "offset" };
     let request = ApiRequest::get("/v3/application/shops/123/listings/active");
     let keyless = Credentials::Header {
@@ -278,14 +268,7 @@ async fn etsy_pages_by_offset_and_keeps_to_its_per_second_limit() {
         value: Secret::new("wrong"),
         bearer: Some(Secret::new(ETSY_TOKEN)),
     };
-    let refused = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(EtsyApi),
-        "shop",
-        keyless,
-        Some(fake_base),
-        Arc::new(Metrics::new()),
-    );
+    let refused = api(EtsyApi, "shop", keyless, &running.base);
     assert!(matches!(refused.send(&request).await, Err(ProviderError::Forbidden(d)) if d.message == "Invalid API key"));
     let started = Instant::now();
     let listed: Vec<Vec<serde_json::Value>> = pages(&client, request, style).try_collect().await.unwrap();
@@ -346,14 +329,7 @@ async fn no_credential_reaches_a_log_line_or_an_error() {
 async fn hubspot_pages_by_cursor_and_keeps_to_its_rolling_window() {
     let fake = portage_fakes::hubspot::HubSpot::new("pat-na1-fake-do-not-leak", 230, 5);
     let running = portage_fakes::serve(fake.router()).await;
-    let expired = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(HubSpotApi),
-        "portal",
-        Credentials::Bearer(Secret::new("pat-na1-expired")),
-        Some(running.base.clone()),
-        Arc::new(Metrics::new()),
-    );
+    let expired = api(HubSpotApi, "portal", Credentials::Bearer(Secret::new("pat-na1-expired")), &running.base);
     let refused = expired.send(&ApiRequest::get("/crm/v3/objects/contacts")).await.unwrap_err();
     assert!(
         matches!(&refused, ProviderError::Unauthorized(d) if d.code.as_deref() == Some("EXPIRED_AUTHENTICATION")),
@@ -361,14 +337,7 @@ async fn hubspot_pages_by_cursor_and_keeps_to_its_rolling_window() {
     );
     // A five-call window the client is not told of in advance: it learns it
     // from the headers, then waits the window out instead of being refused.
-    let client = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(HubSpotApi),
-        "portal",
-        Credentials::Bearer(Secret::new("pat-na1-fake-do-not-leak")),
-        Some(running.base),
-        Arc::new(Metrics::new()),
-    );
+    let client = api(HubSpotApi, "portal", Credentials::Bearer(Secret::new("pat-na1-fake-do-not-leak")), &running.base);
     let Pagination::NextCursor { param, pointer, .. } = HubSpotApi.pagination("results") else {
         panic!("HubSpot pages by cursor")
     };
@@ -386,23 +355,10 @@ async fn hubspot_pages_by_cursor_and_keeps_to_its_rolling_window() {
 async fn printify_pages_to_its_last_page() {
     let fake = portage_fakes::printify::Printify::new("printify-token-do-not-leak", 120, 600);
     let running = portage_fakes::serve(fake.router()).await;
-    let client = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(PrintifyApi),
-        "shop",
-        Credentials::Bearer(Secret::new("printify-token-do-not-leak")),
-        Some(running.base.clone()),
-        Arc::new(Metrics::new()),
-    );
+    let client =
+        api(PrintifyApi, "shop", Credentials::Bearer(Secret::new("printify-token-do-not-leak")), &running.base);
     let wrong = Credentials::Bearer(Secret::new("printify-wrong"));
-    let refused = ApiClient::new(
-        http(Duration::from_secs(5)),
-        Arc::new(PrintifyApi),
-        "shop",
-        wrong,
-        Some(running.base.clone()),
-        Arc::new(Metrics::new()),
-    );
+    let refused = api(PrintifyApi, "shop", wrong, &running.base);
     assert!(matches!(
         refused.send(&ApiRequest::get("/v1/shops/42/products.json")).await,
         Err(ProviderError::Unauthorized(_))

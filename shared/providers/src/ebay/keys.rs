@@ -59,8 +59,7 @@ pub fn verifying_keys(secrets: &[portage_core::Secret]) -> Vec<(VerifyingKey, Op
 /// The verification token in a secret: its first line, unless the secret
 /// is a key.
 pub fn plain_text(text: &str) -> Option<&str> {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    (!first.starts_with("-----") && !first.starts_with('{')).then_some(first)
+    crate::signing::first_plain_line(text).filter(|first| !first.starts_with('{'))
 }
 
 /// A new development key pair, as its PKCS#8 PEM private key.

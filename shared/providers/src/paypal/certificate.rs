@@ -23,12 +23,6 @@ pub enum SigningMaterial {
     Development(RsaPublicKey),
 }
 
-/// The text of a secret outside its PEM blocks: a webhook id, or nothing.
-pub fn plain_text(text: &str) -> Option<&str> {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    (!first.starts_with("-----")).then_some(first)
-}
-
 /// The development key pair's private key in `text`.
 pub fn development_key(text: &str) -> Option<rsa::RsaPrivateKey> {
     rsa::RsaPrivateKey::from_pkcs8_der(&pem_der(text, "PRIVATE KEY")?).ok()

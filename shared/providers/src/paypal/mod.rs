@@ -26,9 +26,9 @@ use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use serde_json::Value;
 use url::Url;
 
-use self::certificate::{SigningMaterial, development_key, materials, plain_text};
+use self::certificate::{SigningMaterial, development_key, materials};
 use crate::fields::{MAX_LEN, id_text, rfc3339_secs};
-use crate::signing::{check_window, optional_header, required_header};
+use crate::signing::{check_window, first_plain_line, optional_header, required_header};
 
 const TRANSMISSION_ID: &str = "PAYPAL-TRANSMISSION-ID";
 const TRANSMISSION_TIME: &str = "PAYPAL-TRANSMISSION-TIME";
@@ -92,7 +92,7 @@ fn certificate_location(url: &str) -> Result<(Url, &'static str), RejectReason> 
 /// transmission time's window. Secrets are webhook ids (the text before any
 /// PEM block), certificates and development keys, in any mix.
 fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
-    let webhook_ids: Vec<&str> = secrets.iter().filter_map(|s| plain_text(s.expose())).collect();
+    let webhook_ids: Vec<&str> = secrets.iter().filter_map(|s| first_plain_line(s.expose())).collect();
     let keys: Vec<SigningMaterial> = secrets.iter().flat_map(|s| materials(s.expose())).collect();
     if webhook_ids.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
@@ -182,7 +182,7 @@ impl Provider for PayPal {
     /// headers.
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {
         let text = secret.expose();
-        let (Some(webhook_id), Some(key)) = (plain_text(text), development_key(text)) else {
+        let (Some(webhook_id), Some(key)) = (first_plain_line(text), development_key(text)) else {
             return Vec::new();
         };
         let transmission_id = crate::signing::random_secret(32);
