@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use portage_client::HttpSigningKeys;
+use portage_client::{ClientPool, HttpSigningKeys};
 use portage_core::ingest::Ingestor;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
@@ -22,6 +22,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<MapSecrets>,
     pub worker_settings: WorkerSettings,
+    /// The API clients, one per (provider, connection), for the process's life.
+    pub clients: Arc<ClientPool>,
     settings: Settings,
 }
 
@@ -38,15 +40,9 @@ impl App {
         let db = portage_embedded::open(&settings.data_dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
-        Ok(Self {
-            registry,
-            db,
-            queue,
-            clock,
-            secrets: Arc::new(settings.secrets.clone()),
-            worker_settings: settings.worker.clone(),
-            settings,
-        })
+        let secrets = Arc::new(settings.secrets.clone());
+        let clients = Arc::new(ClientPool::new(secrets.clone(), settings.origins.clone())?);
+        Ok(Self { clients, registry, db, queue, clock, secrets, worker_settings: settings.worker.clone(), settings })
     }
 
     /// The ingest flow over this deployment's ports.
@@ -83,16 +79,13 @@ impl App {
         self.settings.ingest.reclaim_after
     }
 
-    /// The reconcile flow over every connection that has secrets configured.
-    pub fn reconciler(&self) -> Reconciler {
-        Reconciler::for_connections(
-            self.db.clone(),
-            self.clock.clone(),
-            &self.registry,
-            &self.secrets.connections(),
-            self.secrets.clone(),
-            RECONCILE_OVERLAP,
-        )
+    /// The reconcile flow over every connection that has secrets configured,
+    /// listing through the pool's clients.
+    pub async fn reconciler(&self) -> Reconciler {
+        let (sources, not_listed) =
+            portage_providers::listings::change_sources(&self.clients, self.clock.clone(), &self.secrets.connections())
+                .await;
+        Reconciler::new(self.db.clone(), self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed)
     }
 }
 

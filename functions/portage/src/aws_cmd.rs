@@ -61,8 +61,11 @@ pub async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
 pub async fn run_secrets(global: &Global, command: SecretsCommand) -> anyhow::Result<ExitCode> {
     let SecretsCommand::Set { aws, prefix, target, pairs } = command;
     let (provider, connection) = target.split_once('/').unwrap_or((target.as_str(), DEFAULT_CONNECTION));
-    if provider.is_empty() || connection.is_empty() || connection.contains('/') {
-        bail!("expected PROVIDER or PROVIDER/CONNECTION, got '{target}'");
+    if provider.is_empty() || !portage_core::is_valid_connection(connection) {
+        bail!(
+            "expected PROVIDER or PROVIDER/CONNECTION (a connection is 1 to 64 letters, digits, '_', '-' or '.'), \
+             got '{target}'"
+        );
     }
     let mut values = Vec::new();
     for pair in &pairs {

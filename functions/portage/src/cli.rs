@@ -194,6 +194,9 @@ pub struct EventsListArgs {
     /// Only events from this provider.
     #[arg(long)]
     pub provider: Option<String>,
+    /// The connection (tenant account) the events came in on.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    pub connection: String,
     /// At most this many.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -203,18 +206,26 @@ pub struct EventsListArgs {
 
 #[derive(Debug, Args)]
 pub struct EventShowArgs {
+    /// The provider's event id.
     pub event_id: String,
     /// Provider, when the id exists under several.
     #[arg(long)]
     pub provider: Option<String>,
+    /// The connection (tenant account) the event came in on.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    pub connection: String,
 }
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// The provider's event id.
     pub event_id: String,
     /// Provider, when the id exists under several.
     #[arg(long)]
     pub provider: Option<String>,
+    /// The connection (tenant account) the event came in on.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    pub connection: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,19 +269,31 @@ pub enum DlqCommand {
 pub enum StateCommand {
     /// List the records of one kind.
     List {
+        /// Provider name, e.g. stripe.
         #[arg(long)]
         provider: String,
+        /// The connection (tenant account) the records were synced from.
+        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+        connection: String,
+        /// Record kind, e.g. subscription.
         #[arg(long)]
         kind: String,
+        /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
     /// Show one record as JSON.
     Get {
+        /// Provider name, e.g. stripe.
         #[arg(long)]
         provider: String,
+        /// The connection (tenant account) the records were synced from.
+        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+        connection: String,
+        /// Record kind, e.g. subscription.
         #[arg(long)]
         kind: String,
+        /// The provider's object id.
         id: String,
     },
 }

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use portage_client::Origins;
 use portage_core::Secret;
 use portage_core::ingest::IngestConfig;
 use portage_core::provider::{Registry, Transport};
@@ -61,6 +62,9 @@ struct FileConfig {
     providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     connections: ConnectionSecrets,
+    /// Provider hosts reached elsewhere: `"api.stripe.com" = "http://127.0.0.1:12111"`.
+    #[serde(default)]
+    origins: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +125,9 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Secrets from the file, the environment and the development file.
     pub secrets: MapSecrets,
+    /// Provider hosts reached elsewhere (a sandbox, a fake): `[origins]`,
+    /// then `PORTAGE_PROVIDER_ORIGINS`, which wins.
+    pub origins: Origins,
 }
 
 fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
@@ -188,7 +195,12 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
         legacy_schemes,
         reclaim_after: Duration::from_secs(file.server.reclaim_after_seconds.unwrap_or(30).max(1)),
     };
+    let from_file = file.origins.iter().map(|(host, url)| format!("{host}={url}")).collect::<Vec<_>>().join(",");
+    let from_env = std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default();
+    let origins =
+        Origins::parse(&format!("{from_file},{from_env}")).context("invalid [origins] or PORTAGE_PROVIDER_ORIGINS")?;
     Ok(Settings {
+        origins,
         data_dir: global.data.clone(),
         sync: SyncConfig { lease: visibility, ..SyncConfig::default() },
         worker: WorkerSettings {

@@ -9,7 +9,7 @@ use base64::Engine;
 use portage_core::maintenance::redrive_dead_letters;
 use portage_core::ports::{EventLog, Queue};
 use portage_core::sync::Settlement;
-use portage_core::{EventFilter, EventKey, EventRecord, EventStatus};
+use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, Task};
 use serde_json::json;
 
 use crate::app::App;
@@ -43,7 +43,13 @@ fn summary(record: &EventRecord) -> serde_json::Value {
 
 async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
     let status = args.status.as_deref().map(str::parse::<EventStatus>).transpose().map_err(anyhow::Error::msg)?;
-    let filter = EventFilter { provider: args.provider, status, event_id: None, limit: args.limit };
+    let filter = EventFilter {
+        provider: args.provider,
+        connection: Some(args.connection),
+        status,
+        event_id: None,
+        limit: args.limit,
+    };
     let records = app.db.list(&filter).await?;
     match args.format {
         Format::Json => print_json(&records.iter().map(summary).collect::<Vec<_>>())?,
@@ -53,6 +59,7 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
                 .map(|r| {
                     vec![
                         r.provider.clone(),
+                        r.connection.clone(),
                         r.event.event_id.clone(),
                         r.event.event_type.clone(),
                         r.status.to_string(),
@@ -61,18 +68,23 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect();
-            print_table(&["PROVIDER", "EVENT_ID", "TYPE", "STATUS", "RECEIVED_AT", "DETAIL"], &rows)?;
+            print_table(&["PROVIDER", "CONNECTION", "EVENT_ID", "TYPE", "STATUS", "RECEIVED_AT", "DETAIL"], &rows)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Finds the one event with this id (optionally under one provider).
-async fn find(app: &App, event_id: &str, provider: Option<String>) -> anyhow::Result<EventKey> {
-    let filter = EventFilter { provider, event_id: Some(event_id.to_owned()), ..EventFilter::default() };
+/// Finds the one event with this id on `connection` (optionally under one provider).
+async fn find(app: &App, event_id: &str, provider: Option<String>, connection: &str) -> anyhow::Result<EventKey> {
+    let filter = EventFilter {
+        provider,
+        connection: Some(connection.to_owned()),
+        event_id: Some(event_id.to_owned()),
+        ..EventFilter::default()
+    };
     let found = app.db.list(&filter).await?;
     match found.as_slice() {
-        [] => bail!("no event '{event_id}'"),
+        [] => bail!("no event '{event_id}' on connection '{connection}'"),
         [one] => Ok(one.key()),
         many => bail!(
             "event id '{event_id}' exists under several providers ({}): pass --provider",
@@ -82,7 +94,7 @@ async fn find(app: &App, event_id: &str, provider: Option<String>) -> anyhow::Re
 }
 
 async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
-    let key = find(app, &args.event_id, args.provider).await?;
+    let key = find(app, &args.event_id, args.provider, &args.connection).await?;
     let record = app.db.get(&key).await?.context("the event vanished")?;
     let mut value = summary(&record);
     value["livemode"] = json!(record.event.livemode);
@@ -100,13 +112,23 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
 /// Runs `replay`: processes the stored event again through the sync path.
 pub async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
-    let key = find(&app, &args.event_id, args.provider).await?;
+    let key = find(&app, &args.event_id, args.provider, &args.connection).await?;
     let report = app.worker().process(&key, 1, true).await;
     print_json(&report)?;
     Ok(match report.settlement {
         Settlement::Ack => ExitCode::SUCCESS,
         Settlement::Retry { .. } | Settlement::DeadLetter { .. } => ExitCode::from(1),
     })
+}
+
+/// A dead letter's task in one column: `event provider/connection/id`,
+/// `command id` or `notification id`.
+fn task_label(task: &Task) -> String {
+    match task {
+        Task::Event { provider, connection, event_id } => format!("event {provider}/{connection}/{event_id}"),
+        Task::Command { id } => format!("command {id}"),
+        Task::Notification { id } => format!("notification {id}"),
+    }
 }
 
 /// Runs a `dlq` subcommand.
@@ -132,15 +154,14 @@ pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<Exi
                         .map(|d| {
                             vec![
                                 d.id.clone(),
-                                d.message.as_ref().map_or("-", |m| m.provider.as_str()).to_owned(),
-                                d.message.as_ref().map_or("-", |m| m.event_id.as_str()).to_owned(),
+                                d.message.as_ref().map_or_else(|| "-".to_owned(), task_label),
                                 d.receive_count.to_string(),
                                 d.reason.clone(),
                                 rfc3339_ms(d.dead_at_ms),
                             ]
                         })
                         .collect();
-                    print_table(&["ID", "PROVIDER", "EVENT_ID", "RECEIVES", "REASON", "DEAD_AT"], &rows)?;
+                    print_table(&["ID", "TASK", "RECEIVES", "REASON", "DEAD_AT"], &rows)?;
                 }
             }
         }

@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod events_cmd;
 mod output;
+mod progress;
 mod serve;
 mod state_cmd;
 mod webhook_cmd;

@@ -54,7 +54,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
-    let jobs = Jobs { recovery, reconciler: app.reconciler(), stranded_every: app.worker_settings.stranded_check };
+    let jobs =
+        Jobs { recovery, reconciler: app.reconciler().await, stranded_every: app.worker_settings.stranded_check };
     let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));
     let worker = Arc::new(app.worker());
     let workers: Vec<_> = (0..app.worker_settings.concurrency)

@@ -15,8 +15,8 @@ use crate::output::{print_json, print_table, rfc3339_ms};
 pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
-        StateCommand::List { provider, kind, format } => {
-            let records = app.db.list(&provider, &kind).await?;
+        StateCommand::List { provider, connection, kind, format } => {
+            let records = app.db.list(&provider, &connection, &kind).await?;
             match format {
                 Format::Json => print_json(&records)?,
                 Format::Table => {
@@ -38,9 +38,12 @@ pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Get { provider, kind, id } => {
-            let record =
-                app.db.get(&provider, &kind, &id).await?.with_context(|| format!("no {provider} {kind} '{id}'"))?;
+        StateCommand::Get { provider, connection, kind, id } => {
+            let record = app
+                .db
+                .get(&provider, &connection, &kind, &id)
+                .await?
+                .with_context(|| format!("no {provider} {kind} '{id}' on connection '{connection}'"))?;
             print_json(&record)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -55,7 +58,8 @@ pub async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Resu
         ReconcileMode::Incremental => Mode::Incremental,
         ReconcileMode::Full => Mode::Full,
     };
-    let report = app.reconciler().run(mode).await;
+    let progress = std::sync::Arc::new(crate::progress::TerminalProgress::new());
+    let report = app.reconciler().await.with_progress(progress).run(mode).await;
     print_json(&report)?;
     Ok(if report.kinds.iter().all(|k| k.complete) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

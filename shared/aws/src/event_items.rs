@@ -14,9 +14,11 @@ use crate::item::{Item, get_n, get_s, n, opt_n, opt_s, s};
 /// Largest compressed payload stored: DynamoDB items stop at 400 KB.
 const MAX_STORED_PAYLOAD: usize = 350 * 1024;
 
-/// The partition key both of an event's items share.
+/// The partition key both of an event's items share. Provider and
+/// connection names hold no `#`, so only the event id (last) may, and two
+/// keys never read alike.
 pub(crate) fn event_pk(key: &EventKey) -> String {
-    format!("EVENT#{}#{}", key.provider, key.event_id)
+    format!("EVENT#{}#{}#{}", key.provider, key.connection, key.event_id)
 }
 
 /// Index partitions per status.
@@ -25,7 +27,8 @@ pub(crate) const GSI_SHARDS: u32 = 8;
 /// The index shard of an event: FNV-1a of its key, stable across builds and
 /// releases (it is stored).
 pub(crate) fn shard(key: &EventKey) -> u32 {
-    let bytes = key.provider.bytes().chain([b'#']).chain(key.event_id.bytes());
+    let bytes =
+        key.provider.bytes().chain([b'#']).chain(key.connection.bytes()).chain([b'#']).chain(key.event_id.bytes());
     let hash = bytes.fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
     hash % GSI_SHARDS
 }
@@ -111,7 +114,10 @@ impl DynamoTable {
             ("claimed_at_ms".to_owned(), n(event.received_at_ms)),
             ("attempts".to_owned(), n(0)),
             ("gsi1pk".to_owned(), s(status_pk(EventStatus::Received, shard(&event.key())))),
-            ("gsi1sk".to_owned(), s(format!("{:015}#{}#{}", event.received_at_ms, event.provider, e.event_id))),
+            (
+                "gsi1sk".to_owned(),
+                s(format!("{:015}#{}#{}#{}", event.received_at_ms, event.provider, event.connection, e.event_id)),
+            ),
             ("expires_at".to_owned(), self.expires_at(event.received_at_ms)),
         ]);
         for (name, value) in [("account", &e.account), ("object_kind", &e.object_kind), ("object_id", &e.object_id)] {
@@ -149,10 +155,10 @@ mod tests {
 
     #[test]
     fn shards_are_stable_and_spread() {
-        let key = |id: &str| EventKey { provider: "stripe".into(), event_id: id.into() };
-        // Stored in the index: these values (FNV-1a 32 of `stripe#evt_1`, … mod 8) must never change.
-        assert_eq!([shard(&key("evt_1")), shard(&key("evt_2"))], [2, 7]);
-        assert_eq!(shard(&EventKey { provider: "shopify".into(), event_id: "abc".into() }), 2);
+        let key = |id: &str| EventKey::new("stripe", "default", id);
+        // Stored in the index: these values (FNV-1a 32 of `stripe#default#evt_1`, … mod 8) must never change.
+        assert_eq!([shard(&key("evt_1")), shard(&key("evt_2"))], [0, 1]);
+        assert_eq!(shard(&EventKey::new("shopify", "shop-a", "abc")), 3);
         let counts = (0..8000).fold([0u32; GSI_SHARDS as usize], |mut counts, i| {
             counts[shard(&key(&format!("evt_{i}"))) as usize] += 1;
             counts

@@ -1,11 +1,11 @@
 //! The event log port on DynamoDB.
 //!
-//! Each event is two items under `pk = EVENT#{provider}#{event_id}`:
+//! Each event is two items under `pk = EVENT#{provider}#{connection}#{event_id}`:
 //! `sk = EVENT` (status, lease, normalised fields; small, so status changes
 //! are cheap) and `sk = PAYLOAD` (headers and the gzip-compressed raw body).
 //! Both are written in one transaction, conditional on the event being new.
 //! The event item carries `gsi1pk = EVENTS#{status}#{shard}` and
-//! `gsi1sk = {received_at_ms, 15 digits}#{provider}#{event_id}` for the
+//! `gsi1sk = {received_at_ms, 15 digits}#{provider}#{connection}#{event_id}` for the
 //! operators' queries by status and time, and `expires_at` for TTL. The shard
 //! (0 to 7, a stable hash of the event key) spreads the index's writes over
 //! eight partitions, so a burst of deliveries does not throttle one index
@@ -91,10 +91,19 @@ impl DynamoTable {
                 .key_condition_expression("gsi1pk = :pk")
                 .expression_attribute_values(":pk", s(status_pk(status, shard)))
                 .scan_index_forward(false);
+            let mut conditions = Vec::new();
             if let Some(provider) = &filter.provider {
+                conditions.push("provider = :provider");
+                query = query.expression_attribute_values(":provider", s(provider));
+            }
+            if let Some(connection) = &filter.connection {
+                conditions.push("#connection = :connection");
                 query = query
-                    .filter_expression("provider = :provider")
-                    .expression_attribute_values(":provider", s(provider));
+                    .expression_attribute_names("#connection", "connection")
+                    .expression_attribute_values(":connection", s(connection));
+            }
+            if !conditions.is_empty() {
+                query = query.filter_expression(conditions.join(" AND "));
             }
             let mut pages = query.into_paginator().items().send();
             let mut taken = 0;
@@ -233,8 +242,10 @@ impl EventLog for DynamoTable {
     }
 
     async fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
-        if let (Some(provider), Some(event_id)) = (&filter.provider, &filter.event_id) {
-            let key = EventKey { provider: provider.clone(), event_id: event_id.clone() };
+        if let (Some(provider), Some(connection), Some(event_id)) =
+            (&filter.provider, &filter.connection, &filter.event_id)
+        {
+            let key = EventKey::new(provider, connection, event_id);
             let found = self.get(&key).await?.filter(|r| filter.status.is_none_or(|s| s == r.status));
             return Ok(found
                 .map(|mut r| {
@@ -278,7 +289,11 @@ impl EventLog for DynamoTable {
                     return Ok(keys);
                 }
                 let item = item.map_err(backend)?;
-                keys.push(EventKey { provider: get_s(&item, "provider")?, event_id: get_s(&item, "event_id")? });
+                keys.push(EventKey::new(
+                    get_s(&item, "provider")?,
+                    get_s(&item, "connection")?,
+                    get_s(&item, "event_id")?,
+                ));
             }
         }
         Ok(keys)

@@ -7,11 +7,14 @@
 //!
 //! | item | `pk` | `sk` | other keys |
 //! |---|---|---|---|
-//! | event record | `EVENT#{provider}#{event_id}` | `EVENT` | `gsi1pk = EVENTS#{status}#{shard}` (shard 0–7, FNV-1a of the key: writes spread over eight index partitions), `gsi1sk = {received_at_ms:015}#{provider}#{event_id}` |
-//! | event payload (headers, gzip body) | `EVENT#{provider}#{event_id}` | `PAYLOAD` | |
-//! | state record | `STATE#{provider}#{kind}` | object id | |
+//! | event record | `EVENT#{provider}#{connection}#{event_id}` | `EVENT` | `gsi1pk = EVENTS#{status}#{shard}` (shard 0–7, FNV-1a of the key: writes spread over eight index partitions), `gsi1sk = {received_at_ms:015}#{provider}#{connection}#{event_id}` |
+//! | event payload (headers, gzip body) | `EVENT#{provider}#{connection}#{event_id}` | `PAYLOAD` | |
+//! | state record | `STATE#{provider}#{connection}#{kind}` | object id | `provider`, `connection`, `kind` |
 //! | reconcile cursor | `CURSOR#reconcile/{provider}/{connection}/{kind}` | `CURSOR` | |
-//! | lease (an OAuth refresh) | `LEASE#{name}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
+//! | lease (an OAuth refresh) | `LEASE#oauth:{provider}/{connection}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
+//!
+//! Provider and connection names never hold `#` (connection names are
+//! checked at every edge), so no two tenants' keys read alike.
 //!
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 

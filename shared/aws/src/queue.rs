@@ -9,7 +9,7 @@ use aws_sdk_sqs::Client;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use portage_core::ports::Queue;
-use portage_core::{DeadLetter, Delivery, QueueMessage, StoreError};
+use portage_core::{DeadLetter, Delivery, StoreError, Task};
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
@@ -91,10 +91,6 @@ fn parse_receipt(receipt: &str) -> Result<Receipt, StoreError> {
     serde_json::from_str(receipt).map_err(|_| StoreError::Invalid("malformed receipt".into()))
 }
 
-fn decode(body: &str) -> Result<QueueMessage, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(format!("queue message: {e}")))
-}
-
 fn attribute_number(message: &aws_sdk_sqs::types::Message, name: MessageSystemAttributeName) -> Option<i64> {
     message.attributes.as_ref()?.get(&name)?.parse().ok()
 }
@@ -105,11 +101,11 @@ fn secs(d: Duration) -> i32 {
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, messages: &[QueueMessage]) -> Result<(), StoreError> {
-        for chunk in messages.chunks(SQS_BATCH) {
+    async fn send(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        for chunk in tasks.chunks(SQS_BATCH) {
             let mut batch = self.client.send_message_batch().queue_url(&self.queue_url);
-            for (i, message) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(message).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            for (i, task) in chunk.iter().enumerate() {
+                let body = task.encode();
                 let entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body)
@@ -136,19 +132,24 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(backend)?;
-        got.messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                let body = m.body.clone().unwrap_or_default();
-                let count = attribute_number(&m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1);
-                Ok(Delivery {
-                    receipt: Self::receipt(m.receipt_handle.as_deref().unwrap_or_default(), &body),
-                    message: decode(&body)?,
-                    receive_count: u32::try_from(count).unwrap_or(u32::MAX),
-                })
-            })
-            .collect()
+        let mut deliveries = Vec::new();
+        for m in got.messages.unwrap_or_default() {
+            let body = m.body.clone().unwrap_or_default();
+            let count = attribute_number(&m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1);
+            let receipt = Self::receipt(m.receipt_handle.as_deref().unwrap_or_default(), &body);
+            match Task::decode(&body) {
+                Ok(task) => {
+                    deliveries.push(Delivery { receipt, task, receive_count: u32::try_from(count).unwrap_or(u32::MAX) })
+                }
+                // Not a task this build reads: parked where an operator sees
+                // it, rather than failing every receive.
+                Err(error) => {
+                    tracing::warn!(%error, "queue message dead-lettered");
+                    self.dead_letter(&receipt, "malformed_message").await?;
+                }
+            }
+        }
+        Ok(deliveries)
     }
 
     async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
@@ -206,7 +207,7 @@ impl Queue for SqsQueue {
                 let receives = attribute_number(m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(0);
                 DeadLetter {
                     id: m.message_id.clone().unwrap_or_default(),
-                    message: decode(m.body.as_deref().unwrap_or_default()).ok(),
+                    message: Task::decode(m.body.as_deref().unwrap_or_default()).ok(),
                     // Our own reads of the dead-letter queue count as receives: leave them out.
                     receive_count: u32::try_from(receives.saturating_sub(1)).unwrap_or(0),
                     reason,

@@ -12,17 +12,17 @@ use crate::DynamoTable;
 use crate::backend;
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
 
-fn state_pk(provider: &str, kind: &str) -> String {
-    format!("STATE#{provider}#{kind}")
+/// A state record's partition: one per (provider, connection, kind), so
+/// one tenant's records never share a key with another's.
+fn state_pk(provider: &str, connection: &str, kind: &str) -> String {
+    format!("STATE#{provider}#{connection}#{kind}")
 }
 
 fn record_from_item(item: &Item) -> Result<StateRecord, StoreError> {
-    let (_, rest) = get_s(item, "pk")?.split_once('#').map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap_or_default();
-    let (provider, kind) = rest.split_once('#').ok_or_else(|| StoreError::Corrupt("malformed state key".into()))?;
     Ok(StateRecord {
-        provider: provider.to_owned(),
+        provider: get_s(item, "provider")?,
         connection: get_s(item, "connection")?,
-        kind: kind.to_owned(),
+        kind: get_s(item, "kind")?,
         id: get_s(item, "sk")?,
         version: Version { primary: get_n(item, "vp")?, secondary: get_n(item, "vs")? },
         data: serde_json::from_str(&get_s(item, "data")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -47,9 +47,11 @@ impl StateStore for DynamoTable {
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(state_pk(provider, &change.kind)))
+            .item("pk", s(state_pk(provider, connection, &change.kind)))
             .item("sk", s(&change.id))
+            .item("provider", s(provider))
             .item("connection", s(connection))
+            .item("kind", s(&change.kind))
             .item("vp", n(change.version.primary))
             .item("vs", n(change.version.secondary))
             .item("data", s(data))
@@ -71,12 +73,18 @@ impl StateStore for DynamoTable {
         }
     }
 
-    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
+    async fn get(
+        &self,
+        provider: &str,
+        connection: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<StateRecord>, StoreError> {
         let got = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(state_pk(provider, kind)))
+            .key("pk", s(state_pk(provider, connection, kind)))
             .key("sk", s(id))
             .consistent_read(true)
             .send()
@@ -85,13 +93,13 @@ impl StateStore for DynamoTable {
         got.item.as_ref().map(record_from_item).transpose()
     }
 
-    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
+    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
         let mut pages = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(state_pk(provider, kind)))
+            .expression_attribute_values(":pk", s(state_pk(provider, connection, kind)))
             .consistent_read(true)
             .into_paginator()
             .items()

@@ -112,3 +112,11 @@ async fn leases_conform() {
     let leases = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
     conformance::leases(&leases, "oauth:stripe/default").await;
 }
+
+#[tokio::test]
+async fn connections_never_meet() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    let adapter = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
+    conformance::tenancy(&adapter, &adapter, "conformance").await;
+}

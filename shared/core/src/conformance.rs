@@ -7,15 +7,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 
-use crate::domain::{
-    EventFilter, EventKey, EventStatus, NewEvent, NormalizedEvent, QueueMessage, StateChange, Version,
-};
+use crate::domain::{EventFilter, EventKey, EventStatus, NewEvent, NormalizedEvent, StateChange, Task, Version};
 use crate::ports::{EventLog, Finish, LeaseOutcome, Queue, RecordOutcome, StateStore, UpsertOutcome};
 
 fn new_event(provider: &str, id: &str, received_at_ms: i64) -> NewEvent {
+    on_connection(provider, "default", id, received_at_ms)
+}
+
+fn on_connection(provider: &str, connection: &str, id: &str, received_at_ms: i64) -> NewEvent {
     NewEvent {
         provider: provider.to_owned(),
-        connection: "default".to_owned(),
+        connection: connection.to_owned(),
         event: NormalizedEvent {
             event_id: id.to_owned(),
             event_type: "thing.updated".to_owned(),
@@ -36,7 +38,7 @@ fn new_event(provider: &str, id: &str, received_at_ms: i64) -> NewEvent {
 /// queries and stranded detection. `provider` should be unique per run.
 pub async fn event_log(log: &dyn EventLog, provider: &str) {
     let t0 = 1_800_000_000_000;
-    let key = EventKey { provider: provider.to_owned(), event_id: "evt_1".to_owned() };
+    let key = EventKey::new(provider, "default", "evt_1");
     assert_eq!(log.record(new_event(provider, "evt_1", t0), 60_000).await.unwrap(), RecordOutcome::Inserted);
     assert_eq!(
         log.record(new_event(provider, "evt_1", t0 + 1), 60_000).await.unwrap(),
@@ -102,7 +104,7 @@ pub async fn event_log(log: &dyn EventLog, provider: &str) {
         "finish has no effect without a lease"
     );
 
-    let missing = EventKey { provider: provider.to_owned(), event_id: "evt_missing".to_owned() };
+    let missing = EventKey::new(provider, "default", "evt_missing");
     assert!(matches!(log.lease(&missing, now, now + 1, false).await.unwrap(), LeaseOutcome::NotFound));
     assert!(log.get(&missing).await.unwrap().is_none());
 
@@ -158,13 +160,14 @@ pub async fn state_store(store: &dyn StateStore, provider: &str) {
     assert_eq!(up(change("cus_1", 9, 5, "older")).await, UpsertOutcome::Stale);
     assert_eq!(up(change("cus_1", 10, 1, "tie broken")).await, UpsertOutcome::Applied);
     assert_eq!(up(change("cus_0", 1, 0, "other")).await, UpsertOutcome::Applied);
-    let got = store.get(provider, "customer", "cus_1").await.unwrap().unwrap();
+    let got = store.get(provider, "default", "customer", "cus_1").await.unwrap().unwrap();
     assert_eq!(got.data, json!({ "name": "tie broken" }));
     assert_eq!(got.version, Version { primary: 10, secondary: 1 });
     assert_eq!(got.source_event.as_deref(), Some("evt_x"));
-    assert!(store.get(provider, "customer", "cus_9").await.unwrap().is_none());
-    assert!(store.get(provider, "invoice", "cus_1").await.unwrap().is_none());
-    let ids: Vec<String> = store.list(provider, "customer").await.unwrap().into_iter().map(|r| r.id).collect();
+    assert!(store.get(provider, "default", "customer", "cus_9").await.unwrap().is_none());
+    assert!(store.get(provider, "default", "invoice", "cus_1").await.unwrap().is_none());
+    let ids: Vec<String> =
+        store.list(provider, "default", "customer").await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(ids, ["cus_0", "cus_1"]);
 
     let cursor = format!("{provider}/default/customer");
@@ -174,8 +177,15 @@ pub async fn state_store(store: &dyn StateStore, provider: &str) {
     assert_eq!(store.cursor(&cursor).await.unwrap().as_deref(), Some("c2"));
 }
 
-fn message(id: &str) -> QueueMessage {
-    QueueMessage { provider: "conformance".to_owned(), event_id: id.to_owned() }
+fn message(id: &str) -> Task {
+    Task::Event { provider: "conformance".to_owned(), connection: "default".to_owned(), event_id: id.to_owned() }
+}
+
+fn event_id(task: &Task) -> &str {
+    match task {
+        Task::Event { event_id, .. } => event_id,
+        Task::Command { id } | Task::Notification { id } => id,
+    }
 }
 
 /// Checks the queue: visibility, ack, retry, dead letters after
@@ -185,18 +195,18 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
     let visibility = Duration::from_secs(1);
     queue.send(&[message("a"), message("b")]).await.unwrap();
     let got = queue.receive(10, visibility).await.unwrap();
-    let mut ids: Vec<&str> = got.iter().map(|d| d.message.event_id.as_str()).collect();
+    let mut ids: Vec<&str> = got.iter().map(|d| event_id(&d.task)).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["a", "b"]);
     assert!(got.iter().all(|d| d.receive_count == 1));
     assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "received messages are hidden");
 
-    let (a, b) = if got[0].message.event_id == "a" { (&got[0], &got[1]) } else { (&got[1], &got[0]) };
+    let (a, b) = if event_id(&got[0].task) == "a" { (&got[0], &got[1]) } else { (&got[1], &got[0]) };
     queue.ack(&a.receipt).await.unwrap();
     queue.retry_later(&b.receipt, Duration::ZERO).await.unwrap();
     let again = queue.receive(10, visibility).await.unwrap();
     assert_eq!(again.len(), 1, "acked messages are gone, retried ones come back");
-    assert_eq!(again[0].message, message("b"));
+    assert_eq!(again[0].task, message("b"));
     assert_eq!(again[0].receive_count, 2);
 
     let mut last = again[0].clone();
@@ -224,7 +234,7 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
     assert_eq!(queue.redrive(None).await.unwrap(), 1);
     assert!(queue.dead_letters().await.unwrap().is_empty());
     let back = queue.receive(10, visibility).await.unwrap();
-    let mut ids: Vec<&str> = back.iter().map(|d| d.message.event_id.as_str()).collect();
+    let mut ids: Vec<&str> = back.iter().map(|d| event_id(&d.task)).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["b", "c"], "redriven messages are delivered again");
     for d in &back {
@@ -232,6 +242,87 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
     }
     tokio::time::sleep(visibility + Duration::from_millis(200)).await;
     assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "acked messages never return");
+
+    // Every kind of task travels, and comes back as it was sent.
+    let tasks = [message("d"), Task::Command { id: "cmd_1".into() }, Task::Notification { id: "ntf_1".into() }];
+    queue.send(&tasks).await.unwrap();
+    let got = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(got.len(), 3);
+    for task in &tasks {
+        assert!(got.iter().any(|d| &d.task == task), "{task:?} comes back as sent");
+    }
+    for d in &got {
+        queue.ack(&d.receipt).await.unwrap();
+    }
+}
+
+/// Checks tenancy: two connections of one provider with the same event id
+/// and the same object ids are both recorded, both leased and finished, and
+/// keep their own state; a third connection's delivery is never a duplicate
+/// of theirs. `provider` should be unique per run.
+pub async fn tenancy(log: &dyn EventLog, store: &dyn StateStore, provider: &str) {
+    let t0 = 1_800_000_000_000;
+    for (i, connection) in ["shop-a", "shop-b", "shop-c"].into_iter().enumerate() {
+        let mut event = on_connection(provider, connection, "evt_727", t0 + i as i64);
+        event.raw = Bytes::from(format!("{{\"store\":\"{connection}\"}}"));
+        assert_eq!(
+            log.record(event, 60_000).await.unwrap(),
+            RecordOutcome::Inserted,
+            "{connection}'s event is its own, not another connection's duplicate"
+        );
+    }
+    let key = |connection: &str| EventKey::new(provider, connection, "evt_727");
+    let a = log.get(&key("shop-a")).await.unwrap().expect("shop-a's event");
+    let b = log.get(&key("shop-b")).await.unwrap().expect("shop-b's event");
+    assert_eq!((a.connection.as_str(), a.raw.as_ref()), ("shop-a", b"{\"store\":\"shop-a\"}".as_slice()));
+    assert_eq!((b.connection.as_str(), b.raw.as_ref()), ("shop-b", b"{\"store\":\"shop-b\"}".as_slice()));
+    let now = t0 + 1_000;
+    for connection in ["shop-a", "shop-b"] {
+        assert!(matches!(
+            log.lease(&key(connection), now, now + 30_000, false).await.unwrap(),
+            LeaseOutcome::Leased(_)
+        ));
+    }
+    log.finish(&key("shop-a"), Finish::Processed("a".into()), now).await.unwrap();
+    assert_eq!(log.get(&key("shop-a")).await.unwrap().unwrap().status, EventStatus::Processed);
+    assert_eq!(
+        log.get(&key("shop-b")).await.unwrap().unwrap().status,
+        EventStatus::Processing,
+        "untouched by a's finish"
+    );
+    let only_b = EventFilter {
+        provider: Some(provider.to_owned()),
+        connection: Some("shop-b".into()),
+        ..EventFilter::default()
+    };
+    let listed = log.list(&only_b).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].connection, "shop-b");
+    assert!(log.stranded(t0 + 100_000, 100).await.unwrap().contains(&key("shop-c")));
+    assert!(!log.stranded(t0 + 100_000, 100).await.unwrap().contains(&key("shop-a")));
+
+    let order = |total: &str| StateChange {
+        kind: "order".to_owned(),
+        id: "727".to_owned(),
+        version: Version { primary: 5, secondary: 0 },
+        data: json!({ "total": total }),
+        deleted: false,
+    };
+    assert_eq!(
+        store.upsert(provider, "shop-a", &order("10.00"), Some("evt_727"), 1).await.unwrap(),
+        UpsertOutcome::Applied
+    );
+    assert_eq!(
+        store.upsert(provider, "shop-b", &order("99.00"), Some("evt_727"), 1).await.unwrap(),
+        UpsertOutcome::Applied,
+        "the same version on another connection is another record"
+    );
+    let a = store.get(provider, "shop-a", "order", "727").await.unwrap().expect("shop-a's order");
+    let b = store.get(provider, "shop-b", "order", "727").await.unwrap().expect("shop-b's order");
+    assert_eq!((a.connection.as_str(), &a.data), ("shop-a", &json!({ "total": "10.00" })));
+    assert_eq!((b.connection.as_str(), &b.data), ("shop-b", &json!({ "total": "99.00" })));
+    assert!(store.get(provider, "shop-c", "order", "727").await.unwrap().is_none());
+    assert_eq!(store.list(provider, "shop-a", "order").await.unwrap().len(), 1);
 }
 
 /// Checks an intake: a new delivery is recorded `queued` with exactly one
@@ -241,7 +332,7 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
 pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queue: &dyn Queue, provider: &str) {
     let t0 = 1_800_000_000_000;
     let visibility = Duration::from_secs(30);
-    let key = |id: &str| EventKey { provider: provider.to_owned(), event_id: id.to_owned() };
+    let key = |id: &str| EventKey::new(provider, "default", id);
     assert_eq!(
         intake.record_and_enqueue(new_event(provider, "evt_in", t0), 60_000).await.unwrap(),
         RecordOutcome::Inserted
@@ -253,7 +344,7 @@ pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queu
     );
     let got = queue.receive(10, visibility).await.unwrap();
     assert_eq!(got.len(), 1, "one message for two deliveries");
-    assert_eq!(got[0].message.event_id, "evt_in");
+    assert_eq!(got[0].task.event_key(), Some(key("evt_in")));
     queue.ack(&got[0].receipt).await.unwrap();
 
     log.record(new_event(provider, "evt_stranded", t0), 60_000).await.unwrap();
@@ -270,7 +361,7 @@ pub async fn intake(intake: &dyn crate::intake::Intake, log: &dyn EventLog, queu
     assert_eq!(log.get(&key("evt_stranded")).await.unwrap().unwrap().status, EventStatus::Queued);
     let got = queue.receive(10, visibility).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].message.event_id, "evt_stranded");
+    assert_eq!(got[0].task.event_key(), Some(key("evt_stranded")));
     queue.ack(&got[0].receipt).await.unwrap();
 }
 

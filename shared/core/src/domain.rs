@@ -89,13 +89,37 @@ pub struct NormalizedEvent {
     pub livemode: Option<bool>,
 }
 
-/// Identifies one event record: the deduplication key.
+/// Longest connection name accepted.
+pub const MAX_CONNECTION_LEN: usize = 64;
+
+/// True for a connection name Portage accepts: 1 to 64 of ASCII letters,
+/// digits, `_`, `-` and `.`, starting with a letter or digit. Connection
+/// names are part of every store key (and of DynamoDB's `#`-separated keys),
+/// so nothing else may appear in them.
+pub fn is_valid_connection(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.len() <= MAX_CONNECTION_LEN
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// Identifies one event record: the deduplication key. The connection is
+/// part of it, so one tenant's delivery can never be taken for another's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EventKey {
     /// Provider name, as registered (e.g. `stripe`).
     pub provider: String,
+    /// The tenant connection the event came in on.
+    pub connection: String,
     /// The provider's event id.
     pub event_id: String,
+}
+
+impl EventKey {
+    /// The key of `event_id` on `provider`'s `connection`.
+    pub fn new(provider: impl Into<String>, connection: impl Into<String>, event_id: impl Into<String>) -> Self {
+        Self { provider: provider.into(), connection: connection.into(), event_id: event_id.into() }
+    }
 }
 
 /// A verified delivery, as handed to the event log for its first write.
@@ -118,7 +142,7 @@ pub struct NewEvent {
 impl NewEvent {
     /// The delivery's deduplication key.
     pub fn key(&self) -> EventKey {
-        EventKey { provider: self.provider.clone(), event_id: self.event.event_id.clone() }
+        EventKey::new(&self.provider, &self.connection, &self.event.event_id)
     }
 }
 
@@ -154,7 +178,7 @@ pub struct EventRecord {
 impl EventRecord {
     /// The record's deduplication key.
     pub fn key(&self) -> EventKey {
-        EventKey { provider: self.provider.clone(), event_id: self.event.event_id.clone() }
+        EventKey::new(&self.provider, &self.connection, &self.event.event_id)
     }
 }
 
@@ -163,6 +187,8 @@ impl EventRecord {
 pub struct EventFilter {
     /// Only this provider.
     pub provider: Option<String>,
+    /// Only this connection.
+    pub connection: Option<String>,
     /// Only this status.
     pub status: Option<EventStatus>,
     /// Only this event id (any provider).
@@ -223,19 +249,94 @@ pub struct StateRecord {
     pub updated_at_ms: i64,
 }
 
-/// The small message put on the queue: it names the event; the payload stays in
-/// the event log.
+/// The version of the task format written to the queue; a task of another
+/// version is not decoded (it is listed as a dead letter, never guessed at).
+pub const TASK_VERSION: u32 = 1;
+
+/// What one queue message asks a worker to do. Small: it names the work; the
+/// payload stays in its store (the event log, the command log).
+///
+/// On the wire: `{"v": 1, "task": "event", "provider", "connection",
+/// "event_id"}`, `{"v": 1, "task": "command", "id"}` or `{"v": 1, "task":
+/// "notification", "id"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueMessage {
-    /// Provider name.
-    pub provider: String,
-    /// The provider's event id.
-    pub event_id: String,
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum Task {
+    /// Sync one recorded event into state.
+    Event {
+        /// Provider name.
+        provider: String,
+        /// The tenant connection.
+        connection: String,
+        /// The provider's event id.
+        event_id: String,
+    },
+    /// Execute one recorded command (an effect at a provider).
+    Command {
+        /// The command's id.
+        id: String,
+    },
+    /// Deliver one notification to the application.
+    Notification {
+        /// The notification's id.
+        id: String,
+    },
 }
 
-impl From<&EventKey> for QueueMessage {
+/// The versioned envelope a [`Task`] travels in.
+#[derive(Serialize, Deserialize)]
+struct TaskWire {
+    v: u32,
+    #[serde(flatten)]
+    task: Task,
+}
+
+/// Why a queue message is not a task this build can run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a Portage task: {0}")]
+pub struct TaskDecodeError(String);
+
+impl Task {
+    /// The message body written to the queue.
+    pub fn encode(&self) -> String {
+        // A struct of strings always serialises.
+        serde_json::to_string(&TaskWire { v: TASK_VERSION, task: self.clone() }).unwrap_or_default()
+    }
+
+    /// Reads a message body; refuses another version or shape.
+    pub fn decode(body: &str) -> Result<Self, TaskDecodeError> {
+        let wire: TaskWire = serde_json::from_str(body).map_err(|e| TaskDecodeError(e.to_string()))?;
+        if wire.v != TASK_VERSION {
+            return Err(TaskDecodeError(format!("task version {} (this build reads {TASK_VERSION})", wire.v)));
+        }
+        Ok(wire.task)
+    }
+
+    /// The event a task names, if it is an event task.
+    pub fn event_key(&self) -> Option<EventKey> {
+        match self {
+            Self::Event { provider, connection, event_id } => Some(EventKey::new(provider, connection, event_id)),
+            Self::Command { .. } | Self::Notification { .. } => None,
+        }
+    }
+
+    /// The task's kind, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Event { .. } => "event",
+            Self::Command { .. } => "command",
+            Self::Notification { .. } => "notification",
+        }
+    }
+}
+
+impl From<&EventKey> for Task {
     fn from(key: &EventKey) -> Self {
-        Self { provider: key.provider.clone(), event_id: key.event_id.clone() }
+        Self::Event {
+            provider: key.provider.clone(),
+            connection: key.connection.clone(),
+            event_id: key.event_id.clone(),
+        }
     }
 }
 
@@ -244,8 +345,8 @@ impl From<&EventKey> for QueueMessage {
 pub struct Delivery {
     /// Opaque handle for ack, retry and dead-lettering.
     pub receipt: String,
-    /// The message.
-    pub message: QueueMessage,
+    /// The task.
+    pub task: Task,
     /// How many times the message has been received, this time included.
     pub receive_count: u32,
 }
@@ -255,10 +356,10 @@ pub struct Delivery {
 pub struct DeadLetter {
     /// Adapter-specific id, used to redrive one message.
     pub id: String,
-    /// The message; `None` when its body is not a Portage message (something
-    /// else wrote to the queue): it is listed all the same, so it can be seen
-    /// and removed rather than block the listing.
-    pub message: Option<QueueMessage>,
+    /// The task; `None` when its body is not a Portage task (something else
+    /// wrote to the queue, or another version): it is listed all the same, so
+    /// it can be seen and removed rather than block the listing.
+    pub message: Option<Task>,
     /// How many times it was received before it was parked.
     pub receive_count: u32,
     /// Why it was parked.

@@ -34,6 +34,10 @@ pub enum RejectReason {
     /// No provider is registered under the route's name.
     #[error("unknown_provider")]
     UnknownProvider,
+    /// The route's connection name is not one Portage accepts (see
+    /// [`crate::domain::is_valid_connection`]).
+    #[error("invalid_connection")]
+    InvalidConnection,
     /// The signing key the delivery names is not the provider's: fetched
     /// from elsewhere than its own hosts, a certificate that does not chain to
     /// a public root or is expired, or not issued to the provider's name.
@@ -59,6 +63,7 @@ impl RejectReason {
             Self::MalformedPayload => "malformed_payload",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnknownProvider => "unknown_provider",
+            Self::InvalidConnection => "invalid_connection",
             Self::UntrustedSigningKey => "untrusted_signing_key",
             Self::SigningKeyUnavailable => "signing_key_unavailable",
         }
@@ -69,7 +74,7 @@ impl RejectReason {
         match self {
             Self::MalformedPayload => 400,
             Self::PayloadTooLarge => 413,
-            Self::UnknownProvider => 404,
+            Self::UnknownProvider | Self::InvalidConnection => 404,
             Self::SigningKeyUnavailable => 503,
             _ => 401,
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::domain::{EventKey, NewEvent};
+use crate::domain::{NewEvent, is_valid_connection};
 use crate::error::{RejectReason, StoreError};
 use crate::intake::Intake;
 use crate::ports::{Clock, KeyError, RecordOutcome, Secrets, SigningKeys};
@@ -140,7 +140,7 @@ impl Ingestor {
         connection: &str,
         request: WebhookRequest,
     ) -> Result<IngestResponse, IngestFailure> {
-        let provider = self.provider(provider_name, Transport::Http, &request)?;
+        let provider = self.provider(provider_name, connection, Transport::Http, &request)?;
         let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
         if let Some(reply) = provider.unsigned_handshake(&request, &secrets) {
             info!(provider = provider_name, connection, status = reply.status, "handshake answered");
@@ -213,20 +213,24 @@ impl Ingestor {
     ) -> Result<IngestResponse, IngestFailure> {
         // A webhook source's deliveries are never taken unverified: only a
         // queue-borne provider is found here.
-        let provider = self.provider(provider_name, Transport::Queue, &request)?;
+        let provider = self.provider(provider_name, connection, Transport::Queue, &request)?;
         self.record(provider.as_ref(), provider_name, connection, request).await
     }
 
-    /// The provider a delivery is for, if it arrives by `transport`, and the
-    /// body within the limit.
+    /// The provider a delivery is for, if it arrives by `transport` on a
+    /// well-formed connection name, and the body within the limit.
     fn provider(
         &self,
         name: &str,
+        connection: &str,
         transport: Transport,
         request: &WebhookRequest,
     ) -> Result<&Arc<dyn Provider>, RejectReason> {
         let provider = self.registry.get(name).filter(|p| p.transport() == transport);
         let provider = provider.ok_or(RejectReason::UnknownProvider)?;
+        if !is_valid_connection(connection) {
+            return Err(RejectReason::InvalidConnection);
+        }
         if request.body.len() > self.config.max_body_bytes {
             return Err(RejectReason::PayloadTooLarge);
         }
@@ -245,7 +249,7 @@ impl Ingestor {
         let event = provider.normalise(&request, self.clock.now_secs())?;
         let acknowledgement = provider.acknowledgement(&request);
 
-        let key = EventKey { provider: provider_name.to_owned(), event_id: event.event_id.clone() };
+        let event_id = event.event_id.clone();
         let new_event = NewEvent {
             provider: provider_name.to_owned(),
             connection: connection.to_owned(),
@@ -260,13 +264,13 @@ impl Ingestor {
         info!(
             provider = provider_name,
             connection,
-            event_id = %key.event_id,
+            event_id = %event_id,
             duplicate,
             "webhook accepted"
         );
         Ok(IngestResponse {
             status: 200,
-            body: json!({ "received": true, "event_id": key.event_id, "duplicate": duplicate }),
+            body: json!({ "received": true, "event_id": event_id, "duplicate": duplicate }),
             acknowledgement,
         })
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{NewEvent, QueueMessage};
+use crate::domain::{NewEvent, Task};
 use crate::error::StoreError;
 use crate::ports::{EventLog, Queue, RecordOutcome};
 
@@ -45,7 +45,7 @@ impl Intake for SeparateIntake {
         let key = event.key();
         let outcome = self.events.record(event, reclaim_after_ms).await?;
         if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
-            self.queue.send(&[QueueMessage::from(&key)]).await?;
+            self.queue.send(&[Task::from(&key)]).await?;
             self.events.mark_queued(&key).await?;
         }
         Ok(outcome)

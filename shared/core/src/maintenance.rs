@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::info;
 
-use crate::domain::QueueMessage;
+use crate::domain::Task;
 use crate::error::StoreError;
 use crate::ports::{Clock, EventLog, Queue};
 
@@ -36,8 +36,8 @@ impl StrandedRecovery {
             if keys.is_empty() {
                 break;
             }
-            let messages: Vec<QueueMessage> = keys.iter().map(QueueMessage::from).collect();
-            self.queue.send(&messages).await?;
+            let tasks: Vec<Task> = keys.iter().map(Task::from).collect();
+            self.queue.send(&tasks).await?;
             for key in &keys {
                 self.events.mark_queued(key).await?;
             }
@@ -58,10 +58,9 @@ pub async fn redrive_dead_letters(
     ids: Option<&[String]>,
 ) -> Result<usize, StoreError> {
     for letter in queue.dead_letters().await? {
-        if let Some(message) = letter.message
+        if let Some(key) = letter.message.as_ref().and_then(Task::event_key)
             && ids.is_none_or(|ids| ids.contains(&letter.id))
         {
-            let key = crate::domain::EventKey { provider: message.provider, event_id: message.event_id };
             events.requeue_failed(&key).await?;
         }
     }

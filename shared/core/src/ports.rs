@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use crate::domain::{
-    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent, QueueMessage, StateChange,
-    StateRecord,
+    DeadLetter, Delivery, EventFilter, EventKey, EventRecord, EventStatus, NewEvent, StateChange, StateRecord, Task,
 };
 use crate::error::StoreError;
 use crate::provider::KeyLocation;
@@ -53,8 +52,8 @@ pub enum Finish {
 /// The durable record of every accepted delivery.
 #[async_trait]
 pub trait EventLog: Send + Sync {
-    /// Records a verified delivery exactly once per (provider, event id), as
-    /// one conditional write. A record still `received` whose enqueue claim is
+    /// Records a verified delivery exactly once per (provider, connection,
+    /// event id), as one conditional write. A record still `received` whose enqueue claim is
     /// older than `reclaim_after_ms` is claimed again (see [`RecordOutcome`]).
     async fn record(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError>;
 
@@ -93,7 +92,8 @@ pub enum UpsertOutcome {
     Stale,
 }
 
-/// Local state synced from providers, plus reconcile cursors.
+/// Local state synced from providers, keyed (provider, connection, kind,
+/// id), plus reconcile cursors.
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// Writes the change only when its version is greater than the stored one.
@@ -106,24 +106,31 @@ pub trait StateStore: Send + Sync {
         now_ms: i64,
     ) -> Result<UpsertOutcome, StoreError>;
 
-    /// One record.
-    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError>;
+    /// One record of one connection.
+    async fn get(
+        &self,
+        provider: &str,
+        connection: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<StateRecord>, StoreError>;
 
-    /// Every record of a kind, ordered by id.
-    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;
+    /// Every record of a kind on one connection, ordered by id.
+    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;
 
-    /// A reconcile cursor.
+    /// A reconcile cursor. Cursor names carry their connection
+    /// (`reconcile/{provider}/{connection}/{kind}`).
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
 
     /// Saves a reconcile cursor.
     async fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }
 
-/// The queue between ingest and the sync workers.
+/// The queue of tasks between the edges (ingest, the API) and the workers.
 #[async_trait]
 pub trait Queue: Send + Sync {
-    /// Sends messages, durably, before returning.
-    async fn send(&self, messages: &[QueueMessage]) -> Result<(), StoreError>;
+    /// Sends tasks, durably, before returning.
+    async fn send(&self, tasks: &[Task]) -> Result<(), StoreError>;
 
     /// Receives up to `max` visible messages and hides them for `visibility`.
     /// A message already received `max_receives` times is moved to the

@@ -10,8 +10,6 @@ use http::HeaderMap;
 
 use crate::domain::{EventRecord, NormalizedEvent, StateChange};
 use crate::error::{RejectReason, SyncError};
-use crate::ports::Secrets;
-use crate::reconcile::ChangeSource;
 use crate::secret::Secret;
 
 /// One webhook delivery exactly as it arrived: the bytes a signature covers.
@@ -189,14 +187,6 @@ pub trait Provider: Send + Sync {
 
     /// Generates a development signing secret in the provider's format.
     fn generate_secret(&self) -> Secret;
-
-    /// The listing reconcile walks for one connection, whose API credentials
-    /// come from `secrets`. `None` while the provider has no API client to
-    /// list with: reconcile then reports the connection as not listed.
-    fn change_source(&self, connection: &str, secrets: Arc<dyn Secrets>) -> Option<Arc<dyn ChangeSource>> {
-        let _ = (connection, secrets);
-        None
-    }
 }
 
 /// The providers this build knows, by name.

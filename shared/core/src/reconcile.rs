@@ -18,8 +18,7 @@ use tracing::{info, warn};
 
 use crate::domain::StateChange;
 use crate::error::SyncError;
-use crate::ports::{Clock, Secrets, StateStore, UpsertOutcome};
-use crate::provider::Registry;
+use crate::ports::{Clock, StateStore, UpsertOutcome};
 
 /// Which objects a run asks the provider for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +67,41 @@ pub trait ChangeSource: Send + Sync {
     /// One page of objects of `kind` changed at or after `since_secs` (every
     /// object when `None`), starting at `page` (the first page when `None`).
     async fn list(&self, kind: &str, since_secs: Option<i64>, page: Option<&str>) -> Result<ChangePage, SyncError>;
+
+    /// How far back an incremental listing can see (Stripe keeps events for
+    /// 30 days); an incremental run whose start lies further back lists
+    /// everything instead, and says so. `None`: no limit.
+    fn history(&self) -> Option<Duration> {
+        None
+    }
 }
+
+/// Told of a run's progress, page by page: what draws `portage
+/// reconcile`'s progress bar on a terminal. Every method defaults to nothing.
+pub trait Progress: Send + Sync {
+    /// A listing of (provider, connection, kind) begins.
+    fn begin(&self, provider: &str, connection: &str, kind: &str) {
+        let _ = (provider, connection, kind);
+    }
+
+    /// A page was applied; `report` holds the totals so far.
+    fn page(&self, report: &KindReport) {
+        let _ = report;
+    }
+
+    /// The listing ended (complete or not).
+    fn end(&self, report: &KindReport) {
+        let _ = report;
+    }
+}
+
+/// Progress nobody watches.
+struct Unobserved;
+
+impl Progress for Unobserved {}
+
+/// How many repaired ids a kind's report names.
+pub const MAX_REPAIRED_IDS: usize = 100;
 
 /// What is stored under a cursor's name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -76,11 +109,11 @@ struct Cursor {
     /// Start (Unix seconds) of the last run that walked every page.
     completed_at: Option<i64>,
     /// A run that has not reached its last page yet.
-    in_progress: Option<Progress>,
+    in_progress: Option<InProgress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Progress {
+struct InProgress {
     mode: Mode,
     started_at: i64,
     since: Option<i64>,
@@ -100,6 +133,8 @@ pub struct KindReport {
     pub since: Option<i64>,
     /// True when the run picked up an unfinished one.
     pub resumed: bool,
+    /// Why an incremental run listed everything instead, when it did.
+    pub ran_full: Option<String>,
     /// Pages walked.
     pub pages: usize,
     /// Objects the provider listed.
@@ -108,6 +143,8 @@ pub struct KindReport {
     pub repaired: usize,
     /// Objects already up to date.
     pub unchanged: usize,
+    /// The ids of the first repaired objects (at most [`MAX_REPAIRED_IDS`]).
+    pub repaired_ids: Vec<String>,
     /// True when every page was walked and the cursor advanced.
     pub complete: bool,
     /// Why the run stopped early, if it did (no secrets, no personal data).
@@ -132,6 +169,7 @@ pub struct Reconciler {
     sources: Vec<Arc<dyn ChangeSource>>,
     not_listed: Vec<String>,
     overlap: Duration,
+    progress: Arc<dyn Progress>,
 }
 
 impl Reconciler {
@@ -143,29 +181,20 @@ impl Reconciler {
         sources: Vec<Arc<dyn ChangeSource>>,
         overlap: Duration,
     ) -> Self {
-        Self { state, clock, sources, not_listed: Vec::new(), overlap }
+        Self { state, clock, sources, not_listed: Vec::new(), overlap, progress: Arc::new(Unobserved) }
     }
 
-    /// The reconciler for these `(provider, connection)` pairs: each
-    /// registered provider that can list gives a source; the others are
-    /// reported as not listed, and unknown providers are ignored.
-    pub fn for_connections(
-        state: Arc<dyn StateStore>,
-        clock: Arc<dyn Clock>,
-        registry: &Registry,
-        connections: &[(String, String)],
-        secrets: Arc<dyn Secrets>,
-        overlap: Duration,
-    ) -> Self {
-        let mut reconciler = Self::new(state, clock, Vec::new(), overlap);
-        for (name, connection) in connections {
-            let Some(provider) = registry.get(name) else { continue };
-            match provider.change_source(connection, secrets.clone()) {
-                Some(source) => reconciler.sources.push(source),
-                None => reconciler.not_listed.push(format!("{name}/{connection}")),
-            }
-        }
-        reconciler
+    /// Reports these `provider/connection` pairs as not listed: asked for,
+    /// but their provider cannot list yet (or they lack its credential).
+    pub fn with_not_listed(mut self, not_listed: Vec<String>) -> Self {
+        self.not_listed = not_listed;
+        self
+    }
+
+    /// Reports progress, page by page, to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// The name a cursor is stored under.
@@ -185,6 +214,7 @@ impl Reconciler {
                     kind: kind.clone(),
                     ..KindReport::default()
                 };
+                self.progress.begin(&report.provider, &report.connection, &kind);
                 if let Err(error) = self.walk(source.as_ref(), &kind, mode, &mut report).await {
                     warn!(provider = %report.provider, connection = %report.connection, kind = %kind, %error,
                         "reconcile stopped early; the next run resumes from its cursor");
@@ -193,6 +223,7 @@ impl Reconciler {
                 info!(provider = %report.provider, connection = %report.connection, kind = %kind,
                     pages = report.pages, listed = report.listed, repaired = report.repaired,
                     complete = report.complete, "reconcile walked");
+                self.progress.end(&report);
                 kinds.push(report);
             }
         }
@@ -215,12 +246,25 @@ impl Reconciler {
                 report.resumed = true;
                 p
             }
-            _ => Progress {
-                mode,
-                started_at: self.clock.now_secs(),
-                since: self.since(&cursor, mode),
-                next_page: String::new(),
-            },
+            _ => {
+                let started_at = self.clock.now_secs();
+                let mut since = self.since(&cursor, mode);
+                let horizon =
+                    source.history().map(|h| started_at.saturating_sub(i64::try_from(h.as_secs()).unwrap_or(i64::MAX)));
+                if let (Some(from), Some(horizon)) = (since, horizon)
+                    && from < horizon
+                {
+                    report.ran_full = Some(format!(
+                        "the last completed run is older than the {} days the provider keeps changes",
+                        source.history().map_or(0, |h| h.as_secs() / 86_400)
+                    ));
+                    since = None;
+                }
+                if mode == Mode::Incremental && cursor.completed_at.is_none() {
+                    report.ran_full = Some("no completed run yet".into());
+                }
+                InProgress { mode, started_at, since, next_page: String::new() }
+            }
         };
         report.since = progress.since;
         loop {
@@ -229,15 +273,16 @@ impl Reconciler {
             report.pages += 1;
             for change in &page.changes {
                 report.listed += 1;
-                let outcome = self
-                    .state
-                    .upsert(source.provider(), source.connection(), change, None, self.clock.now_ms())
-                    .await?;
-                match outcome {
-                    UpsertOutcome::Applied => report.repaired += 1,
-                    UpsertOutcome::Stale => report.unchanged += 1,
+                if self.repair(source, change).await? {
+                    report.repaired += 1;
+                    if report.repaired_ids.len() < MAX_REPAIRED_IDS {
+                        report.repaired_ids.push(change.id.clone());
+                    }
+                } else {
+                    report.unchanged += 1;
                 }
             }
+            self.progress.page(report);
             match page.next_page {
                 Some(next) if !next.is_empty() => {
                     progress.next_page = next;
@@ -253,6 +298,20 @@ impl Reconciler {
             }
             self.save(&name, &cursor).await?;
         }
+    }
+
+    /// Writes a listed object when local state differs from it; true when
+    /// that repaired drift. The same content is left alone (a listing is
+    /// versioned by the time it was read, newer than what sync wrote), and a
+    /// newer local version is never overwritten.
+    async fn repair(&self, source: &dyn ChangeSource, change: &StateChange) -> Result<bool, SyncError> {
+        let (provider, connection) = (source.provider(), source.connection());
+        let stored = self.state.get(provider, connection, &change.kind, &change.id).await?;
+        if stored.is_some_and(|s| s.data == change.data && s.deleted == change.deleted) {
+            return Ok(false);
+        }
+        let outcome = self.state.upsert(provider, connection, change, None, self.clock.now_ms()).await?;
+        Ok(outcome == UpsertOutcome::Applied)
     }
 
     fn since(&self, cursor: &Cursor, mode: Mode) -> Option<i64> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::domain::{Delivery, EventKey};
+use crate::domain::{Delivery, EventKey, Task};
 use crate::error::SyncError;
 use crate::ports::{Clock, EventLog, Finish, LeaseOutcome, Queue, StateStore, UpsertOutcome};
 use crate::provider::Registry;
@@ -66,9 +66,11 @@ mod secs {
 /// What one processing attempt did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessReport {
-    /// The event.
+    /// The event's provider.
     pub provider: String,
-    /// The event.
+    /// The event's connection.
+    pub connection: String,
+    /// The event's id.
     pub event_id: String,
     /// State writes that landed.
     pub applied: usize,
@@ -78,6 +80,23 @@ pub struct ProcessReport {
     pub detail: String,
     /// What to do with the message.
     pub settlement: Settlement,
+}
+
+impl ProcessReport {
+    /// The report for a task this worker has no handler for (a command or a
+    /// notification, before their handlers are wired in): parked in the
+    /// dead-letter queue, where it can be inspected and redriven, never lost.
+    pub fn unhandled(task: &Task) -> Self {
+        Self {
+            provider: String::new(),
+            connection: String::new(),
+            event_id: String::new(),
+            applied: 0,
+            stale: 0,
+            detail: format!("no handler for {} tasks in this build", task.kind()),
+            settlement: Settlement::DeadLetter { reason: "unhandled_task".into() },
+        }
+    }
 }
 
 /// Runs the sync flow over the ports it is given.
@@ -103,8 +122,10 @@ impl Worker {
 
     /// Processes one queue message and settles it on `queue`.
     pub async fn handle_delivery(&self, queue: &dyn Queue, delivery: &Delivery) -> ProcessReport {
-        let key = EventKey { provider: delivery.message.provider.clone(), event_id: delivery.message.event_id.clone() };
-        let report = self.process(&key, delivery.receive_count, false).await;
+        let report = match delivery.task.event_key() {
+            Some(key) => self.process(&key, delivery.receive_count, false).await,
+            None => ProcessReport::unhandled(&delivery.task),
+        };
         let settled = match &report.settlement {
             Settlement::Ack => queue.ack(&delivery.receipt).await,
             Settlement::Retry { delay } => queue.retry_later(&delivery.receipt, *delay).await,
@@ -113,7 +134,7 @@ impl Worker {
         if let Err(error) = settled {
             // The message becomes visible again after its timeout; the event's
             // status makes the next attempt a no-op if this one finished.
-            warn!(provider = %key.provider, event_id = %key.event_id, %error, "could not settle queue message");
+            warn!(task = delivery.task.kind(), %error, "could not settle queue message");
         }
         report
     }
@@ -130,6 +151,7 @@ impl Worker {
     pub async fn process_within(&self, key: &EventKey, attempt: u32, force: bool, lease: Duration) -> ProcessReport {
         let mut report = ProcessReport {
             provider: key.provider.clone(),
+            connection: key.connection.clone(),
             event_id: key.event_id.clone(),
             applied: 0,
             stale: 0,
@@ -183,11 +205,13 @@ impl Worker {
         if let Err(error) = self.events.finish(key, finish, self.clock.now_ms()).await {
             // State writes already landed and are idempotent: the retry will
             // find them stale and finish the event.
-            warn!(provider = %key.provider, event_id = %key.event_id, %error, "could not finish event");
+            warn!(provider = %key.provider, connection = %key.connection, event_id = %key.event_id, %error,
+                "could not finish event");
             report.settlement = self.retry(attempt);
         }
         info!(
             provider = %key.provider,
+            connection = %key.connection,
             event_id = %key.event_id,
             applied = report.applied,
             stale = report.stale,

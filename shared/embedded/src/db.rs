@@ -18,13 +18,20 @@ use std::time::Duration;
 use portage_core::StoreError;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
-use tracing::error;
+use tracing::{error, info};
 
+/// The schema version this build writes (`PRAGMA user_version`). 0 is the
+/// release before connection-scoped keys; [`migrate`] upgrades it in place.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Tables and indexes of [`SCHEMA_VERSION`], created when absent.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
+    -- Declared, so the row id survives VACUUM: event_payloads refers to it.
+    seq             INTEGER PRIMARY KEY,
     provider        TEXT    NOT NULL,
-    event_id        TEXT    NOT NULL,
     connection      TEXT    NOT NULL,
+    event_id        TEXT    NOT NULL,
     event_type      TEXT    NOT NULL,
     occurred_at     INTEGER NOT NULL,
     account         TEXT,
@@ -38,9 +45,11 @@ CREATE TABLE IF NOT EXISTS events (
     lease_until_ms  INTEGER,
     finished_at_ms  INTEGER,
     detail          TEXT,
-    -- Event id first: this one index also serves lookups by id alone.
-    UNIQUE (event_id, provider)
+    -- The deduplication key: one tenant's event id never meets another's.
+    UNIQUE (provider, connection, event_id)
 );
+-- Lookups by event id alone (`events show ID`).
+CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id);
 -- Only `received` rows are indexed: the stranded-event scan is its one
 -- user, and a full index would be rewritten on every status change.
 CREATE INDEX IF NOT EXISTS events_received ON events (claimed_at_ms) WHERE status = 'received';
@@ -53,26 +62,29 @@ CREATE TABLE IF NOT EXISTS event_payloads (
 );
 CREATE TABLE IF NOT EXISTS state (
     provider          TEXT    NOT NULL,
+    connection        TEXT    NOT NULL,
     kind              TEXT    NOT NULL,
     id                TEXT    NOT NULL,
-    connection        TEXT    NOT NULL,
     version_primary   INTEGER NOT NULL,
     version_secondary INTEGER NOT NULL,
     data              TEXT    NOT NULL,
     deleted           INTEGER NOT NULL,
     source_event      TEXT,
     updated_at_ms     INTEGER NOT NULL,
-    PRIMARY KEY (provider, kind, id)
+    PRIMARY KEY (provider, connection, kind, id)
 );
+-- Named reconcile/{provider}/{connection}/{kind}.
 CREATE TABLE IF NOT EXISTS cursors (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- Named {purpose}:{provider}/{connection}, e.g. oauth:etsy/shop-a.
 CREATE TABLE IF NOT EXISTS leases (
     name      TEXT    PRIMARY KEY,
     holder    TEXT    NOT NULL,
     until_ms  INTEGER NOT NULL
 );
+-- Bodies are versioned tasks (portage_core::Task).
 CREATE TABLE IF NOT EXISTS queue (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     body            TEXT    NOT NULL,
@@ -84,6 +96,68 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (dead_at_ms, visible_at_ms, id);
 ";
+
+/// Version 0 → 1: the event key and the state key gain the connection, and
+/// queue messages become versioned event tasks naming their connection.
+/// Tables are rebuilt (SQLite cannot change a key in place), keeping every
+/// row and every event's row id (the payloads refer to it).
+const MIGRATE_0_TO_1: &str = "
+ALTER TABLE events RENAME TO events_v0;
+ALTER TABLE state RENAME TO state_v0;
+DROP INDEX IF EXISTS events_received;
+";
+
+const COPY_0_TO_1: &str = "
+INSERT INTO events (seq, provider, connection, event_id, event_type, occurred_at, account, object_kind, object_id,
+    livemode, status, received_at_ms, claimed_at_ms, attempts, lease_until_ms, finished_at_ms, detail)
+    SELECT rowid, provider, connection, event_id, event_type, occurred_at, account, object_kind, object_id,
+    livemode, status, received_at_ms, claimed_at_ms, attempts, lease_until_ms, finished_at_ms, detail FROM events_v0;
+INSERT INTO state (provider, connection, kind, id, version_primary, version_secondary, data, deleted, source_event,
+    updated_at_ms)
+    SELECT provider, connection, kind, id, version_primary, version_secondary, data, deleted, source_event,
+    updated_at_ms FROM state_v0;
+UPDATE queue SET body = json_object('v', 1, 'task', 'event',
+        'provider', json_extract(body, '$.provider'),
+        'connection', COALESCE((SELECT e.connection FROM events e
+            WHERE e.provider = json_extract(queue.body, '$.provider')
+              AND e.event_id = json_extract(queue.body, '$.event_id')), 'default'),
+        'event_id', json_extract(body, '$.event_id'))
+    WHERE json_valid(body) AND json_type(body, '$.v') IS NULL
+      AND json_type(body, '$.provider') = 'text' AND json_type(body, '$.event_id') = 'text';
+DROP TABLE events_v0;
+DROP TABLE state_v0;
+";
+
+/// Brings the database to [`SCHEMA_VERSION`] in one transaction: a new file
+/// gets the schema; a version-0 file is migrated with nothing lost; a file
+/// from a newer build is refused rather than misread.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive).map_err(backend)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
+    let has_events: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events')", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    match version {
+        SCHEMA_VERSION => {}
+        0 if has_events => {
+            tx.execute_batch(MIGRATE_0_TO_1).map_err(backend)?;
+            tx.execute_batch(SCHEMA).map_err(backend)?;
+            tx.execute_batch(COPY_0_TO_1).map_err(backend)?;
+            info!(from = 0, to = SCHEMA_VERSION, "database upgraded");
+        }
+        0 => {}
+        newer => {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {newer}, newer than this build's {SCHEMA_VERSION}: upgrade portage"
+            )));
+        }
+    }
+    tx.execute_batch(SCHEMA).map_err(backend)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(backend)?;
+    tx.commit().map_err(backend)
+}
 
 /// Most writes committed together in one transaction.
 const MAX_GROUP: usize = 512;
@@ -163,7 +237,7 @@ impl Database {
     /// Opens or creates the database file, applies the schema and starts the
     /// writer thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = connect(
+        let mut conn = connect(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
@@ -171,7 +245,7 @@ impl Database {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Backend(format!("cannot switch {} to WAL mode", path.display())));
         }
-        conn.execute_batch(SCHEMA).map_err(backend)?;
+        migrate(&mut conn)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
         let writer = thread::Builder::new()
             .name("portage-sqlite-writer".into())

@@ -1,4 +1,5 @@
-//! The event log port on SQLite: table `events`, one row per (provider, event id).
+//! The event log port on SQLite: table `events`, one row per (provider,
+//! connection, event id), and its payload in `event_payloads`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -52,10 +53,10 @@ fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, 
     query_row(
         conn,
         &format!(
-            "SELECT {COLUMNS}, p.headers, p.raw FROM events e JOIN event_payloads p ON p.event_rowid = e.rowid \
-             WHERE e.provider = ?1 AND e.event_id = ?2"
+            "SELECT {COLUMNS}, p.headers, p.raw FROM events e JOIN event_payloads p ON p.event_rowid = e.seq \
+             WHERE e.provider = ?1 AND e.connection = ?2 AND e.event_id = ?3"
         ),
-        params![key.provider, key.event_id],
+        params![key.provider, key.connection, key.event_id],
         |row| record_from_row(row, true),
     )
     .optional()
@@ -65,8 +66,8 @@ fn get_record(conn: &Connection, key: &EventKey) -> Result<Option<EventRecord>, 
 fn status_and_lease(conn: &Connection, key: &EventKey) -> Result<Option<(EventStatus, Option<i64>)>, StoreError> {
     query_row(
         conn,
-        "SELECT status, lease_until_ms FROM events WHERE provider = ?1 AND event_id = ?2",
-        params![key.provider, key.event_id],
+        "SELECT status, lease_until_ms FROM events WHERE provider = ?1 AND connection = ?2 AND event_id = ?3",
+        params![key.provider, key.connection, key.event_id],
         |row| Ok((status_of(row, 0)?, row.get(1)?)),
     )
     .optional()
@@ -82,7 +83,7 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
         "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
              object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10) \
-             ON CONFLICT (event_id, provider) DO NOTHING",
+             ON CONFLICT (provider, connection, event_id) DO NOTHING",
         params![
             event.provider,
             e.event_id,
@@ -108,15 +109,15 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
     }
     let reclaimed = exec(
         conn,
-        "UPDATE events SET claimed_at_ms = ?3 WHERE provider = ?1 AND event_id = ?2 \
-             AND status = 'received' AND claimed_at_ms <= ?3 - ?4",
-        params![event.provider, e.event_id, event.received_at_ms, reclaim_after_ms],
+        "UPDATE events SET claimed_at_ms = ?4 WHERE provider = ?1 AND connection = ?2 AND event_id = ?3 \
+             AND status = 'received' AND claimed_at_ms <= ?4 - ?5",
+        params![event.provider, event.connection, e.event_id, event.received_at_ms, reclaim_after_ms],
     )
     .map_err(backend)?;
     if reclaimed == 1 {
         return Ok(RecordOutcome::Reclaimed);
     }
-    let key = EventKey { provider: event.provider.clone(), event_id: e.event_id.clone() };
+    let key = event.key();
     let (status, _) =
         status_and_lease(conn, &key)?.ok_or_else(|| StoreError::Backend("event vanished during record".into()))?;
     Ok(RecordOutcome::Duplicate(status))
@@ -126,8 +127,9 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
 pub(crate) fn mark_queued(conn: &Connection, key: &EventKey) -> Result<(), StoreError> {
     exec(
         conn,
-        "UPDATE events SET status = 'queued' WHERE provider = ?1 AND event_id = ?2 AND status = 'received'",
-        params![key.provider, key.event_id],
+        "UPDATE events SET status = 'queued' \
+         WHERE provider = ?1 AND connection = ?2 AND event_id = ?3 AND status = 'received'",
+        params![key.provider, key.connection, key.event_id],
     )
     .map(|_| ())
     .map_err(backend)
@@ -136,12 +138,12 @@ pub(crate) fn mark_queued(conn: &Connection, key: &EventKey) -> Result<(), Store
 fn lease(conn: &Connection, key: &EventKey, now: i64, until: i64, force: bool) -> Result<LeaseOutcome, StoreError> {
     let leased = exec(
         conn,
-        "UPDATE events SET status = 'processing', lease_until_ms = ?4, attempts = attempts + 1 \
-             WHERE provider = ?1 AND event_id = ?2 AND ( \
+        "UPDATE events SET status = 'processing', lease_until_ms = ?5, attempts = attempts + 1 \
+             WHERE provider = ?1 AND connection = ?2 AND event_id = ?3 AND ( \
                 status IN ('received', 'queued') \
-                OR (status = 'processing' AND lease_until_ms < ?3) \
-                OR (?5 AND status IN ('processed', 'failed')))",
-        params![key.provider, key.event_id, now, until, force],
+                OR (status = 'processing' AND lease_until_ms < ?4) \
+                OR (?6 AND status IN ('processed', 'failed')))",
+        params![key.provider, key.connection, key.event_id, now, until, force],
     )
     .map_err(backend)?;
     if leased == 1 {
@@ -163,9 +165,9 @@ fn finish(conn: &Connection, key: &EventKey, finish: &Finish, now: i64) -> Resul
     };
     exec(
         conn,
-        "UPDATE events SET status = ?3, detail = ?4, finished_at_ms = ?5, lease_until_ms = NULL \
-         WHERE provider = ?1 AND event_id = ?2 AND status = 'processing'",
-        params![key.provider, key.event_id, status, detail, finished_at],
+        "UPDATE events SET status = ?4, detail = ?5, finished_at_ms = ?6, lease_until_ms = NULL \
+         WHERE provider = ?1 AND connection = ?2 AND event_id = ?3 AND status = 'processing'",
+        params![key.provider, key.connection, key.event_id, status, detail, finished_at],
     )
     .map_err(backend)?;
     Ok(())
@@ -178,6 +180,10 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
         args.push(Value::Text(p.clone()));
         sql.push_str(&format!(" AND provider = ?{}", args.len()));
     }
+    if let Some(c) = &filter.connection {
+        args.push(Value::Text(c.clone()));
+        sql.push_str(&format!(" AND connection = ?{}", args.len()));
+    }
     if let Some(s) = filter.status {
         args.push(Value::Text(s.as_str().to_owned()));
         sql.push_str(&format!(" AND status = ?{}", args.len()));
@@ -186,7 +192,7 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
         args.push(Value::Text(id.clone()));
         sql.push_str(&format!(" AND event_id = ?{}", args.len()));
     }
-    sql.push_str(" ORDER BY received_at_ms DESC, rowid DESC");
+    sql.push_str(" ORDER BY received_at_ms DESC, seq DESC");
     if let Some(limit) = filter.limit {
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         sql.push_str(&format!(" LIMIT ?{}", args.len()));
@@ -199,13 +205,13 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
 fn stranded(conn: &Connection, before: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT provider, event_id FROM events WHERE status = 'received' AND claimed_at_ms < ?1 \
+            "SELECT provider, connection, event_id FROM events WHERE status = 'received' AND claimed_at_ms < ?1 \
              ORDER BY claimed_at_ms LIMIT ?2",
         )
         .map_err(backend)?;
     let rows = stmt
         .query_map(params![before, i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-            Ok(EventKey { provider: row.get(0)?, event_id: row.get(1)? })
+            Ok(EventKey { provider: row.get(0)?, connection: row.get(1)?, event_id: row.get(2)? })
         })
         .map_err(backend)?;
     rows.collect::<Result<_, _>>().map_err(backend)
@@ -235,9 +241,11 @@ impl EventLog for Database {
     async fn requeue_failed(&self, key: &EventKey) -> Result<bool, StoreError> {
         let key = key.clone();
         self.write(move |conn| {
-            exec(conn,
-                "UPDATE events SET status = 'queued', finished_at_ms = NULL WHERE provider = ?1 AND event_id = ?2 AND status = 'failed'",
-                params![key.provider, key.event_id],
+            exec(
+                conn,
+                "UPDATE events SET status = 'queued', finished_at_ms = NULL \
+                 WHERE provider = ?1 AND connection = ?2 AND event_id = ?3 AND status = 'failed'",
+                params![key.provider, key.connection, key.event_id],
             )
             .map(|n| n == 1)
             .map_err(backend)

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use portage_core::intake::Intake;
 use portage_core::ports::RecordOutcome;
-use portage_core::{NewEvent, QueueMessage, StoreError};
+use portage_core::{NewEvent, StoreError, Task};
 
 use crate::event_log::{insert, mark_queued};
 use crate::queue::{SqliteQueue, push};
@@ -13,8 +13,7 @@ use crate::queue::{SqliteQueue, push};
 impl Intake for SqliteQueue {
     async fn record_and_enqueue(&self, event: NewEvent, reclaim_after_ms: i64) -> Result<RecordOutcome, StoreError> {
         let key = event.key();
-        let message =
-            serde_json::to_string(&QueueMessage::from(&key)).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let message = Task::from(&key).encode();
         let now = self.now_ms();
         self.database()
             .write(move |conn| {

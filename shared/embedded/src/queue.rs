@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use portage_core::ports::{Clock, Queue};
-use portage_core::{DeadLetter, Delivery, QueueMessage, StoreError};
+use portage_core::{DeadLetter, Delivery, StoreError, Task};
 use rusqlite::{Connection, params};
 
 use crate::db::{Database, backend, exec};
@@ -59,11 +59,6 @@ pub(crate) fn push(conn: &Connection, body: &str, now: i64) -> Result<(), StoreE
         .map_err(backend)
 }
 
-fn decode(body: &str) -> rusqlite::Result<QueueMessage> {
-    serde_json::from_str(body)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
 fn receive(
     conn: &Connection,
     now: i64,
@@ -90,20 +85,34 @@ fn receive(
             let id: i64 = row.get(0)?;
             let count: u32 = row.get(1)?;
             let body: String = row.get(2)?;
-            Ok(Delivery { receipt: format!("{id}:{count}"), message: decode(&body)?, receive_count: count })
+            Ok((id, count, body))
         })
         .map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    let received: Vec<(i64, u32, String)> = rows.collect::<Result<_, _>>().map_err(backend)?;
+    let mut deliveries = Vec::with_capacity(received.len());
+    for (id, count, body) in received {
+        match Task::decode(&body) {
+            Ok(task) => deliveries.push(Delivery { receipt: format!("{id}:{count}"), task, receive_count: count }),
+            // Not a task this build reads: parked where an operator sees it,
+            // rather than failing every receive.
+            Err(error) => {
+                exec(
+                    conn,
+                    "UPDATE queue SET dead_at_ms = ?2, dead_reason = 'malformed_message' WHERE id = ?1",
+                    params![id, now],
+                )
+                .map_err(backend)?;
+                tracing::warn!(%error, "queue message dead-lettered");
+            }
+        }
+    }
+    Ok(deliveries)
 }
 
 #[async_trait]
 impl Queue for SqliteQueue {
-    async fn send(&self, messages: &[QueueMessage]) -> Result<(), StoreError> {
-        let bodies = messages
-            .iter()
-            .map(serde_json::to_string)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+    async fn send(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        let bodies: Vec<String> = tasks.iter().map(Task::encode).collect();
         let now = self.clock.now_ms();
         self.db.write(move |conn| bodies.iter().try_for_each(|body| push(conn, body, now))).await
     }
@@ -170,7 +179,7 @@ impl Queue for SqliteQueue {
                         let body: String = row.get(1)?;
                         Ok(DeadLetter {
                             id: row.get::<_, i64>(0)?.to_string(),
-                            message: Some(decode(&body)?),
+                            message: Task::decode(&body).ok(),
                             receive_count: row.get(2)?,
                             reason: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
                             dead_at_ms: row.get(4)?,

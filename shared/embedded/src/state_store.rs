@@ -1,4 +1,5 @@
-//! The state store port on SQLite: tables `state` and `cursors`.
+//! The state store port on SQLite: tables `state` (keyed provider,
+//! connection, kind, id) and `cursors`.
 
 use async_trait::async_trait;
 use portage_core::ports::{StateStore, UpsertOutcome};
@@ -45,7 +46,7 @@ impl StateStore for Database {
             let written = exec(conn,
                     "INSERT INTO state (provider, kind, id, connection, version_primary, version_secondary, \
                      data, deleted, source_event, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                     ON CONFLICT (provider, kind, id) DO UPDATE SET connection = excluded.connection, \
+                     ON CONFLICT (provider, connection, kind, id) DO UPDATE SET \
                      version_primary = excluded.version_primary, version_secondary = excluded.version_secondary, \
                      data = excluded.data, deleted = excluded.deleted, source_event = excluded.source_event, \
                      updated_at_ms = excluded.updated_at_ms \
@@ -69,13 +70,21 @@ impl StateStore for Database {
         .await
     }
 
-    async fn get(&self, provider: &str, kind: &str, id: &str) -> Result<Option<StateRecord>, StoreError> {
-        let (provider, kind, id) = (provider.to_owned(), kind.to_owned(), id.to_owned());
+    async fn get(
+        &self,
+        provider: &str,
+        connection: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<StateRecord>, StoreError> {
+        let key = [provider, connection, kind, id].map(str::to_owned);
         self.read(move |conn| {
             query_row(
                 conn,
-                &format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 AND id = ?3"),
-                params![provider, kind, id],
+                &format!(
+                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND connection = ?2 AND kind = ?3 AND id = ?4"
+                ),
+                params![key[0], key[1], key[2], key[3]],
                 record_from_row,
             )
             .optional()
@@ -84,13 +93,15 @@ impl StateStore for Database {
         .await
     }
 
-    async fn list(&self, provider: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
-        let (provider, kind) = (provider.to_owned(), kind.to_owned());
+    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
+        let key = [provider, connection, kind].map(str::to_owned);
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM state WHERE provider = ?1 AND kind = ?2 ORDER BY id"))
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND connection = ?2 AND kind = ?3 ORDER BY id"
+                ))
                 .map_err(backend)?;
-            let rows = stmt.query_map(params![provider, kind], record_from_row).map_err(backend)?;
+            let rows = stmt.query_map(params![key[0], key[1], key[2]], record_from_row).map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
         .await

@@ -86,19 +86,19 @@ impl Deployment {
     }
 
     /// The reconcile flow over the configured connections (every provider's
-    /// `default` connection unless `PORTAGE_CONNECTIONS` says otherwise).
-    pub fn reconciler(&self) -> Reconciler {
+    /// `default` connection unless `PORTAGE_CONNECTIONS` says otherwise),
+    /// listing through API clients kept for the execution environment's
+    /// life. Provider hosts follow `PORTAGE_PROVIDER_ORIGINS`.
+    pub async fn reconciler(&self) -> Result<Reconciler, crate::Error> {
         let registry = portage_providers::registry();
         let connections = self.settings.connections.clone().unwrap_or_else(|| {
             registry.names().into_iter().map(|p| (p.to_owned(), portage_core::DEFAULT_CONNECTION.to_owned())).collect()
         });
-        Reconciler::for_connections(
-            self.table.clone(),
-            self.clock.clone(),
-            &registry,
-            &connections,
-            self.secrets.clone(),
-            self.settings.reconcile_overlap,
-        )
+        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        let pool = portage_client::ClientPool::new(self.secrets.clone(), origins)?;
+        let (sources, not_listed) =
+            portage_providers::listings::change_sources(&pool, self.clock.clone(), &connections).await;
+        Ok(Reconciler::new(self.table.clone(), self.clock.clone(), sources, self.settings.reconcile_overlap)
+            .with_not_listed(not_listed))
     }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{LambdaEvent, service_fn};
 use portage_aws::SqsQueue;
+use portage_core::Task;
 use portage_core::ports::{Clock, Queue, SystemClock};
 use portage_core::sync::{Settlement, Worker};
-use portage_core::{EventKey, QueueMessage};
 use tracing::warn;
 
 use crate::deployment::Deployment;
@@ -51,17 +51,21 @@ pub async fn handle_batch(worker: &Worker, queue: &SqsQueue, event: LambdaEvent<
 async fn handle_message(worker: &Worker, queue: &SqsQueue, record: SqsMessage, deadline_ms: i64) -> bool {
     let body = record.body.unwrap_or_default();
     let receipt = SqsQueue::receipt(record.receipt_handle.as_deref().unwrap_or_default(), &body);
-    let Ok(message) = serde_json::from_str::<QueueMessage>(&body) else {
+    let Ok(task) = Task::decode(&body) else {
         metrics::count("dead_lettered", &[("reason", "malformed_message")]);
         return queue.dead_letter(&receipt, "malformed_message").await.is_ok();
+    };
+    let Some(key) = task.event_key() else {
+        // Commands and notifications have no handler in this function yet.
+        metrics::count("dead_lettered", &[("reason", "unhandled_task")]);
+        return queue.dead_letter(&receipt, "unhandled_task").await.is_ok();
     };
     let attempt = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
     let now_ms = SystemClock.now_ms();
     let remaining = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
     let lease = Duration::from_millis(remaining).saturating_sub(LEASE_MARGIN).max(Duration::from_secs(1));
-    let key = EventKey { provider: message.provider.clone(), event_id: message.event_id.clone() };
     let report = worker.process_within(&key, attempt, false, lease).await;
-    let provider = message.provider.as_str();
+    let provider = key.provider.as_str();
     match report.settlement {
         Settlement::Ack => {
             metrics::count("processed", &[("provider", provider)]);

@@ -8,6 +8,7 @@ pub mod etsy;
 mod fields;
 pub mod github;
 pub mod hubspot;
+pub mod listings;
 pub mod magento;
 pub mod paypal;
 pub mod printify;

@@ -2,8 +2,13 @@
 //! `limit` (at most 100), `starting_after` and `has_more`, created from form
 //! bodies with `Idempotency-Key` replayed as Stripe does (the same key with
 //! other parameters is an `idempotency_error`), fetched by id
-//! (`resource_missing`), a per-second request limit answered with Stripe's
-//! 429 body, and `Request-Id` on every answer.
+//! (`resource_missing`), a per-second request limit (a token bucket, as
+//! Stripe's own limiter is: `per_second` tokens, refilled at that rate)
+//! answered with Stripe's 429 body, and `Request-Id` on every answer. Customers are updated by
+//! `POST /v1/customers/{id}`; every create and update is also an event on
+//! `GET /v1/events` (`created[gte]`, `type` with a `*` wildcard, `types[]`,
+//! newest first, the same paging). Subscriptions, invoices and payment
+//! intents list empty: the fake keeps none.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +31,9 @@ pub struct Stripe {
     /// Fault switches and counts.
     pub switches: Switches,
     customers: Mutex<Vec<Value>>,
+    events: Mutex<Vec<Value>>,
     idempotency: Mutex<HashMap<String, (String, Value)>>,
-    limit: Mutex<(Instant, u32)>,
+    limit: Mutex<(Instant, f64)>,
     per_second: u32,
     ids: AtomicU64,
 }
@@ -39,8 +45,9 @@ impl Stripe {
             key: key.to_owned(),
             switches: Switches::default(),
             customers: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
             idempotency: Mutex::new(HashMap::new()),
-            limit: Mutex::new((Instant::now(), 0)),
+            limit: Mutex::new((Instant::now(), f64::from(per_second))),
             per_second,
             ids: AtomicU64::new(1),
         };
@@ -54,7 +61,11 @@ impl Stripe {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/v1/customers", get(list).post(create))
-            .route("/v1/customers/{id}", get(retrieve))
+            .route("/v1/customers/{id}", get(retrieve).post(update))
+            .route("/v1/events", get(list_events))
+            .route("/v1/subscriptions", get(list_empty))
+            .route("/v1/invoices", get(list_empty))
+            .route("/v1/payment_intents", get(list_empty))
             .with_state(self.clone())
     }
 
@@ -70,7 +81,33 @@ impl Stripe {
             customer[k] = json!(v);
         }
         self.customers.lock().expect("customers").push(customer.clone());
+        self.record_event("customer.created", &customer);
         customer
+    }
+
+    /// Changes a customer at the provider, as a dashboard edit would (the
+    /// change is an event; no webhook is sent). `None` for an unknown id.
+    pub fn update(&self, id: &str, params: &[(String, String)]) -> Option<Value> {
+        let updated = {
+            let mut customers = self.customers.lock().expect("customers");
+            let customer = customers.iter_mut().find(|c| c["id"] == json!(id))?;
+            for (k, v) in params {
+                customer[k] = json!(v);
+            }
+            customer.clone()
+        };
+        self.record_event("customer.updated", &updated);
+        Some(updated)
+    }
+
+    fn record_event(&self, kind: &str, object: &Value) {
+        let n = self.ids.fetch_add(1, Ordering::SeqCst);
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let event = json!({"id": format!("evt_{n:014}"), "object": "event", "type": kind, "created": created,
+            "data": {"object": object}});
+        self.events.lock().expect("events").push(event);
     }
 }
 
@@ -117,12 +154,12 @@ async fn gate(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
             None,
         ));
     }
-    let mut window = fake.limit.lock().expect("limit");
-    if window.0.elapsed().as_secs_f64() >= 1.0 {
-        *window = (Instant::now(), 0);
-    }
-    window.1 += 1;
-    if window.1 > fake.per_second {
+    let mut bucket = fake.limit.lock().expect("limit");
+    let rate = f64::from(fake.per_second);
+    *bucket = (Instant::now(), (bucket.1 + bucket.0.elapsed().as_secs_f64() * rate).min(rate));
+    if bucket.1 >= 1.0 {
+        bucket.1 -= 1.0;
+    } else {
         fake.switches.throttled.fetch_add(1, Ordering::SeqCst);
         return Some(error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -143,29 +180,42 @@ async fn list(
     if let Some(refused) = gate(&fake, &headers).await {
         return refused;
     }
-    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
-        None => 10,
-        Some(Ok(l)) if (1..=100).contains(&l) => l,
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("parameter_invalid_integer"),
-                "Invalid integer: limit must be between 1 and 100",
-                Some("limit"),
-            );
-        }
-    };
+    let Some(limit) = list_limit(&query) else { return invalid_limit() };
     let customers = fake.customers.lock().expect("customers").clone();
+    page(customers, limit, &query, "/v1/customers")
+}
+
+/// The limit a list request asks for; `None` when it is not one Stripe takes.
+fn list_limit(query: &HashMap<String, String>) -> Option<usize> {
+    match query.get("limit").map(|l| l.parse::<usize>()) {
+        None => Some(10),
+        Some(Ok(l)) if (1..=100).contains(&l) => Some(l),
+        Some(_) => None,
+    }
+}
+
+/// Stripe's answer to a limit out of range.
+fn invalid_limit() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        Some("parameter_invalid_integer"),
+        "Invalid integer: limit must be between 1 and 100",
+        Some("limit"),
+    )
+}
+
+/// One page of `oldest_first`, newest first, after `starting_after`.
+fn page(oldest_first: Vec<Value>, limit: usize, query: &HashMap<String, String>, url: &str) -> Response {
     // Stripe lists newest first; `starting_after` continues after that id.
-    let mut newest_first: Vec<Value> = customers.into_iter().rev().collect();
+    let mut newest_first: Vec<Value> = oldest_first.into_iter().rev().collect();
     if let Some(after) = query.get("starting_after") {
         let Some(at) = newest_first.iter().position(|c| c["id"] == json!(after)) else {
             return error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 Some("resource_missing"),
-                &format!("No such customer: '{after}'"),
+                &format!("No such object: '{after}'"),
                 Some("starting_after"),
             );
         };
@@ -173,7 +223,70 @@ async fn list(
     }
     let has_more = newest_first.len() > limit;
     newest_first.truncate(limit);
-    ok(json!({"object": "list", "url": "/v1/customers", "has_more": has_more, "data": newest_first}))
+    ok(json!({"object": "list", "url": url, "has_more": has_more, "data": newest_first}))
+}
+
+async fn list_events(
+    State(fake): State<Arc<Stripe>>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refused) = gate(&fake, &headers).await {
+        return refused;
+    }
+    let single: HashMap<String, String> = query.iter().cloned().collect();
+    let Some(limit) = list_limit(&single) else { return invalid_limit() };
+    let types: Vec<&str> = query.iter().filter(|(k, _)| k == "types[]").map(|(_, v)| v.as_str()).collect();
+    let wildcard = single.get("type");
+    if wildcard.is_some() && !types.is_empty() {
+        let message = "You may pass either `type` or `types`, but not both.";
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, message, Some("type"));
+    }
+    let since = single.get("created[gte]").and_then(|s| s.parse::<i64>().ok()).unwrap_or(i64::MIN);
+    let matches = |kind: &str| match wildcard {
+        Some(pattern) => pattern.strip_suffix('*').map_or(kind == pattern, |prefix| kind.starts_with(prefix)),
+        None => types.is_empty() || types.contains(&kind),
+    };
+    let events: Vec<Value> = fake
+        .events
+        .lock()
+        .expect("events")
+        .iter()
+        .filter(|e| e["created"].as_i64().unwrap_or(0) >= since && matches(e["type"].as_str().unwrap_or_default()))
+        .cloned()
+        .collect();
+    page(events, limit, &single, "/v1/events")
+}
+
+async fn list_empty(
+    State(fake): State<Arc<Stripe>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = gate(&fake, &headers).await {
+        return refused;
+    }
+    match list_limit(&query) {
+        Some(limit) => page(Vec::new(), limit, &query, "/v1/list"),
+        None => invalid_limit(),
+    }
+}
+
+async fn update(State(fake): State<Arc<Stripe>>, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
+    if let Some(refused) = gate(&fake, &headers).await {
+        return refused;
+    }
+    let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    match fake.update(&id, &params) {
+        Some(customer) => ok(customer),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such customer: '{id}'"),
+            Some("id"),
+        ),
+    }
 }
 
 async fn retrieve(State(fake): State<Arc<Stripe>>, headers: HeaderMap, Path(id): Path<String>) -> Response {

@@ -5,6 +5,8 @@
 pub mod api;
 
 mod normalise;
+pub mod reconcile;
+pub mod records;
 mod sync;
 mod verify;
 

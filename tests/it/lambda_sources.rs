@@ -4,11 +4,10 @@
 //! API's stage or `PORTAGE_PUBLIC_BASE_URL`, and Amazon SP-API notifications
 //! from SQS and EventBridge are recorded once.
 
-mod common;
-mod lambda_common;
-mod lambda_runtime_api;
-#[path = "../shared/aws/tests/moto/mod.rs"]
-mod moto;
+use crate::common;
+use crate::lambda_common;
+use crate::lambda_runtime_api;
+use crate::moto;
 
 use lambda_common::{binary, http_api_event, portage, provision};
 use lambda_runtime_api::Function;
@@ -82,7 +81,7 @@ async fn amazon_notifications_from_sqs_and_eventbridge_are_recorded_once() {
         json!([{"itemIdentifier": "m3"}]),
         "only the malformed message is retried: {answer}"
     );
-    let key = EventKey { provider: "amazon".into(), event_id: "0e999936-da2c-4f9c-9fc2-02b67bae5f4a".into() };
+    let key = EventKey::new("amazon", "default", "0e999936-da2c-4f9c-9fc2-02b67bae5f4a");
     let recorded = EventLog::get(&table, &key).await.unwrap().expect("recorded");
     assert_eq!((recorded.status, recorded.event.event_type.as_str()), (EventStatus::Queued, "ORDER_CHANGE"));
     assert_eq!(recorded.raw.as_ref(), notification.as_bytes());
@@ -95,7 +94,7 @@ async fn amazon_notifications_from_sqs_and_eventbridge_are_recorded_once() {
     )
     .unwrap();
     function.invoke(bridge).await.unwrap();
-    let key = EventKey { provider: "amazon".into(), event_id: "6a1d5c2e-0b3f-4e7a-9c8d-2f4b6a8c0e1d".into() };
+    let key = EventKey::new("amazon", "default", "6a1d5c2e-0b3f-4e7a-9c8d-2f4b6a8c0e1d");
     assert!(EventLog::get(&table, &key).await.unwrap().is_some(), "an EventBridge event is recorded too");
     assert!(function.invoke(json!({"detail-type": "X", "detail": {}})).await.is_err(), "a malformed event is an error");
 

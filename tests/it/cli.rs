@@ -1,7 +1,7 @@
 //! The operator commands against a running server: events list/show,
 //! replay, dead letters and redrive, state list/get, webhook send.
 
-mod common;
+use crate::common;
 
 use common::{Server, cli, stdout, wait_for_events};
 use serde_json::{Value, json};

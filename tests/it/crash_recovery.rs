@@ -2,7 +2,7 @@
 //! worker is mid-batch, then restarted: every accepted event ends processed,
 //! exactly once, and its state is the one its own event wrote.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! (`fixtures/<provider>/vectors/generate.py`), checked through both forms of
 //! `portage webhook verify`: every `signatures*.jsonl` under `fixtures/`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! oversized, unknown provider, per-connection secrets, concurrent duplicate
 //! deliveries, no secret or body in the logs, graceful shutdown.
 
-mod common;
+use crate::common;
 
 use common::{SECRET, Server, now, post, post_stripe, stripe_event, stripe_signature, wait_for_events};
 use serde_json::json;

@@ -125,7 +125,7 @@ async fn drift_is_repaired_and_the_cursor_advances_only_after_the_last_page() {
     let report = &second.kinds[0];
     assert!(report.resumed && report.complete, "{report:?}");
     assert_eq!((report.pages, report.listed, report.repaired), (2, 5, 5));
-    let records = db.list("test", "subscription").await.unwrap();
+    let records = db.list("test", "acme", "subscription").await.unwrap();
     assert_eq!(records.len(), 8);
     assert!(records.iter().all(|r| r.data["updated"].is_i64() || r.id == "sub_0"));
     let saved: serde_json::Value = serde_json::from_str(&db.cursor(&name).await.unwrap().unwrap()).unwrap();
@@ -146,7 +146,7 @@ async fn drift_is_repaired_and_the_cursor_advances_only_after_the_last_page() {
     assert_eq!((report.listed, report.repaired), (1, 1));
     assert_eq!(report.since, Some(1_000_900 - 600));
     assert_eq!(*listing.asked_since.lock().unwrap(), [None, Some(999_400), Some(1_000_300)]);
-    assert!(db.get("test", "subscription", "sub_9").await.unwrap().is_some());
+    assert!(db.get("test", "acme", "subscription", "sub_9").await.unwrap().is_some());
 }
 
 #[tokio::test]

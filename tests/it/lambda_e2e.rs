@@ -4,11 +4,10 @@
 //! duplicate enqueues nothing, `sync-worker` given the SQS batch applies it,
 //! and a poison message ends in the dead-letter queue.
 
-mod common;
-mod lambda_common;
-mod lambda_runtime_api;
-#[path = "../shared/aws/tests/moto/mod.rs"]
-mod moto;
+use crate::common;
+use crate::lambda_common;
+use crate::lambda_runtime_api;
+use crate::moto;
 
 use std::process::Command;
 
@@ -89,7 +88,7 @@ async fn webhook_and_worker_through_the_runtime_api() {
     assert_eq!(response_body(&answer), json!({"received": true, "event_id": "evt_lambda_1", "duplicate": false}));
 
     let table = portage_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), var("PORTAGE_TABLE"));
-    let key = EventKey { provider: "stripe".into(), event_id: "evt_lambda_1".into() };
+    let key = EventKey::new("stripe", "default", "evt_lambda_1");
     let recorded = EventLog::get(&table, &key).await.unwrap().expect("recorded in DynamoDB");
     assert_eq!(recorded.status, EventStatus::Queued);
     assert_eq!(recorded.raw.as_ref(), body.as_slice(), "raw bytes kept exactly");
@@ -122,7 +121,7 @@ async fn webhook_and_worker_through_the_runtime_api() {
     let answer = webhook.invoke(http_api_event("/webhooks/stripe", signed_headers(&huge), &huge)).await.unwrap();
     assert_eq!(answer["statusCode"], 413, "{answer}");
     assert_eq!(response_body(&answer), json!({"error": "payload_too_large"}));
-    let huge_key = EventKey { provider: "stripe".into(), event_id: "evt_lambda_huge".into() };
+    let huge_key = EventKey::new("stripe", "default", "evt_lambda_huge");
     assert!(EventLog::get(&table, &huge_key).await.unwrap().is_none(), "nothing stored");
 
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -135,7 +134,8 @@ async fn webhook_and_worker_through_the_runtime_api() {
     let answer = worker.invoke(sqs_event(&messages, "arn:aws:sqs:us-east-1:123456789012:events")).await.unwrap();
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     assert_eq!(EventLog::get(&table, &key).await.unwrap().unwrap().status, EventStatus::Processed);
-    let customer = StateStore::get(&table, "stripe", "customer", "cus_l1").await.unwrap().expect("state applied");
+    let customer =
+        StateStore::get(&table, "stripe", "default", "customer", "cus_l1").await.unwrap().expect("state applied");
     assert_eq!(customer.data["email"], "a@example.com");
 
     // A poison message: parked in the dead-letter queue, not retried.
@@ -186,7 +186,12 @@ async fn failing_messages_end_in_the_dead_letter_queue_after_the_maximum_receive
     let var = |k: &str| env.iter().find(|(key, _)| key == k).unwrap().1.clone();
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue_url = var("PORTAGE_QUEUE_URL");
-    let message = json!({"provider": "stripe", "event_id": "evt_outage"}).to_string();
+    let message = portage_core::Task::Event {
+        provider: "stripe".into(),
+        connection: "default".into(),
+        event_id: "evt_outage".into(),
+    }
+    .encode();
     sqs.send_message().queue_url(&queue_url).message_body(message).send().await.unwrap();
 
     let mut worker = Function::start(&binary("sync-worker"), &env).await;
@@ -262,7 +267,7 @@ async fn reconcile_requeues_stranded_events_and_reports_its_cursors() {
     let not_listed: Vec<&str> = report["not_listed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(not_listed.contains(&"stripe/default"), "Stripe cannot list changes yet: {report}");
     assert!(not_listed.iter().all(|c| c.ends_with("/default")), "each provider's default connection: {report}");
-    let key = EventKey { provider: "stripe".into(), event_id: "evt_stranded".into() };
+    let key = EventKey::new("stripe", "default", "evt_stranded");
     assert_eq!(EventLog::get(&table, &key).await.unwrap().unwrap().status, EventStatus::Queued);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let received = sqs.receive_message().queue_url(var("PORTAGE_QUEUE_URL")).send().await.unwrap();

@@ -2,7 +2,7 @@
 //! normalises and applies, delivery order does not change the final state,
 //! and replay changes nothing.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -162,7 +162,7 @@ impl Harness {
     async fn state(&self) -> Vec<StateRecord> {
         let mut all = Vec::new();
         for kind in ["customer", "subscription", "invoice", "checkout_session", "payment"] {
-            all.extend(StateStore::list(self.db.as_ref(), "stripe", kind).await.unwrap());
+            all.extend(StateStore::list(self.db.as_ref(), "stripe", "default", kind).await.unwrap());
         }
         // When we wrote it, and which of two events carrying the same object
         // version wrote it (invoice.paid and invoice.payment_succeeded share

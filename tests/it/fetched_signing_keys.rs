@@ -1,12 +1,12 @@
 //! PayPal and eBay deliveries through `portage serve`, their signing keys
-//! fetched from a fake of the providers' hosts (tests/key_server): a
+//! fetched from a fake of the providers' hosts (tests/it/key_server.rs): a
 //! certificate is trusted only from PayPal's hosts and only when it chains to
 //! a trusted root, eBay's keys come through its Notification API with an
 //! application token that is obtained once and renewed after a 401, both are
 //! cached, and neither the application's secret nor its token is logged.
 
-mod common;
-mod key_server;
+use crate::common;
+use crate::key_server;
 
 use std::sync::atomic::Ordering::SeqCst;
 

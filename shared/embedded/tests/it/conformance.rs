@@ -38,7 +38,7 @@ async fn data_survives_reopening() {
     }
     let db = portage_embedded::open(dir.path()).unwrap();
     use portage_core::ports::StateStore;
-    assert_eq!(db.list("before", "customer").await.unwrap().len(), 2);
+    assert_eq!(db.list("before", "default", "customer").await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -68,4 +68,11 @@ async fn leases_conform() {
     let dir = tempfile::tempdir().unwrap();
     let db = portage_embedded::open(dir.path()).unwrap();
     conformance::leases(db.as_ref(), "oauth:stripe/default").await;
+}
+
+#[tokio::test]
+async fn connections_never_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::tenancy(db.as_ref(), db.as_ref(), "conformance").await;
 }

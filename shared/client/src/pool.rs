@@ -1,0 +1,100 @@
+//! One API client per (provider, connection) for the life of the process.
+//!
+//! A client carries what must be shared by every call of one connection: its
+//! rate limiter, its breaker, its OAuth session. Handlers therefore never
+//! build clients: they ask the pool, which builds each one lazily from the
+//! connection's secrets and keeps it (in a Lambda, for the life of the
+//! execution environment), so concurrent events, commands and listings of a
+//! connection share one budget.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use portage_core::StoreError;
+use portage_core::ports::Secrets;
+use url::Url;
+
+use crate::{ApiClient, Credentials, Metrics, Origins, Policy, http_client};
+
+/// How a connection's credential is read from its secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `Authorization: Bearer` with the secret under this key (Stripe's
+    /// `api_key`).
+    Bearer(&'static str),
+}
+
+/// The process's API clients, built on first use and kept.
+pub struct ClientPool {
+    http: reqwest::Client,
+    secrets: Arc<dyn Secrets>,
+    origins: Origins,
+    metrics: Arc<Metrics>,
+    clients: Mutex<HashMap<(&'static str, String), Arc<ApiClient>>>,
+}
+
+impl ClientPool {
+    /// A pool reading credentials from `secrets`, reaching each provider's
+    /// host or its override in `origins` (a sandbox, a test fake).
+    pub fn new(secrets: Arc<dyn Secrets>, origins: Origins) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: http_client()?,
+            secrets,
+            origins,
+            metrics: Arc::new(Metrics::default()),
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The calls, retries and limits every client of the pool counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The connection's client for `policy`, built the first time from its
+    /// credential; `None` when the connection has no such credential (it
+    /// cannot call the provider yet). A client, once built, is the same
+    /// `Arc` for every later caller.
+    pub async fn client(
+        &self,
+        policy: Arc<dyn Policy>,
+        connection: &str,
+        credential: CredentialSource,
+    ) -> Result<Option<Arc<ApiClient>>, StoreError> {
+        let key = (policy.provider(), connection.to_owned());
+        if let Some(client) = self.cached(&key) {
+            return Ok(Some(client));
+        }
+        let credentials = match credential {
+            CredentialSource::Bearer(name) => match self.secrets.get(policy.provider(), connection, name).await? {
+                Some(secret) => Credentials::Bearer(secret),
+                None => return Ok(None),
+            },
+        };
+        let base_url = self.base_url(policy.as_ref());
+        let built = Arc::new(ApiClient::new(
+            self.http.clone(),
+            policy,
+            connection,
+            credentials,
+            base_url,
+            self.metrics.clone(),
+        ));
+        // Two first callers may both build one; the first stored wins, so
+        // every caller ends up with the same client.
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(Some(clients.entry(key).or_insert(built).clone()))
+    }
+
+    fn cached(&self, key: &(&'static str, String)) -> Option<Arc<ApiClient>> {
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
+    }
+
+    /// The policy's base URL with its host's override applied; `None` when
+    /// there is none (the policy's own).
+    fn base_url(&self, policy: &dyn Policy) -> Option<String> {
+        let url = Url::parse(policy.base_url()).ok()?;
+        let resolved = self.origins.resolve(&url);
+        (resolved != url).then(|| resolved.as_str().trim_end_matches('/').to_owned())
+    }
+}

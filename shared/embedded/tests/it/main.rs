@@ -1,0 +1,5 @@
+//! The embedded adapters' integration tests, in one test binary.
+
+mod conformance;
+mod reconcile;
+mod upgrade;

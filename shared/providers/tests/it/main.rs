@@ -1,0 +1,7 @@
+//! The provider modules' integration tests, in one test binary.
+
+mod api_client;
+mod client_pool;
+mod hostile_input;
+mod localstripe;
+mod stripe_listing;

@@ -1,0 +1,22 @@
+//! End-to-end tests of the real binaries (`portage`, the Lambda functions),
+//! in one test binary: helpers are compiled once and the moto server is
+//! shared by every test that needs it.
+
+mod common;
+mod key_server;
+mod lambda_common;
+mod lambda_runtime_api;
+#[path = "../../shared/aws/tests/moto/mod.rs"]
+mod moto;
+
+mod cli;
+mod crash_recovery;
+mod fetched_signing_keys;
+mod lambda_e2e;
+mod lambda_sources;
+mod serve_http;
+mod signature_vectors;
+mod stripe_reconcile;
+mod stripe_sync;
+mod tenancy;
+mod webhook_sources;
