@@ -83,7 +83,7 @@ fn every_fixture_normalises_and_applies() {
             headers: Vec::new(),
             raw: Bytes::from(body.clone()),
         };
-        let changes = Stripe.state_changes(&record).unwrap();
+        let changes = portage_providers::stripe::sync::snapshot_changes(&record).unwrap();
         assert_eq!(changes.len(), 1, "{}", path.display());
         let change = &changes[0];
         assert_eq!(change.kind, expected_kind(&event.event_type), "{}", path.display());
@@ -135,9 +135,13 @@ impl Harness {
         let mut secrets = MapSecrets::new();
         secrets.insert("stripe", "default", "webhook_secret", Secret::new(common::SECRET));
         let registry = portage_providers::registry();
-        let ingestor =
-            Ingestor::new(registry.clone(), queue.clone(), Arc::new(secrets), clock.clone(), IngestConfig::default());
-        let worker = Worker::new(registry, db.clone(), db.clone(), clock.clone(), SyncConfig::default());
+        let secrets = Arc::new(secrets);
+        let clients =
+            Arc::new(portage_client::ClientPool::new(secrets.clone(), portage_client::Origins::none()).unwrap());
+        let handlers =
+            portage_providers::sync_handlers(&clients, &(clock.clone() as Arc<dyn portage_core::ports::Clock>));
+        let ingestor = Ingestor::new(registry, queue.clone(), secrets, clock.clone(), IngestConfig::default());
+        let worker = Worker::new(handlers, db.clone(), db.clone(), clock.clone(), SyncConfig::default());
         let queue = SqliteQueue::new(db.clone(), clock, 5);
         Self { _dir: dir, db, queue, ingestor, worker }
     }

@@ -66,7 +66,7 @@ impl App {
     /// The sync flow over this deployment's ports.
     pub fn worker(&self) -> Worker {
         Worker::new(
-            self.registry.clone(),
+            portage_providers::sync_handlers(&self.clients, &self.clock),
             self.db.clone(),
             self.db.clone(),
             self.clock.clone(),

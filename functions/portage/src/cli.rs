@@ -56,6 +56,8 @@ pub enum Command {
     /// Write a connection's secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Print what each provider can do: webhooks, sync, reconcile, commands, connect.
+    Providers(crate::providers_cmd::ProvidersArgs),
 }
 
 #[derive(Debug, Subcommand)]

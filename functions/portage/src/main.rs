@@ -8,6 +8,7 @@ mod config;
 mod events_cmd;
 mod output;
 mod progress;
+mod providers_cmd;
 mod serve;
 mod state_cmd;
 mod webhook_cmd;
@@ -49,6 +50,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => state_cmd::run_reconcile(&cli.global, args).await,
         Command::Aws(cmd) => aws_cmd::run_aws(cmd).await,
         Command::Secrets(cmd) => aws_cmd::run_secrets(&cli.global, cmd).await,
+        Command::Providers(args) => providers_cmd::run(&args),
     }
 }
 

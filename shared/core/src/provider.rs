@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::HeaderMap;
 
+use async_trait::async_trait;
+
 use crate::domain::{EventRecord, NormalizedEvent, StateChange};
 use crate::error::{RejectReason, SyncError};
 use crate::secret::Secret;
@@ -105,9 +107,10 @@ pub struct ClientCredentials {
     pub scope: String,
 }
 
-/// A provider module: webhook verification, event normalisation and the sync
-/// handler that turns an event into state changes. One implementation per
-/// provider, each in its own module.
+/// A provider's webhook source: verification, handshakes, acknowledgement
+/// and normalisation of its deliveries. One implementation per provider, in
+/// its module; it is all a webhook function links. What the provider can do
+/// beyond listening (sync, reconcile, commands) are other pieces.
 pub trait Provider: Send + Sync {
     /// The name used in routes, records and configuration (e.g. `stripe`).
     fn name(&self) -> &'static str;
@@ -171,15 +174,6 @@ pub trait Provider: Send + Sync {
     /// deliveries carry none.
     fn normalise(&self, request: &WebhookRequest, received_at_secs: i64) -> Result<NormalizedEvent, RejectReason>;
 
-    /// The state changes an event calls for; empty for event types that carry
-    /// no state Portage keeps, and for providers whose sync handlers need
-    /// their API client first (their events are recorded, queued and kept
-    /// for replay).
-    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        let _ = event;
-        Ok(Vec::new())
-    }
-
     /// Signs a body posted to `url` as the provider would, returning the
     /// headers to send with it (a `Content-Type` among them where the
     /// provider's is not JSON): what `portage webhook send` and the tests use.
@@ -220,5 +214,41 @@ impl Registry {
     /// The registered names.
     pub fn names(&self) -> Vec<&'static str> {
         self.providers.keys().copied().collect()
+    }
+}
+
+/// A provider's sync capability: the state changes a recorded event calls
+/// for. Async, and built with the process's API clients injected, so a
+/// handler whose events are thin (ids, not objects) fetches the current
+/// object through the connection's long-lived client; it never builds one.
+#[async_trait]
+pub trait SyncHandler: Send + Sync {
+    /// The changes `event` calls for; empty for event types that carry no
+    /// state Portage keeps.
+    async fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError>;
+}
+
+/// The sync handlers of this build, by provider name. A provider without one
+/// has its events recorded, queued and kept for replay, and writes no state.
+#[derive(Clone, Default)]
+pub struct SyncHandlers {
+    handlers: BTreeMap<&'static str, Arc<dyn SyncHandler>>,
+}
+
+impl SyncHandlers {
+    /// No handlers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `provider`'s handler.
+    pub fn with(mut self, provider: &'static str, handler: Arc<dyn SyncHandler>) -> Self {
+        self.handlers.insert(provider, handler);
+        self
+    }
+
+    /// The handler of `provider`, if it has one.
+    pub fn get(&self, provider: &str) -> Option<&Arc<dyn SyncHandler>> {
+        self.handlers.get(provider)
     }
 }

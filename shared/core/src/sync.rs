@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use crate::domain::{Delivery, EventKey, Task};
 use crate::error::SyncError;
 use crate::ports::{Clock, EventLog, Finish, LeaseOutcome, Queue, StateStore, UpsertOutcome};
-use crate::provider::Registry;
+use crate::provider::SyncHandlers;
 
 /// Sync settings.
 #[derive(Debug, Clone)]
@@ -101,7 +101,7 @@ impl ProcessReport {
 
 /// Runs the sync flow over the ports it is given.
 pub struct Worker {
-    registry: Registry,
+    handlers: SyncHandlers,
     events: Arc<dyn EventLog>,
     state: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
@@ -111,13 +111,13 @@ pub struct Worker {
 impl Worker {
     /// Wires the flow to its ports.
     pub fn new(
-        registry: Registry,
+        handlers: SyncHandlers,
         events: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         clock: Arc<dyn Clock>,
         config: SyncConfig,
     ) -> Self {
-        Self { registry, events, state, clock, config }
+        Self { handlers, events, state, clock, config }
     }
 
     /// Processes one queue message and settles it on `queue`.
@@ -222,11 +222,11 @@ impl Worker {
     }
 
     async fn apply(&self, record: &crate::domain::EventRecord, report: &mut ProcessReport) -> Result<(), SyncError> {
-        let provider = self.registry.get(&record.provider).ok_or_else(|| SyncError::Permanent {
-            code: "unknown_provider",
-            message: format!("no provider named '{}' in this build", record.provider),
-        })?;
-        for change in provider.state_changes(record)? {
+        let Some(handler) = self.handlers.get(&record.provider) else {
+            // Recorded and kept for replay; no state is kept from it yet.
+            return Ok(());
+        };
+        for change in handler.state_changes(record).await? {
             let outcome = self
                 .state
                 .upsert(

@@ -74,10 +74,19 @@ impl Deployment {
         Ok(self.ingestor(provider).with_signing_keys(Arc::new(keys)))
     }
 
-    /// The sync flow.
-    pub fn worker(&self) -> Worker {
+    /// The API clients of this execution environment, one per (provider,
+    /// connection), built on first use; provider hosts follow
+    /// `PORTAGE_PROVIDER_ORIGINS`. Only the functions that call providers
+    /// (the worker, reconcile) make one, once, at init.
+    pub fn clients(&self) -> Result<Arc<portage_client::ClientPool>, crate::Error> {
+        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        Ok(Arc::new(portage_client::ClientPool::new(self.secrets.clone(), origins)?))
+    }
+
+    /// The sync flow, its handlers fetching through `clients`.
+    pub fn worker(&self, clients: &Arc<portage_client::ClientPool>) -> Worker {
         Worker::new(
-            portage_providers::registry(),
+            portage_providers::sync_handlers(clients, &self.clock),
             self.table.clone(),
             self.table.clone(),
             self.clock.clone(),
@@ -89,15 +98,13 @@ impl Deployment {
     /// `default` connection unless `PORTAGE_CONNECTIONS` says otherwise),
     /// listing through API clients kept for the execution environment's
     /// life. Provider hosts follow `PORTAGE_PROVIDER_ORIGINS`.
-    pub async fn reconciler(&self) -> Result<Reconciler, crate::Error> {
+    pub async fn reconciler(&self, clients: &portage_client::ClientPool) -> Result<Reconciler, crate::Error> {
         let registry = portage_providers::registry();
         let connections = self.settings.connections.clone().unwrap_or_else(|| {
             registry.names().into_iter().map(|p| (p.to_owned(), portage_core::DEFAULT_CONNECTION.to_owned())).collect()
         });
-        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
-        let pool = portage_client::ClientPool::new(self.secrets.clone(), origins)?;
         let (sources, not_listed) =
-            portage_providers::listings::change_sources(&pool, self.clock.clone(), &connections).await;
+            portage_providers::listings::change_sources(clients, self.clock.clone(), &connections).await;
         Ok(Reconciler::new(self.table.clone(), self.clock.clone(), sources, self.settings.reconcile_overlap)
             .with_not_listed(not_listed))
     }

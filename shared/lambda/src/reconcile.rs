@@ -27,7 +27,8 @@ pub async fn run() -> Result<(), crate::Error> {
         deployment.clock.clone(),
         deployment.settings.reclaim_after,
     ));
-    let reconciler = Arc::new(deployment.reconciler().await?);
+    let clients = deployment.clients()?;
+    let reconciler = Arc::new(deployment.reconciler(&clients).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (recovery, reconciler) = (recovery.clone(), reconciler.clone());
         async move { handle(&recovery, &reconciler, &event.payload).await }

@@ -23,7 +23,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(2);
 pub async fn run() -> Result<(), crate::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
-    let worker = Arc::new(deployment.worker());
+    let clients = deployment.clients()?;
+    let worker = Arc::new(deployment.worker(&clients));
     let queue = deployment.queue.clone();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (worker, queue) = (worker.clone(), queue.clone());

@@ -3,6 +3,7 @@
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
 pub mod amazon;
+pub mod capabilities;
 pub mod ebay;
 pub mod etsy;
 mod fields;
@@ -45,4 +46,38 @@ pub fn registry() -> Registry {
         .with(Arc::new(stripe::Stripe))
         .with(Arc::new(twilio::Twilio))
         .with(Arc::new(woocommerce::WooCommerce))
+}
+
+/// Every provider's capabilities, by name.
+pub fn capabilities() -> [capabilities::Capabilities; 16] {
+    [
+        amazon::CAPABILITIES,
+        ebay::CAPABILITIES,
+        etsy::CAPABILITIES,
+        github::CAPABILITIES,
+        hubspot::CAPABILITIES,
+        magento::CAPABILITIES,
+        paypal::CAPABILITIES,
+        printify::CAPABILITIES,
+        salesforce::CAPABILITIES,
+        sendgrid::CAPABILITIES,
+        shopify::CAPABILITIES,
+        slack::CAPABILITIES,
+        standardwebhooks::CAPABILITIES,
+        stripe::CAPABILITIES,
+        twilio::CAPABILITIES,
+        woocommerce::CAPABILITIES,
+    ]
+}
+
+/// The sync handlers of every provider that has one, over the process's
+/// API clients.
+pub fn sync_handlers(
+    clients: &Arc<portage_client::ClientPool>,
+    clock: &Arc<dyn portage_core::ports::Clock>,
+) -> portage_core::provider::SyncHandlers {
+    capabilities().iter().fold(portage_core::provider::SyncHandlers::new(), |handlers, c| match c.sync {
+        Some(piece) => handlers.with(c.provider, (piece.handler)(clients.clone(), clock.clone())),
+        None => handlers,
+    })
 }

@@ -1,14 +1,12 @@
-//! Which providers reconcile can list, and each connection's listing over
-//! the process's long-lived API clients.
+//! Each connection's reconcile listing, over the process's long-lived API
+//! clients, found through the providers' capabilities.
 
 use std::sync::Arc;
 
-use portage_client::{ClientPool, CredentialSource};
+use portage_client::ClientPool;
 use portage_core::ports::Clock;
 use portage_core::reconcile::ChangeSource;
 use tracing::warn;
-
-use crate::stripe;
 
 /// The listings of these `(provider, connection)` pairs, and the pairs that
 /// cannot be listed (`provider/connection`): a provider with no listing yet,
@@ -18,19 +16,16 @@ pub async fn change_sources(
     clock: Arc<dyn Clock>,
     connections: &[(String, String)],
 ) -> (Vec<Arc<dyn ChangeSource>>, Vec<String>) {
+    let all = crate::capabilities();
     let mut sources: Vec<Arc<dyn ChangeSource>> = Vec::new();
     let mut not_listed = Vec::new();
     for (provider, connection) in connections {
-        let client = match provider.as_str() {
-            "stripe" => {
-                pool.client(Arc::new(stripe::api::StripeApi), connection, CredentialSource::Bearer("api_key")).await
-            }
-            _ => Ok(None),
+        let Some(listing) = all.iter().find(|c| c.provider == provider).and_then(|c| c.reconcile) else {
+            not_listed.push(format!("{provider}/{connection}"));
+            continue;
         };
-        match client {
-            Ok(Some(client)) => {
-                sources.push(Arc::new(stripe::reconcile::StripeListing::new(client, connection, clock.clone())));
-            }
+        match pool.client((listing.policy)(), connection, listing.credential).await {
+            Ok(Some(client)) => sources.push((listing.source)(client, connection, clock.clone())),
             Ok(None) => not_listed.push(format!("{provider}/{connection}")),
             Err(error) => {
                 warn!(provider = %provider, connection = %connection, %error, "credentials unreadable: not listed");
@@ -40,6 +35,3 @@ pub async fn change_sources(
     }
     (sources, not_listed)
 }
-
-/// The providers that have a reconcile listing.
-pub const LISTED_PROVIDERS: [&str; 1] = ["stripe"];

@@ -7,8 +7,8 @@
 //! answered with Stripe's 429 body, and `Request-Id` on every answer. Customers are updated by
 //! `POST /v1/customers/{id}`; every create and update is also an event on
 //! `GET /v1/events` (`created[gte]`, `type` with a `*` wildcard, `types[]`,
-//! newest first, the same paging). Subscriptions, invoices and payment
-//! intents list empty: the fake keeps none.
+//! newest first, the same paging). Subscriptions put in by a test are
+//! served by id; subscriptions, invoices and payment intents list empty.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +32,7 @@ pub struct Stripe {
     pub switches: Switches,
     customers: Mutex<Vec<Value>>,
     events: Mutex<Vec<Value>>,
+    subscriptions: Mutex<HashMap<String, Value>>,
     idempotency: Mutex<HashMap<String, (String, Value)>>,
     limit: Mutex<(Instant, f64)>,
     per_second: u32,
@@ -46,6 +47,7 @@ impl Stripe {
             switches: Switches::default(),
             customers: Mutex::new(Vec::new()),
             events: Mutex::new(Vec::new()),
+            subscriptions: Mutex::new(HashMap::new()),
             idempotency: Mutex::new(HashMap::new()),
             limit: Mutex::new((Instant::now(), f64::from(per_second))),
             per_second,
@@ -64,6 +66,7 @@ impl Stripe {
             .route("/v1/customers/{id}", get(retrieve).post(update))
             .route("/v1/events", get(list_events))
             .route("/v1/subscriptions", get(list_empty))
+            .route("/v1/subscriptions/{id}", get(retrieve_subscription))
             .route("/v1/invoices", get(list_empty))
             .route("/v1/payment_intents", get(list_empty))
             .with_state(self.clone())
@@ -98,6 +101,12 @@ impl Stripe {
         };
         self.record_event("customer.updated", &updated);
         Some(updated)
+    }
+
+    /// Stores a subscription, served by `GET /v1/subscriptions/{id}`.
+    pub fn put_subscription(&self, subscription: Value) {
+        let id = subscription["id"].as_str().unwrap_or_default().to_owned();
+        self.subscriptions.lock().expect("subscriptions").insert(id, subscription);
     }
 
     fn record_event(&self, kind: &str, object: &Value) {
@@ -224,6 +233,26 @@ fn page(oldest_first: Vec<Value>, limit: usize, query: &HashMap<String, String>,
     let has_more = newest_first.len() > limit;
     newest_first.truncate(limit);
     ok(json!({"object": "list", "url": url, "has_more": has_more, "data": newest_first}))
+}
+
+async fn retrieve_subscription(
+    State(fake): State<Arc<Stripe>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = gate(&fake, &headers).await {
+        return refused;
+    }
+    match fake.subscriptions.lock().expect("subscriptions").get(&id).cloned() {
+        Some(subscription) => ok(subscription),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such subscription: '{id}'"),
+            Some("id"),
+        ),
+    }
 }
 
 async fn list_events(

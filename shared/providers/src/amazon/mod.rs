@@ -78,6 +78,10 @@ fn normalise(body: &[u8], received_at_secs: i64) -> Result<NormalizedEvent, Reje
     })
 }
 
+/// What amazon can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("amazon", true);
+
 /// The Amazon SP-API provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Amazon;

@@ -134,6 +134,9 @@ fn challenge(request: &WebhookRequest, secrets: &[Secret]) -> Option<HandshakeRe
     Some(HandshakeReply { status: 200, body: json!({ "challengeResponse": response }) })
 }
 
+/// What ebay can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities::listening("ebay", true);
+
 /// The eBay provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ebay;

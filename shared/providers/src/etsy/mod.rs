@@ -53,6 +53,9 @@ fn normalise(request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> 
     })
 }
 
+/// What etsy can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities::listening("etsy", true);
+
 /// The Etsy provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Etsy;

@@ -17,6 +17,10 @@ const DELIVERY_HEADER: &str = "X-GitHub-Delivery";
 /// The event's name, e.g. `push`, `issues`, `ping`.
 const EVENT_HEADER: &str = "X-GitHub-Event";
 
+/// What github can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("github", false);
+
 /// The GitHub provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GitHub;

@@ -57,6 +57,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What hubspot can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("hubspot", true);
+
 /// The HubSpot provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HubSpot;

@@ -73,6 +73,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What magento can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("magento", true);
+
 /// The Magento 2 / Adobe Commerce provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Magento;

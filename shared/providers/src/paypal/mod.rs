@@ -141,6 +141,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What paypal can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("paypal", true);
+
 /// The PayPal provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PayPal;

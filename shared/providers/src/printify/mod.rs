@@ -78,6 +78,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What printify can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("printify", true);
+
 /// The Printify provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Printify;

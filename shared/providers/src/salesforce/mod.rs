@@ -85,6 +85,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What salesforce can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("salesforce", true);
+
 /// The Salesforce provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Salesforce;

@@ -100,6 +100,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What sendgrid can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("sendgrid", true);
+
 /// The SendGrid provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SendGrid;

@@ -119,6 +119,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What shopify can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("shopify", true);
+
 /// The Shopify provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Shopify;

@@ -126,6 +126,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What slack can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("slack", false);
+
 /// The Slack provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Slack;

@@ -12,6 +12,10 @@ use base64::engine::general_purpose::STANDARD;
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
 use portage_core::{NormalizedEvent, RejectReason, Secret};
 
+/// What standardwebhooks can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("standardwebhooks", false);
+
 /// The Standard Webhooks provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StandardWebhooks;

@@ -7,16 +7,34 @@ pub mod api;
 mod normalise;
 pub mod reconcile;
 pub mod records;
-mod sync;
+pub mod sync;
 mod verify;
 
 use std::time::Duration;
 
 use portage_core::provider::{Provider, VerifyOptions, WebhookRequest};
-use portage_core::{EventRecord, NormalizedEvent, RejectReason, Secret, StateChange, SyncError};
+
+use std::sync::Arc;
+
+use crate::capabilities::{Capabilities, SyncPiece};
+use portage_core::{NormalizedEvent, RejectReason, Secret};
 use rand::distr::{Alphanumeric, SampleString};
 
 pub use verify::{SIGNATURE_HEADER, signature_header};
+
+/// What Stripe can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: Capabilities = Capabilities {
+    provider: "stripe",
+    webhooks: true,
+    sync: Some(SyncPiece {
+        kinds: &records::SYNC_KINDS,
+        handler: |clients, clock| Arc::new(sync::StripeSync::new(clients, clock)),
+    }),
+    reconcile: Some(reconcile::LISTING),
+    commands: &[],
+    connect: None,
+    api: true,
+};
 
 /// The Stripe provider module.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,10 +55,6 @@ impl Provider for Stripe {
 
     fn normalise(&self, request: &WebhookRequest, _received_at_secs: i64) -> Result<NormalizedEvent, RejectReason> {
         normalise::normalise(&request.body)
-    }
-
-    fn state_changes(&self, event: &EventRecord) -> Result<Vec<StateChange>, SyncError> {
-        sync::state_changes(event)
     }
 
     fn sign(&self, _url: &str, body: &[u8], secret: &Secret, now_secs: i64) -> Vec<(String, String)> {

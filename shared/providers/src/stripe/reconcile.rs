@@ -19,13 +19,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use portage_client::{ApiClient, ApiRequest, ProviderError};
+use portage_client::{ApiClient, ApiRequest, CredentialSource, ProviderError};
 use portage_core::ports::Clock;
 use portage_core::reconcile::{ChangePage, ChangeSource};
 use portage_core::{StateChange, SyncError};
 use serde_json::Value;
 
+use super::api::StripeApi;
 use super::records::{self, Kind};
+use crate::capabilities::Listing;
 
 /// Stripe's listing of one connection.
 pub struct StripeListing {
@@ -73,6 +75,18 @@ const KINDS: [Listed; 4] = [
     },
 ];
 
+/// The kinds reconcile lists (the reconcile capability).
+pub const LISTED_KINDS: [&str; 4] =
+    [KINDS[0].kind.name(), KINDS[1].kind.name(), KINDS[2].kind.name(), KINDS[3].kind.name()];
+
+/// Stripe's reconcile capability: its kinds, its client, its listing.
+pub const LISTING: Listing = Listing {
+    kinds: &LISTED_KINDS,
+    credential: CredentialSource::Bearer("api_key"),
+    policy: || Arc::new(StripeApi),
+    source: |client, connection, clock| Arc::new(StripeListing::new(client, connection, clock)),
+};
+
 /// How long Stripe keeps events for the Events API.
 pub const EVENT_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
@@ -112,7 +126,7 @@ impl ChangeSource for StripeListing {
     }
 
     fn kinds(&self) -> Vec<String> {
-        KINDS.iter().map(|listed| listed.kind.name().to_owned()).collect()
+        LISTED_KINDS.iter().map(|&kind| kind.to_owned()).collect()
     }
 
     fn history(&self) -> Option<Duration> {

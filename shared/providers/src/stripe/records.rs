@@ -37,8 +37,12 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [Self; 5] =
+        [Self::Customer, Self::Subscription, Self::Invoice, Self::CheckoutSession, Self::Payment];
+
     /// The record kind's name in the state store.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Customer => "customer",
             Self::Subscription => "subscription",
@@ -67,6 +71,10 @@ impl Kind {
         }
     }
 }
+
+/// The record kinds Stripe's events become (the sync capability).
+pub const SYNC_KINDS: [&str; 5] =
+    [Kind::ALL[0].name(), Kind::ALL[1].name(), Kind::ALL[2].name(), Kind::ALL[3].name(), Kind::ALL[4].name()];
 
 /// The state change for one Stripe `object` of `kind`, as of `at` (Unix
 /// seconds); `deleted` when the change removes it.

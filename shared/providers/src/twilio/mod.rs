@@ -47,6 +47,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What twilio can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("twilio", true);
+
 /// The Twilio provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Twilio;

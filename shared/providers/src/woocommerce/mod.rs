@@ -101,6 +101,10 @@ fn normalise(request: &WebhookRequest, received_at_secs: i64) -> Result<Normaliz
     })
 }
 
+/// What woocommerce can do (see [`crate::capabilities`]).
+pub const CAPABILITIES: crate::capabilities::Capabilities =
+    crate::capabilities::Capabilities::listening("woocommerce", true);
+
 /// The WooCommerce provider module.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WooCommerce;

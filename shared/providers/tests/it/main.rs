@@ -4,4 +4,6 @@ mod api_client;
 mod client_pool;
 mod hostile_input;
 mod localstripe;
+mod shape;
 mod stripe_listing;
+mod stripe_sync;

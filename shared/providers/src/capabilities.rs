@@ -1,0 +1,111 @@
+//! What each provider can do, as data: the registry answers "who listens,
+//! syncs, lists, commands, connects" without calling anything, `portage
+//! providers` prints it, and a test walks it to check each provider's shape.
+//!
+//! Each provider's `mod.rs` declares its [`Capabilities`] once; the live
+//! pieces (the reconcile listing's constructor, the API policy) hang off the
+//! descriptor, so flows find them here rather than in a `match` on names.
+
+use std::sync::Arc;
+
+use portage_client::{ApiClient, ClientPool, CredentialSource, Policy};
+use portage_core::ports::Clock;
+use portage_core::provider::SyncHandler;
+use portage_core::reconcile::ChangeSource;
+use serde::Serialize;
+
+/// How a provider's accounts are linked to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connect {
+    /// OAuth 2.0 authorization code (with PKCE where supported).
+    Oauth2,
+    /// An API key or token the user pastes, validated by a call.
+    ApiKey,
+}
+
+/// Builds a provider's sync handler over the process's API clients.
+pub type MakeSyncHandler = fn(Arc<ClientPool>, Arc<dyn Clock>) -> Arc<dyn SyncHandler>;
+
+/// Builds one connection's reconcile listing over its long-lived client.
+pub type MakeListing = fn(Arc<ApiClient>, &str, Arc<dyn Clock>) -> Arc<dyn ChangeSource>;
+
+/// The sync piece: the kinds its events become, and its handler built over
+/// the process's API clients.
+#[derive(Clone, Copy)]
+pub struct SyncPiece {
+    /// The record kinds.
+    pub kinds: &'static [&'static str],
+    /// The handler, given the clients it fetches through.
+    pub handler: MakeSyncHandler,
+}
+
+/// The reconcile piece: the kinds listed, and how a connection's listing is
+/// made from its long-lived client.
+#[derive(Clone, Copy)]
+pub struct Listing {
+    /// The record kinds a run lists, in order.
+    pub kinds: &'static [&'static str],
+    /// Where the connection's credential for the client is read.
+    pub credential: CredentialSource,
+    /// The API policy the client is built with.
+    pub policy: fn() -> Arc<dyn Policy>,
+    /// The listing of one connection over its client.
+    pub source: MakeListing,
+}
+
+/// One provider's capabilities.
+#[derive(Clone, Copy)]
+pub struct Capabilities {
+    /// The name used in routes, records and configuration.
+    pub provider: &'static str,
+    /// Portage takes its notifications (webhooks; for Amazon SP-API, queue-borne notifications).
+    pub webhooks: bool,
+    /// Its sync handler, if its events become state.
+    pub sync: Option<SyncPiece>,
+    /// Its reconcile listing, if it has one.
+    pub reconcile: Option<Listing>,
+    /// The actions an application may ask of it.
+    pub commands: &'static [&'static str],
+    /// How its accounts are linked, once Portage links them itself.
+    pub connect: Option<Connect>,
+    /// It has an API policy (`api.rs`) for the shared client.
+    pub api: bool,
+}
+
+/// One row of `portage providers --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// The provider's name.
+    pub provider: &'static str,
+    /// Whether Portage takes its notifications.
+    pub webhooks: bool,
+    /// Kinds kept from its events.
+    pub sync: Vec<&'static str>,
+    /// Kinds reconcile lists.
+    pub reconcile: Vec<&'static str>,
+    /// Actions.
+    pub commands: Vec<&'static str>,
+    /// How accounts are linked; `null` until Portage links them.
+    pub connect: Option<Connect>,
+}
+
+impl Capabilities {
+    /// A provider that only listens: its notifications are verified,
+    /// recorded and kept, nothing more yet.
+    pub const fn listening(provider: &'static str, api: bool) -> Self {
+        Self { provider, webhooks: true, sync: None, reconcile: None, commands: &[], connect: None, api }
+    }
+
+    /// The matrix row.
+    pub fn row(&self) -> Row {
+        Row {
+            provider: self.provider,
+            webhooks: self.webhooks,
+            sync: self.sync.map(|s| s.kinds.to_vec()).unwrap_or_default(),
+            reconcile: self.reconcile.map(|l| l.kinds.to_vec()).unwrap_or_default(),
+            commands: self.commands.to_vec(),
+            connect: self.connect,
+        }
+    }
+}

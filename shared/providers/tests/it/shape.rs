@@ -1,0 +1,111 @@
+//! Every provider has the shape DESIGN.md fixes, checked from the
+//! capabilities alone: a file per capability in its folder (and none for an
+//! absent one), its docs page with the six sections, its fixtures, its
+//! function crate and its template.yaml block; and the live pieces agree
+//! with what the descriptor says.
+
+use std::path::{Path, PathBuf};
+
+use portage_providers::capabilities::Connect;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const SECTIONS: [&str; 6] = ["Webhooks", "Connect", "API client", "Sync", "Reconcile", "Commands"];
+
+#[test]
+fn every_provider_has_the_fixed_shape() {
+    let registry = portage_providers::registry();
+    let capabilities = portage_providers::capabilities();
+    let template = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let mut names: Vec<&str> = capabilities.iter().map(|c| c.provider).collect();
+    names.sort_unstable();
+    assert_eq!(names, registry.names(), "the registry and the capabilities name the same providers");
+    for c in &capabilities {
+        let p = c.provider;
+        let folder = repo().join("shared/providers/src").join(p);
+        let has = |file: &str| folder.join(file).exists();
+        assert!(has("mod.rs"), "{p}: mod.rs");
+        assert_eq!(has("api.rs"), c.api, "{p}: api.rs is its API policy");
+        assert_eq!(has("sync.rs"), c.sync.is_some(), "{p}: sync.rs is its sync capability");
+        assert_eq!(has("reconcile.rs"), c.reconcile.is_some(), "{p}: reconcile.rs is its listing");
+        assert_eq!(has("records.rs"), c.sync.is_some() || c.reconcile.is_some(), "{p}: records.rs maps its objects");
+        assert_eq!(has("commands.rs"), !c.commands.is_empty(), "{p}: commands.rs is its actions");
+        assert_eq!(has("oauth.rs"), c.connect == Some(Connect::Oauth2), "{p}: oauth.rs is its OAuth app");
+        if let Some(listing) = c.reconcile {
+            assert!(!listing.kinds.is_empty(), "{p}: a listing lists something");
+            assert!(c.api, "{p}: a listing needs an API policy");
+        }
+
+        let docs = std::fs::read_to_string(repo().join(format!("docs/integrations/{p}.md")))
+            .unwrap_or_else(|_| panic!("{p}: docs/integrations/{p}.md"));
+        let headings: Vec<&str> = docs.lines().filter_map(|l| l.strip_prefix("## ")).map(str::trim).collect();
+        let fixed: Vec<&str> = headings.iter().copied().filter(|h| SECTIONS.contains(h)).collect();
+        assert_eq!(fixed, SECTIONS, "{p}: the docs page has the six sections, in order");
+
+        let fixtures = repo().join("fixtures").join(p);
+        assert!(std::fs::read_dir(&fixtures).is_ok_and(|mut d| d.next().is_some()), "{p}: fixtures/{p}/");
+
+        assert_eq!(registry.get(p).is_some(), c.webhooks, "{p}: a webhook source iff it takes notifications");
+        if c.webhooks {
+            let via_queue = registry.get(p).is_some_and(|s| s.transport() == portage_core::provider::Transport::Queue);
+            let (crate_dir, resource) = if via_queue {
+                (format!("functions/notifications-{p}"), format!("Notifications{}Function:", camel(p)))
+            } else {
+                (format!("functions/webhook-{p}"), format!("Webhook{}Function:", camel(p)))
+            };
+            assert!(repo().join(&crate_dir).join("Cargo.toml").exists(), "{p}: {crate_dir}");
+            assert!(template.contains(&format!("\n  {resource}")), "{p}: template.yaml declares {resource}");
+        }
+    }
+}
+
+fn camel(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+#[test]
+fn the_live_pieces_agree_with_the_descriptors() {
+    let stripe = portage_providers::stripe::CAPABILITIES;
+    let listing = stripe.reconcile.expect("stripe lists");
+    assert_eq!(listing.kinds, ["customer", "subscription", "invoice", "payment"]);
+    assert_eq!((listing.policy)().provider(), "stripe");
+    let sync = stripe.sync.expect("stripe syncs").kinds;
+    assert_eq!(sync, ["customer", "subscription", "invoice", "checkout_session", "payment"]);
+    // What sync writes for each fixture is of a kind the descriptor names.
+    let fixtures = repo().join("fixtures/stripe");
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let body = std::fs::read(&path).unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let record = portage_core::EventRecord {
+            provider: "stripe".into(),
+            connection: "default".into(),
+            event: portage_core::NormalizedEvent {
+                event_id: event["id"].as_str().unwrap().into(),
+                event_type: event["type"].as_str().unwrap().into(),
+                occurred_at: event["created"].as_i64().unwrap(),
+                account: None,
+                object_kind: None,
+                object_id: None,
+                livemode: None,
+            },
+            status: portage_core::EventStatus::Processing,
+            received_at_ms: 0,
+            attempts: 1,
+            lease_until_ms: None,
+            finished_at_ms: None,
+            detail: None,
+            headers: Vec::new(),
+            raw: body.into(),
+        };
+        for change in portage_providers::stripe::sync::snapshot_changes(&record).unwrap() {
+            assert!(sync.contains(&change.kind.as_str()), "{}: {}", path.display(), change.kind);
+        }
+    }
+}
