@@ -28,13 +28,15 @@ fn event(i: usize) -> (String, Vec<u8>) {
 }
 
 /// Sends every pending event, 16 at a time; returns the ids answered 200.
-async fn send_all(base: &str, pending: &[usize]) -> BTreeSet<String> {
+/// `answered` counts them as they come.
+async fn send_all(base: &str, pending: &[usize], answered: Arc<std::sync::atomic::AtomicUsize>) -> BTreeSet<String> {
     let client = reqwest::Client::new();
     let accepted = Arc::new(Mutex::new(BTreeSet::new()));
     let queue = Arc::new(Mutex::new(pending.to_vec()));
     let senders: Vec<_> = (0..16)
         .map(|_| {
-            let (client, accepted, queue) = (client.clone(), accepted.clone(), queue.clone());
+            let (client, accepted, queue, answered) =
+                (client.clone(), accepted.clone(), queue.clone(), answered.clone());
             let url = format!("{base}/webhooks/stripe");
             tokio::spawn(async move {
                 loop {
@@ -47,6 +49,7 @@ async fn send_all(base: &str, pending: &[usize]) -> BTreeSet<String> {
                     let sent = tokio::time::timeout(Duration::from_secs(5), request.send()).await;
                     if matches!(sent, Ok(Ok(ref response)) if response.status() == 200) {
                         accepted.lock().unwrap().insert(id);
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 }
             })
@@ -66,14 +69,12 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
 
     // Kill the server while deliveries are in flight and the worker is busy.
     let base = server.base.clone();
-    let sender = tokio::spawn(async move { send_all(&base, &all).await });
-    loop {
-        let events = common::cli(dir.path(), &["events", "list", "--format", "json"]);
-        let events: Vec<serde_json::Value> = serde_json::from_slice(&events.stdout).unwrap_or_default();
-        if events.len() >= EVENTS / 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
+    let sender = tokio::spawn(async move { send_all(&base, &all, counted).await });
+    // A third acknowledged, sixteen deliveries in flight: kill now.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < EVENTS / 3 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     server.kill();
     let accepted_before = sender.await.unwrap();
@@ -90,7 +91,7 @@ async fn sigkill_mid_batch_loses_nothing_and_duplicates_nothing() {
     // Restart; the provider retries whatever was not acknowledged.
     let server = Server::start(dir.path(), Some(CONFIG));
     let retry: Vec<usize> = (0..EVENTS).filter(|i| !accepted_before.contains(&event(*i).0)).collect();
-    let accepted_after = send_all(&server.base, &retry).await;
+    let accepted_after = send_all(&server.base, &retry, Arc::default()).await;
     assert_eq!(accepted_before.len() + accepted_after.len(), EVENTS, "every delivery is eventually acknowledged");
 
     let events = wait_for_events(dir.path(), |e| e.len() == EVENTS && e.iter().all(|e| e["status"] == "processed"));

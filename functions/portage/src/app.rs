@@ -1,7 +1,7 @@
 //! Wires the core flows to the embedded adapters: what every local command
 //! opens before it does its work.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use portage_client::{ClientPool, HttpSigningKeys};
 use portage_core::ingest::Ingestor;
@@ -22,8 +22,10 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub secrets: Arc<MapSecrets>,
     pub worker_settings: WorkerSettings,
-    /// The API clients, one per (provider, connection), for the process's life.
-    pub clients: Arc<ClientPool>,
+    /// The API clients, one per (provider, connection), for the process's
+    /// life; made on first use, so commands that call no provider build no
+    /// TLS client.
+    clients: OnceLock<Arc<ClientPool>>,
     settings: Settings,
 }
 
@@ -41,8 +43,16 @@ impl App {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
         let secrets = Arc::new(settings.secrets.clone());
-        let clients = Arc::new(ClientPool::new(secrets.clone(), settings.origins.clone())?);
-        Ok(Self { clients, registry, db, queue, clock, secrets, worker_settings: settings.worker.clone(), settings })
+        Ok(Self {
+            clients: OnceLock::new(),
+            registry,
+            db,
+            queue,
+            clock,
+            secrets,
+            worker_settings: settings.worker.clone(),
+            settings,
+        })
     }
 
     /// The ingest flow over this deployment's ports.
@@ -63,15 +73,24 @@ impl App {
         Ok(self.ingestor().with_signing_keys(Arc::new(keys)))
     }
 
+    /// The process's API clients (made on first use).
+    pub fn clients(&self) -> anyhow::Result<Arc<ClientPool>> {
+        if let Some(clients) = self.clients.get() {
+            return Ok(clients.clone());
+        }
+        let made = Arc::new(ClientPool::new(self.secrets.clone(), self.settings.origins.clone())?);
+        Ok(self.clients.get_or_init(|| made).clone())
+    }
+
     /// The sync flow over this deployment's ports.
-    pub fn worker(&self) -> Worker {
-        Worker::new(
-            portage_providers::sync_handlers(&self.clients, &self.clock),
+    pub fn worker(&self) -> anyhow::Result<Worker> {
+        Ok(Worker::new(
+            portage_providers::sync_handlers(&self.clients()?, &self.clock),
             self.db.clone(),
             self.db.clone(),
             self.clock.clone(),
             self.settings.sync.clone(),
-        )
+        ))
     }
 
     /// How long ingest waits before re-enqueueing a `received` event.
@@ -81,11 +100,12 @@ impl App {
 
     /// The reconcile flow over every connection that has secrets configured,
     /// listing through the pool's clients.
-    pub async fn reconciler(&self) -> Reconciler {
+    pub async fn reconciler(&self) -> anyhow::Result<Reconciler> {
+        let clients = self.clients()?;
         let (sources, not_listed) =
-            portage_providers::listings::change_sources(&self.clients, self.clock.clone(), &self.secrets.connections())
+            portage_providers::listings::change_sources(&clients, self.clock.clone(), &self.secrets.connections())
                 .await;
-        Reconciler::new(self.db.clone(), self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed)
+        Ok(Reconciler::new(self.db.clone(), self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed))
     }
 }
 

@@ -113,7 +113,7 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     let key = find(&app, &args.event_id, args.provider, &args.connection).await?;
-    let report = app.worker().process(&key, 1, true).await;
+    let report = app.worker()?.process(&key, 1, true).await;
     print_json(&report)?;
     Ok(match report.settlement {
         Settlement::Ack => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use portage_core::ingest::Ingestor;
+use portage_core::ingest::{IngestOutcome, IngestResponse, Ingestor};
 use portage_core::maintenance::StrandedRecovery;
 use portage_core::ports::Queue;
 use portage_core::provider::WebhookRequest;
@@ -55,9 +55,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
     let jobs =
-        Jobs { recovery, reconciler: app.reconciler().await, stranded_every: app.worker_settings.stranded_check };
+        Jobs { recovery, reconciler: app.reconciler().await?, stranded_every: app.worker_settings.stranded_check };
     let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));
-    let worker = Arc::new(app.worker());
+    let worker = Arc::new(app.worker()?);
     let workers: Vec<_> = (0..app.worker_settings.concurrency)
         .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
         .collect();
@@ -138,8 +138,7 @@ async fn webhook(
 
 fn rejection(provider: &str, connection: &str, reason: RejectReason) -> Response {
     warn!(provider, connection, reason = reason.code(), "webhook rejected");
-    let status = StatusCode::from_u16(reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, axum::Json(json!({ "error": reason.code() }))).into_response()
+    IngestResponse::rejected(reason).into_http().map(Body::from)
 }
 
 /// Marks a response sent before the request body was read whole: the
@@ -186,14 +185,10 @@ async fn handle(
     }
     let request = WebhookRequest { method: method.as_str().to_owned(), url: public_url(&headers, &uri), headers, body };
     let response = state.ingestor.handle(&provider, &connection, request).await;
-    if response.status == 200 {
+    if matches!(response.outcome, IngestOutcome::Accepted { duplicate: false, .. }) {
         state.work.notify_one();
     }
-    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match response.acknowledgement {
-        Some(ack) => (status, [(http::header::CONTENT_TYPE, ack.content_type)], ack.body).into_response(),
-        None => (status, axum::Json(response.body)).into_response(),
-    }
+    response.into_http().map(Body::from)
 }
 
 /// Receives batches from the embedded queue and processes them until told to

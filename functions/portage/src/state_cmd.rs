@@ -59,7 +59,7 @@ pub async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Resu
         ReconcileMode::Full => Mode::Full,
     };
     let progress = std::sync::Arc::new(crate::progress::TerminalProgress::new());
-    let report = app.reconciler().await.with_progress(progress).run(mode).await;
+    let report = app.reconciler().await?.with_progress(progress).run(mode).await;
     print_json(&report)?;
     Ok(if report.kinds.iter().all(|k| k.complete) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::domain::{NewEvent, is_valid_connection};
 use crate::error::{RejectReason, StoreError};
@@ -49,9 +50,45 @@ impl Default for IngestConfig {
     }
 }
 
-/// The answer to a delivery, independent of the HTTP framework.
+/// What ingest decided about one delivery, typed: what the edges count in
+/// their metrics, independent of how the answer is spelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Verified and durably recorded (or recorded before: `duplicate`).
+    Accepted {
+        /// The provider's event id.
+        event_id: String,
+        /// True when the event was recorded before; nothing was enqueued.
+        duplicate: bool,
+    },
+    /// A handshake answered (a challenge, a ping); nothing recorded.
+    Handshake,
+    /// Refused, for this reason; nothing recorded.
+    Rejected(RejectReason),
+    /// The store failed; the provider retries.
+    StorageUnavailable,
+}
+
+impl IngestOutcome {
+    /// The metric an outcome counts under, and its reason code when refused.
+    pub fn metric(&self) -> (&'static str, Option<&'static str>) {
+        match self {
+            Self::Accepted { duplicate: false, .. } => ("accepted", None),
+            Self::Accepted { duplicate: true, .. } => ("duplicate", None),
+            Self::Handshake => ("handshake", None),
+            Self::Rejected(reason) => ("rejected", Some(reason.code())),
+            Self::StorageUnavailable => ("rejected", Some("storage_unavailable")),
+        }
+    }
+}
+
+/// The answer to a delivery, independent of the HTTP framework; turned into
+/// HTTP in one place, [`IngestResponse::into_http`], by `portage serve` and
+/// the Lambda functions alike.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IngestResponse {
+    /// What was decided.
+    pub outcome: IngestOutcome,
     /// HTTP status code.
     pub status: u16,
     /// JSON body: what was decided (`error`, `duplicate`, …), and what is sent
@@ -62,12 +99,43 @@ pub struct IngestResponse {
 }
 
 impl IngestResponse {
-    fn rejected(reason: RejectReason) -> Self {
-        Self { status: reason.http_status(), body: json!({ "error": reason.code() }), acknowledgement: None }
+    /// The answer to a refused delivery: its status and `{"error": code}`.
+    /// Also what an edge answers when it refuses before ingest runs (a body
+    /// over the limit, an unknown provider).
+    pub fn rejected(reason: RejectReason) -> Self {
+        Self {
+            outcome: IngestOutcome::Rejected(reason),
+            status: reason.http_status(),
+            body: json!({ "error": reason.code() }),
+            acknowledgement: None,
+        }
     }
 
     fn unavailable() -> Self {
-        Self { status: 503, body: json!({ "error": "storage_unavailable" }), acknowledgement: None }
+        Self {
+            outcome: IngestOutcome::StorageUnavailable,
+            status: 503,
+            body: json!({ "error": "storage_unavailable" }),
+            acknowledgement: None,
+        }
+    }
+
+    fn handshake(reply: crate::provider::HandshakeReply) -> Self {
+        Self { outcome: IngestOutcome::Handshake, status: reply.status, body: reply.body, acknowledgement: None }
+    }
+
+    /// The HTTP answer: the status, and the provider's own acknowledgement
+    /// where it reads one, else the JSON body.
+    pub fn into_http(self) -> http::Response<Bytes> {
+        let (content_type, body) = match self.acknowledgement {
+            Some(ack) => (ack.content_type, Bytes::from(ack.body)),
+            None => ("application/json", Bytes::from(self.body.to_string())),
+        };
+        let mut response = http::Response::new(body);
+        *response.status_mut() =
+            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        response
     }
 }
 
@@ -108,27 +176,28 @@ impl Ingestor {
 
     /// Handles one delivery to `/webhooks/{provider}/{connection}`.
     pub async fn handle(&self, provider: &str, connection: &str, request: WebhookRequest) -> IngestResponse {
-        let result = self.accept(provider, connection, request).await;
-        Self::respond(provider, connection, result)
+        let span = info_span!("delivery", provider, connection, event_id = tracing::field::Empty);
+        async { Self::respond(self.accept(provider, connection, request).await) }.instrument(span).await
     }
 
     /// Handles one notification taken from a queue or event bus only the
     /// provider can write to ([`Transport::Queue`]): no signature to check,
     /// the same record, dedupe and enqueue as a webhook.
     pub async fn handle_trusted(&self, provider: &str, connection: &str, request: WebhookRequest) -> IngestResponse {
-        let result = self.accept_trusted(provider, connection, request).await;
-        Self::respond(provider, connection, result)
+        let span = info_span!("delivery", provider, connection, event_id = tracing::field::Empty);
+        async { Self::respond(self.accept_trusted(provider, connection, request).await) }.instrument(span).await
     }
 
-    fn respond(provider: &str, connection: &str, result: Result<IngestResponse, IngestFailure>) -> IngestResponse {
+    /// Logs a failure, within the delivery's span, and answers it.
+    fn respond(result: Result<IngestResponse, IngestFailure>) -> IngestResponse {
         match result {
             Ok(response) => response,
             Err(IngestFailure::Rejected(reason)) => {
-                warn!(provider, connection, reason = reason.code(), "webhook rejected");
+                warn!(reason = reason.code(), "webhook rejected");
                 IngestResponse::rejected(reason)
             }
             Err(IngestFailure::Store(error)) => {
-                warn!(provider, connection, %error, "webhook not recorded: storage failed");
+                warn!(%error, "webhook not recorded: storage failed");
                 IngestResponse::unavailable()
             }
         }
@@ -143,8 +212,8 @@ impl Ingestor {
         let provider = self.provider(provider_name, connection, Transport::Http, &request)?;
         let secrets = self.secrets.signing_secrets(provider_name, connection).await?;
         if let Some(reply) = provider.unsigned_handshake(&request, &secrets) {
-            info!(provider = provider_name, connection, status = reply.status, "handshake answered");
-            return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
+            info!(status = reply.status, "handshake answered");
+            return Ok(IngestResponse::handshake(reply));
         }
         if secrets.is_empty() {
             return Err(RejectReason::NoSecretConfigured.into());
@@ -178,8 +247,8 @@ impl Ingestor {
             verdict => verdict?,
         }
         if let Some(reply) = provider.signed_handshake(&request) {
-            info!(provider = provider_name, connection, status = reply.status, "handshake answered");
-            return Ok(IngestResponse { status: reply.status, body: reply.body, acknowledgement: None });
+            info!(status = reply.status, "handshake answered");
+            return Ok(IngestResponse::handshake(reply));
         }
         self.record(provider.as_ref(), provider_name, connection, request).await
     }
@@ -192,12 +261,12 @@ impl Ingestor {
         location: &KeyLocation,
     ) -> Result<Secret, RejectReason> {
         let Some(keys) = &self.keys else {
-            warn!(provider, connection, "no signing-key fetcher configured");
+            warn!("no signing-key fetcher configured");
             return Err(RejectReason::SigningKeyUnavailable);
         };
         keys.fetch(provider, connection, location).await.map_err(|error| {
             // The error names the URL and what went wrong, never a credential.
-            warn!(provider, connection, %error, "signing key not fetched");
+            warn!(%error, "signing key not fetched");
             match error {
                 KeyError::Untrusted(_) => RejectReason::UntrustedSigningKey,
                 KeyError::Unavailable(_) | KeyError::MissingCredential(_) => RejectReason::SigningKeyUnavailable,
@@ -261,14 +330,10 @@ impl Ingestor {
         let reclaim_ms = i64::try_from(self.config.reclaim_after.as_millis()).unwrap_or(i64::MAX);
         let outcome = self.intake.record_and_enqueue(new_event, reclaim_ms).await?;
         let duplicate = !matches!(outcome, RecordOutcome::Inserted);
-        info!(
-            provider = provider_name,
-            connection,
-            event_id = %event_id,
-            duplicate,
-            "webhook accepted"
-        );
+        tracing::Span::current().record("event_id", event_id.as_str());
+        info!(duplicate, "webhook accepted");
         Ok(IngestResponse {
+            outcome: IngestOutcome::Accepted { event_id: event_id.clone(), duplicate },
             status: 200,
             body: json!({ "received": true, "event_id": event_id, "duplicate": duplicate }),
             acknowledgement,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::domain::StateChange;
 use crate::error::SyncError;
@@ -215,19 +215,29 @@ impl Reconciler {
                     ..KindReport::default()
                 };
                 self.progress.begin(&report.provider, &report.connection, &kind);
-                if let Err(error) = self.walk(source.as_ref(), &kind, mode, &mut report).await {
-                    warn!(provider = %report.provider, connection = %report.connection, kind = %kind, %error,
-                        "reconcile stopped early; the next run resumes from its cursor");
-                    report.error = Some(error.to_string());
-                }
-                info!(provider = %report.provider, connection = %report.connection, kind = %kind,
-                    pages = report.pages, listed = report.listed, repaired = report.repaired,
-                    complete = report.complete, "reconcile walked");
+                let span =
+                    info_span!("listing", provider = %report.provider, connection = %report.connection, kind = %kind);
+                self.walk_and_report(source.as_ref(), &kind, mode, &mut report).instrument(span).await;
                 self.progress.end(&report);
                 kinds.push(report);
             }
         }
         ReconcileReport { mode, kinds, not_listed: self.not_listed.clone() }
+    }
+
+    /// Walks one kind and logs how it went, within the listing's span.
+    async fn walk_and_report(&self, source: &dyn ChangeSource, kind: &str, mode: Mode, report: &mut KindReport) {
+        if let Err(error) = self.walk(source, kind, mode, report).await {
+            warn!(%error, "reconcile stopped early; the next run resumes from its cursor");
+            report.error = Some(error.to_string());
+        }
+        info!(
+            pages = report.pages,
+            listed = report.listed,
+            repaired = report.repaired,
+            complete = report.complete,
+            "reconcile walked"
+        );
     }
 
     async fn walk(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::domain::{Delivery, EventKey, Task};
 use crate::error::SyncError;
@@ -149,6 +149,12 @@ impl Worker {
     /// As [`Worker::process`], holding the lease for `lease` rather than the
     /// configured time: a Lambda passes what remains of its invocation.
     pub async fn process_within(&self, key: &EventKey, attempt: u32, force: bool, lease: Duration) -> ProcessReport {
+        let span =
+            info_span!("event", provider = %key.provider, connection = %key.connection, event_id = %key.event_id);
+        self.process_leased(key, attempt, force, lease).instrument(span).await
+    }
+
+    async fn process_leased(&self, key: &EventKey, attempt: u32, force: bool, lease: Duration) -> ProcessReport {
         let mut report = ProcessReport {
             provider: key.provider.clone(),
             connection: key.connection.clone(),
@@ -205,14 +211,10 @@ impl Worker {
         if let Err(error) = self.events.finish(key, finish, self.clock.now_ms()).await {
             // State writes already landed and are idempotent: the retry will
             // find them stale and finish the event.
-            warn!(provider = %key.provider, connection = %key.connection, event_id = %key.event_id, %error,
-                "could not finish event");
+            warn!(%error, "could not finish event");
             report.settlement = self.retry(attempt);
         }
         info!(
-            provider = %key.provider,
-            connection = %key.connection,
-            event_id = %key.event_id,
             applied = report.applied,
             stale = report.stale,
             detail = %report.detail,

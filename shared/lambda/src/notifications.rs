@@ -8,13 +8,12 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use bytes::Bytes;
 use lambda_runtime::{LambdaEvent, service_fn};
-use portage_core::ingest::{IngestResponse, Ingestor};
+use portage_core::ingest::{IngestOutcome, IngestResponse, Ingestor};
 use portage_core::provider::{Provider, WebhookRequest};
 use serde_json::Value;
 use tracing::warn;
 
 use crate::deployment::Deployment;
-use crate::metrics;
 
 /// Serves notifications for `provider` until the runtime stops the process.
 /// The connection is `PORTAGE_CONNECTION` (`default`).
@@ -66,19 +65,12 @@ pub async fn handle(
 async fn take(ingestor: &Ingestor, provider: &str, connection: &str, body: Bytes) -> bool {
     let request = WebhookRequest { method: "POST".into(), url: String::new(), headers: http::HeaderMap::new(), body };
     let response: IngestResponse = ingestor.handle_trusted(provider, connection, request).await;
-    match response.body.get("error").and_then(Value::as_str) {
-        Some(reason) => {
-            warn!(provider, reason, "notification not recorded");
-            metrics::count("rejected", &[("provider", provider), ("reason", reason)]);
+    crate::webhook::record_metrics(provider, &response.outcome);
+    match response.outcome {
+        IngestOutcome::Accepted { .. } | IngestOutcome::Handshake => true,
+        IngestOutcome::Rejected(_) | IngestOutcome::StorageUnavailable => {
+            warn!(provider, reason = ?response.outcome.metric().1, "notification not recorded");
             false
-        }
-        None if response.body["duplicate"] == true => {
-            metrics::count("duplicate", &[("provider", provider)]);
-            true
-        }
-        None => {
-            metrics::count("accepted", &[("provider", provider)]);
-            true
         }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 use portage_core::DEFAULT_CONNECTION;
-use portage_core::ingest::{IngestResponse, Ingestor};
+use portage_core::ingest::{IngestOutcome, Ingestor};
 use portage_core::provider::{Provider, WebhookRequest};
 
 use crate::deployment::Deployment;
@@ -85,18 +85,14 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let webhook = WebhookRequest { method, url, headers: parts.headers, body: Bytes::copy_from_slice(body.as_ref()) };
     let response = ingestor.handle(provider, &connection, webhook).await;
-    record_metrics(provider, &response);
-    let (content_type, body) = match response.acknowledgement {
-        Some(ack) => (ack.content_type, ack.body),
-        None => ("application/json", response.body.to_string()),
-    };
-    Ok(Response::builder().status(response.status).header("content-type", content_type).body(Body::Text(body))?)
+    record_metrics(provider, &response.outcome);
+    Ok(response.into_http().map(|body| Body::Text(String::from_utf8_lossy(&body).into_owned())))
 }
 
-fn record_metrics(provider: &str, response: &IngestResponse) {
-    match response.body.get("error").and_then(|e| e.as_str()) {
-        Some(reason) => metrics::count("rejected", &[("provider", provider), ("reason", reason)]),
-        None if response.body["duplicate"] == true => metrics::count("duplicate", &[("provider", provider)]),
-        None => metrics::count("accepted", &[("provider", provider)]),
+/// Counts the outcome (never read back from the JSON body).
+pub(crate) fn record_metrics(provider: &str, outcome: &IngestOutcome) {
+    match outcome.metric() {
+        (name, Some(reason)) => metrics::count(name, &[("provider", provider), ("reason", reason)]),
+        (name, None) => metrics::count(name, &[("provider", provider)]),
     }
 }
