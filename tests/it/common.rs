@@ -12,22 +12,22 @@ use portage_core::Secret;
 use portage_providers::stripe::signature_header;
 
 /// The signing secret the tests configure.
-pub const SECRET: &str = "whsec_e2eTestSecretDoNotLeak0123456789";
+pub(crate) const SECRET: &str = "whsec_e2eTestSecretDoNotLeak0123456789";
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_portage")
 }
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 /// Runs a `portage` command against a data directory.
-pub fn cli(data: &Path, args: &[&str]) -> Output {
+pub(crate) fn cli(data: &Path, args: &[&str]) -> Output {
     Command::new(bin())
         .arg("--data")
         .arg(data)
@@ -37,12 +37,12 @@ pub fn cli(data: &Path, args: &[&str]) -> Output {
         .expect("run portage")
 }
 
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// A running `portage serve` on a free port.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub base: String,
     pub data: PathBuf,
@@ -52,12 +52,12 @@ pub struct Server {
 impl Server {
     /// Starts `portage serve` on `data`; `config` is written to the data
     /// directory's portage.toml when given.
-    pub fn start(data: &Path, config: Option<&str>) -> Server {
+    pub(crate) fn start(data: &Path, config: Option<&str>) -> Server {
         Self::start_with_env(data, config, &[])
     }
 
     /// Starts `portage serve` with extra environment variables.
-    pub fn start_with_env(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with_env(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         if let Some(config) = config {
             std::fs::write(data.join("portage.toml"), config).unwrap();
@@ -97,22 +97,22 @@ impl Server {
         panic!("server never became healthy");
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Stops the server with SIGKILL: no shutdown code runs.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Stops the server with SIGTERM and waits for its graceful exit.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().unwrap()
     }
@@ -125,7 +125,7 @@ impl Drop for Server {
 }
 
 /// A bare HTTP/1.0 GET, for synchronous polling.
-pub fn http_get_status(addr: &str, path: &str) -> Option<u16> {
+pub(crate) fn http_get_status(addr: &str, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
@@ -139,12 +139,12 @@ fn rand_suffix() -> u128 {
 }
 
 /// The `Stripe-Signature` header for `body` at `t`.
-pub fn stripe_signature(body: &[u8], secret: &str, t: i64) -> String {
+pub(crate) fn stripe_signature(body: &[u8], secret: &str, t: i64) -> String {
     signature_header(body, &[&Secret::new(secret)], t)
 }
 
 /// A minimal real-shaped Stripe event.
-pub fn stripe_event(id: &str, kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
+pub(crate) fn stripe_event(id: &str, kind: &str, created: i64, object: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec_pretty(&serde_json::json!({
         "id": id,
         "object": "event",
@@ -160,7 +160,7 @@ pub fn stripe_event(id: &str, kind: &str, created: i64, object: serde_json::Valu
 }
 
 /// Posts a delivery and returns (status, JSON body).
-pub async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     url: &str,
     headers: &[(&str, String)],
@@ -177,13 +177,13 @@ pub async fn post(
 }
 
 /// Posts a Stripe event signed with the test secret.
-pub async fn post_stripe(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
+pub(crate) async fn post_stripe(client: &reqwest::Client, url: &str, body: Vec<u8>) -> (u16, serde_json::Value) {
     let sig = stripe_signature(&body, SECRET, now());
     post(client, url, &[("Stripe-Signature", sig)], body).await
 }
 
 /// Polls `portage events list --format json` until `done` holds or 30 s pass.
-pub fn wait_for_events(data: &Path, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+pub(crate) fn wait_for_events(data: &Path, done: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = cli(data, &["events", "list", "--format", "json"]);
@@ -197,7 +197,7 @@ pub fn wait_for_events(data: &Path, done: impl Fn(&[serde_json::Value]) -> bool)
 
 /// `fixtures/samples.tsv`: one sample delivery per webhook source, as
 /// `(provider, fixture path under fixtures/)`.
-pub fn samples() -> Vec<(String, String)> {
+pub(crate) fn samples() -> Vec<(String, String)> {
     let text = std::fs::read_to_string(repo_root().join("fixtures/samples.tsv")).unwrap();
     let rows = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty());
     rows.filter_map(|l| l.split_once('\t')).map(|(p, f)| (p.to_owned(), f.to_owned())).collect()

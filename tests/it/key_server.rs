@@ -20,11 +20,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 /// The eBay application keyset the fake accepts.
-pub const CLIENT_ID: &str = "Portage-keytest-PRD-5a1b2c3d4-e5f60718";
-pub const CLIENT_SECRET: &str = "PRD-a1b2c3d4e5f6-do-not-leak-7081-92a3";
+pub(crate) const CLIENT_ID: &str = "Portage-keytest-PRD-5a1b2c3d4-e5f60718";
+pub(crate) const CLIENT_SECRET: &str = "PRD-a1b2c3d4e5f6-do-not-leak-7081-92a3";
 
 #[derive(Default)]
-pub struct Counters {
+pub(crate) struct Counters {
     pub certificates: AtomicUsize,
     pub tokens: AtomicUsize,
     pub public_keys: AtomicUsize,
@@ -40,7 +40,7 @@ struct Fake {
 
 /// A running fake; its address stands in for `api.paypal.com`,
 /// `api.sandbox.paypal.com` and `api.ebay.com`.
-pub struct KeyServer {
+pub(crate) struct KeyServer {
     pub base: String,
     pub counters: Arc<Counters>,
     fake: Arc<Fake>,
@@ -48,7 +48,7 @@ pub struct KeyServer {
 
 impl KeyServer {
     /// Serves `certificates` (id → PEM) and `public_keys` (kid → getPublicKey's answer).
-    pub async fn start(certificates: &[(&str, String)], public_keys: &[(&str, serde_json::Value)]) -> KeyServer {
+    pub(crate) async fn start(certificates: &[(&str, String)], public_keys: &[(&str, serde_json::Value)]) -> KeyServer {
         let counters = Arc::new(Counters::default());
         let fake = Arc::new(Fake {
             certificates: certificates.iter().map(|(id, pem)| ((*id).to_owned(), pem.clone())).collect(),
@@ -68,12 +68,12 @@ impl KeyServer {
     }
 
     /// `PORTAGE_PROVIDER_ORIGINS` pointing the providers' hosts here.
-    pub fn origins(&self) -> String {
+    pub(crate) fn origins(&self) -> String {
         ["api.paypal.com", "api.sandbox.paypal.com", "api.ebay.com"].map(|h| format!("{h}={}", self.base)).join(",")
     }
 
     /// Expires every token issued so far, as eBay does after two hours.
-    pub fn expire_tokens(&self) {
+    pub(crate) fn expire_tokens(&self) {
         self.fake.issued.lock().unwrap().clear();
     }
 }

@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 
 use crate::{common, moto};
 
-pub fn binary(name: &str) -> PathBuf {
+pub(crate) fn binary(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_portage")).with_file_name(name)
 }
 
-pub fn aws_env() -> Vec<(String, String)> {
+pub(crate) fn aws_env() -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", moto::endpoint()),
         ("AWS_REGION", "us-east-1".to_owned()),
@@ -29,14 +29,14 @@ pub fn aws_env() -> Vec<(String, String)> {
     .collect()
 }
 
-pub fn portage(args: &[&str]) -> String {
+pub(crate) fn portage(args: &[&str]) -> String {
     let out = Command::new(common::bin()).args(args).envs(aws_env()).output().unwrap();
     assert!(out.status.success(), "portage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `portage aws provision` on a fresh name; returns the functions' environment.
-pub fn provision(max_receives: &str) -> Vec<(String, String)> {
+pub(crate) fn provision(max_receives: &str) -> Vec<(String, String)> {
     let name = moto::unique("portage");
     let provisioned = portage(&["aws", "provision", "--name", &name, "--max-receives", max_receives]);
     let mut env = aws_env();
@@ -47,7 +47,7 @@ pub fn provision(max_receives: &str) -> Vec<(String, String)> {
     env
 }
 
-pub fn http_api_event(path: &str, headers: Value, body: &[u8]) -> Value {
+pub(crate) fn http_api_event(path: &str, headers: Value, body: &[u8]) -> Value {
     json!({
         "version": "2.0",
         "routeKey": "POST /webhooks/stripe",

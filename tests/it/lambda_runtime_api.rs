@@ -28,7 +28,7 @@ struct Shared {
 }
 
 /// One function process under the emulated runtime.
-pub struct Function {
+pub(crate) struct Function {
     child: Child,
     invocations: mpsc::Sender<(String, Value)>,
     shared: Arc<Shared>,
@@ -72,7 +72,7 @@ async fn init_error(body: Bytes) -> StatusCode {
 
 impl Function {
     /// Starts `binary` with the runtime API and `env`.
-    pub async fn start(binary: &Path, env: &[(String, String)]) -> Function {
+    pub(crate) async fn start(binary: &Path, env: &[(String, String)]) -> Function {
         let (invocations, rx) = mpsc::channel(16);
         let shared = Arc::new(Shared { next: tokio::sync::Mutex::new(rx), waiting: Mutex::new(HashMap::new()) });
         let router = Router::new()
@@ -108,7 +108,7 @@ impl Function {
     }
 
     /// Invokes the function with `event` and waits for its answer.
-    pub async fn invoke(&mut self, event: Value) -> Answer {
+    pub(crate) async fn invoke(&mut self, event: Value) -> Answer {
         self.counter += 1;
         let id = format!("req-{}", self.counter);
         let (tx, rx) = oneshot::channel();

@@ -2,6 +2,9 @@
 //! in one test binary: helpers are compiled once and the moto server is
 //! shared by every test that needs it.
 
+// Tests fail by panicking: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod key_server;
 mod lambda_common;

@@ -15,7 +15,7 @@ use crate::cli::Global;
 use crate::config::{self, Settings, WorkerSettings};
 
 /// The embedded deployment: one database holding events, state and queue.
-pub struct App {
+pub(crate) struct App {
     pub registry: Registry,
     pub db: Arc<Database>,
     pub queue: Arc<SqliteQueue>,
@@ -31,14 +31,14 @@ pub struct App {
 
 impl App {
     /// Loads the configuration and opens the data directory.
-    pub fn open(global: &Global) -> anyhow::Result<Self> {
+    pub(crate) fn open(global: &Global) -> anyhow::Result<Self> {
         let registry = portage_providers::registry();
         let settings = config::load(global, &registry)?;
         Self::with_settings(registry, settings)
     }
 
     /// Opens the data directory with settings already loaded.
-    pub fn with_settings(registry: Registry, settings: Settings) -> anyhow::Result<Self> {
+    pub(crate) fn with_settings(registry: Registry, settings: Settings) -> anyhow::Result<Self> {
         let db = portage_embedded::open(&settings.data_dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), settings.worker.max_receives));
@@ -56,7 +56,7 @@ impl App {
     }
 
     /// The ingest flow over this deployment's ports.
-    pub fn ingestor(&self) -> Ingestor {
+    pub(crate) fn ingestor(&self) -> Ingestor {
         Ingestor::new(
             self.registry.clone(),
             self.queue.clone(),
@@ -68,13 +68,13 @@ impl App {
 
     /// The ingest flow for webhook routes: also fetches the signing keys
     /// PayPal and eBay deliveries name (see [`HttpSigningKeys::from_env`]).
-    pub fn webhook_ingestor(&self) -> anyhow::Result<Ingestor> {
+    pub(crate) fn webhook_ingestor(&self) -> anyhow::Result<Ingestor> {
         let keys = HttpSigningKeys::from_env(self.secrets.clone())?;
         Ok(self.ingestor().with_signing_keys(Arc::new(keys)))
     }
 
     /// The process's API clients (made on first use).
-    pub fn clients(&self) -> anyhow::Result<Arc<ClientPool>> {
+    pub(crate) fn clients(&self) -> anyhow::Result<Arc<ClientPool>> {
         if let Some(clients) = self.clients.get() {
             return Ok(clients.clone());
         }
@@ -83,7 +83,7 @@ impl App {
     }
 
     /// The sync flow over this deployment's ports.
-    pub fn worker(&self) -> anyhow::Result<Worker> {
+    pub(crate) fn worker(&self) -> anyhow::Result<Worker> {
         Ok(Worker::new(
             portage_providers::sync_handlers(&self.clients()?, &self.clock),
             self.db.clone(),
@@ -94,13 +94,13 @@ impl App {
     }
 
     /// How long ingest waits before re-enqueueing a `received` event.
-    pub fn reclaim_after(&self) -> std::time::Duration {
+    pub(crate) fn reclaim_after(&self) -> std::time::Duration {
         self.settings.ingest.reclaim_after
     }
 
     /// The reconcile flow over every connection that has secrets configured,
     /// listing through the pool's clients.
-    pub async fn reconciler(&self) -> anyhow::Result<Reconciler> {
+    pub(crate) async fn reconciler(&self) -> anyhow::Result<Reconciler> {
         let clients = self.clients()?;
         let (sources, not_listed) =
             portage_providers::listings::change_sources(&clients, self.clock.clone(), &self.secrets.connections())

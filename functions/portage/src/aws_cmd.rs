@@ -20,7 +20,7 @@ async fn sdk_config() -> aws_config::SdkConfig {
 /// The deployed event log and queue, named by the functions' environment
 /// (`PORTAGE_TABLE`, `PORTAGE_QUEUE_URL`, `PORTAGE_DLQ_URL`: what `aws
 /// provision` prints, or the stack's resources).
-pub async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue>)> {
+pub(crate) async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue>)> {
     let var = |name: &str| {
         std::env::var(name)
             .ok()
@@ -35,7 +35,7 @@ pub async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue>)> {
 }
 
 /// Runs an `aws` subcommand.
-pub async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
     let AwsCommand::Provision { name, max_receives } = command;
     let sdk = sdk_config().await;
     let provisioned = portage_aws::provision::provision(&sdk, &name, max_receives).await?;
@@ -58,7 +58,7 @@ pub async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs a `secrets` subcommand.
-pub async fn run_secrets(global: &Global, command: SecretsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_secrets(global: &Global, command: SecretsCommand) -> anyhow::Result<ExitCode> {
     let SecretsCommand::Set { aws, prefix, target, pairs } = command;
     let (provider, connection) = target.split_once('/').unwrap_or((target.as_str(), DEFAULT_CONNECTION));
     if provider.is_empty() || !portage_core::is_valid_connection(connection) {

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Portage: webhook ingest, sync and reconcile for third-party services.
 #[derive(Debug, Parser)]
 #[command(name = "portage", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -17,7 +17,7 @@ pub struct Cli {
 
 /// Flags every subcommand takes.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Data directory of the embedded store.
     #[arg(long, global = true, env = "PORTAGE_DATA", default_value = ".portage")]
     pub data: PathBuf,
@@ -27,7 +27,7 @@ pub struct Global {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the webhook routes, the worker loop and the scheduler in one process.
     Serve(ServeArgs),
     /// Verify or send webhook deliveries.
@@ -61,7 +61,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AwsCommand {
+pub(crate) enum AwsCommand {
     /// Create (idempotently) the table, queues and secrets in the account the standard AWS
     /// environment names (AWS_ENDPOINT_URL for an emulator); print the functions' environment.
     Provision {
@@ -75,7 +75,7 @@ pub enum AwsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum SecretsCommand {
+pub(crate) enum SecretsCommand {
     /// Set secrets of PROVIDER[/CONNECTION], e.g. `stripe webhook_secret=whsec_…`.
     Set {
         /// Write to Secrets Manager (secret PREFIX + PROVIDER/CONNECTION) instead of DATA/secrets.toml.
@@ -93,34 +93,34 @@ pub enum SecretsCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 }
 
 #[derive(Debug, Args)]
-pub struct ReconcileArgs {
+pub(crate) struct ReconcileArgs {
     /// `incremental` lists changes since the last completed run; `full` lists everything.
     #[arg(long, value_enum, default_value_t = ReconcileMode::Incremental)]
     pub mode: ReconcileMode,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ReconcileMode {
+pub(crate) enum ReconcileMode {
     Incremental,
     Full,
 }
 
 #[derive(Debug, Clone, Copy, Default, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Table,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum WebhookCommand {
+pub(crate) enum WebhookCommand {
     /// Check captured deliveries: prints `valid` (exit 0) or `invalid: <reason_code>` (exit 1).
     Verify(VerifyArgs),
     /// Sign a fixture as the provider would and post it.
@@ -128,7 +128,7 @@ pub enum WebhookCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// JSON lines, one delivery each: {"id", "provider", "secret", "method", "url",
     /// "headers": {name: value}, "body_b64", "now", "tolerance"?, "legacy"?}; `-` reads stdin.
     #[arg(long, conflicts_with_all = ["provider", "body_file"])]
@@ -163,7 +163,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     /// Provider name, e.g. stripe.
     #[arg(long)]
     pub provider: String,
@@ -181,7 +181,7 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum EventsCommand {
+pub(crate) enum EventsCommand {
     /// List events, newest first.
     List(EventsListArgs),
     /// Show one event with its headers and raw body.
@@ -189,7 +189,7 @@ pub enum EventsCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct EventsListArgs {
+pub(crate) struct EventsListArgs {
     /// Only events with this status (received, queued, processing, processed, failed).
     #[arg(long)]
     pub status: Option<String>,
@@ -207,7 +207,7 @@ pub struct EventsListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EventShowArgs {
+pub(crate) struct EventShowArgs {
     /// The provider's event id.
     pub event_id: String,
     /// Provider, when the id exists under several.
@@ -219,7 +219,7 @@ pub struct EventShowArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReplayArgs {
+pub(crate) struct ReplayArgs {
     /// The provider's event id.
     pub event_id: String,
     /// Provider, when the id exists under several.
@@ -231,7 +231,7 @@ pub struct ReplayArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum NotificationsCommand {
+pub(crate) enum NotificationsCommand {
     /// Record and enqueue one notification (a JSON file, or `-` for stdin), as the
     /// notifications function does with an SQS message or EventBridge event.
     Ingest {
@@ -247,7 +247,7 @@ pub enum NotificationsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DlqCommand {
+pub(crate) enum DlqCommand {
     /// List dead letters, oldest first.
     List {
         #[arg(long, value_enum, default_value_t)]
@@ -268,7 +268,7 @@ pub enum DlqCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum StateCommand {
+pub(crate) enum StateCommand {
     /// List the records of one kind.
     List {
         /// Provider name, e.g. stripe.

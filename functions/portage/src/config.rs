@@ -44,9 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::cli::Global;
 
 /// The file `portage serve` writes generated development secrets to.
-pub const DEV_SECRETS_FILE: &str = "dev-secrets.toml";
+pub(crate) const DEV_SECRETS_FILE: &str = "dev-secrets.toml";
 /// The file `portage secrets set` writes to.
-pub const SECRETS_FILE: &str = "secrets.toml";
+pub(crate) const SECRETS_FILE: &str = "secrets.toml";
 const DEFAULT_CONFIG_FILE: &str = "portage.toml";
 
 type ConnectionSecrets = BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>;
@@ -100,7 +100,7 @@ struct DevSecrets {
 
 /// Worker loop settings.
 #[derive(Debug, Clone)]
-pub struct WorkerSettings {
+pub(crate) struct WorkerSettings {
     /// Receive loops.
     pub concurrency: usize,
     /// Messages per receive.
@@ -114,7 +114,7 @@ pub struct WorkerSettings {
 }
 
 /// Everything the local program needs, resolved.
-pub struct Settings {
+pub(crate) struct Settings {
     /// The data directory.
     pub data_dir: PathBuf,
     /// Ingest settings.
@@ -149,13 +149,13 @@ fn insert_all(secrets: &mut MapSecrets, connections: &ConnectionSecrets) {
 }
 
 /// The environment variable holding a provider's default-connection secret.
-pub fn secret_env_var(provider: &str) -> String {
+pub(crate) fn secret_env_var(provider: &str) -> String {
     format!("PORTAGE_{}_WEBHOOK_SECRET", provider.to_ascii_uppercase().replace('-', "_"))
 }
 
 /// Loads the configuration: file, then development secrets where nothing
 /// else configures one, then the environment.
-pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
+pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
     let (path, must_exist) = match &global.config {
         Some(path) => (path.clone(), true),
         None => (global.data.join(DEFAULT_CONFIG_FILE), false),
@@ -217,7 +217,10 @@ pub fn load(global: &Global, registry: &Registry) -> anyhow::Result<Settings> {
 
 /// For every provider whose default connection has no signing secret,
 /// generates one, saves it to the development secrets file and returns it.
-pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyhow::Result<Vec<(String, Secret)>> {
+pub(crate) fn ensure_dev_secrets(
+    settings: &mut Settings,
+    registry: &Registry,
+) -> anyhow::Result<Vec<(String, Secret)>> {
     let path = settings.data_dir.join(DEV_SECRETS_FILE);
     let mut dev: DevSecrets = read_toml(&path, false)?;
     let mut generated = Vec::new();
@@ -247,7 +250,7 @@ pub fn ensure_dev_secrets(settings: &mut Settings, registry: &Registry) -> anyho
 
 /// Merges secrets into `DATA/secrets.toml` (what `portage secrets set`
 /// writes); returns the file's path.
-pub fn save_local_secrets(
+pub(crate) fn save_local_secrets(
     data_dir: &Path,
     provider: &str,
     connection: &str,

@@ -17,7 +17,7 @@ use crate::cli::{DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Forma
 use crate::output::{print_json, print_table, rfc3339_ms};
 
 /// Runs an `events` subcommand.
-pub async fn run_events(global: &Global, command: EventsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_events(global: &Global, command: EventsCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
         EventsCommand::List(args) => list(&app, args).await,
@@ -110,7 +110,7 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `replay`: processes the stored event again through the sync path.
-pub async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     let key = find(&app, &args.event_id, args.provider, &args.connection).await?;
     let report = app.worker()?.process(&key, 1, true).await;
@@ -132,7 +132,7 @@ fn task_label(task: &Task) -> String {
 }
 
 /// Runs a `dlq` subcommand.
-pub async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
     let aws = match &command {
         DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
     };

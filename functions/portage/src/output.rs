@@ -4,14 +4,14 @@ use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
 /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339_ms(ms: i64) -> String {
+pub(crate) fn rfc3339_ms(ms: i64) -> String {
     let since_epoch = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch).to_string()
 }
 
 /// Prints rows as left-aligned columns under a header. A closed pipe (the
 /// reader, e.g. `head`, has had enough) ends the output quietly.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -35,7 +35,7 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> 
 }
 
 /// Prints a value as pretty JSON on stdout; a closed pipe ends it quietly.
-pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {

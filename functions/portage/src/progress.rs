@@ -7,13 +7,13 @@ use portage_core::reconcile::{KindReport, Progress};
 use std::sync::Mutex;
 
 /// The spinner of the listing under way.
-pub struct TerminalProgress {
+pub(crate) struct TerminalProgress {
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl TerminalProgress {
     /// Progress drawn on stderr when it is a terminal (hidden otherwise).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { bar: Mutex::new(None) }
     }
 

@@ -10,7 +10,7 @@ use crate::output::{print_json, print_table};
 
 /// `portage providers [--format table|json]`.
 #[derive(Debug, Args)]
-pub struct ProvidersArgs {
+pub(crate) struct ProvidersArgs {
     /// `table` for people; `json` for programs: an array of `{"provider", "webhooks", "sync",
     /// "reconcile", "commands", "connect"}`.
     #[arg(long, value_enum, default_value_t)]
@@ -18,7 +18,7 @@ pub struct ProvidersArgs {
 }
 
 /// Prints the capability matrix.
-pub fn run(args: &ProvidersArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ProvidersArgs) -> anyhow::Result<ExitCode> {
     let rows: Vec<_> = portage_providers::capabilities().iter().map(|c| c.row()).collect();
     match args.format {
         Format::Json => print_json(&rows)?,

@@ -34,7 +34,7 @@ struct ServerState {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let registry = portage_providers::registry();
     let mut settings = config::load(global, &registry)?;
     for (provider, secret) in config::ensure_dev_secrets(&mut settings, &registry)? {

@@ -12,7 +12,7 @@ use crate::cli::{Format, Global, ReconcileArgs, ReconcileMode, StateCommand};
 use crate::output::{print_json, print_table, rfc3339_ms};
 
 /// Runs a `state` subcommand.
-pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
         StateCommand::List { provider, connection, kind, format } => {
@@ -52,7 +52,7 @@ pub async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitC
 
 /// Runs one reconcile over every configured connection and prints its report.
 /// Exits 1 when a listing stopped early (its cursor keeps the page reached).
-pub async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     let mode = match args.mode {
         ReconcileMode::Incremental => Mode::Incremental,

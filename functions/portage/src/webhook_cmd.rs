@@ -23,7 +23,7 @@ use crate::cli::{Global, NotificationsCommand, SendArgs, VerifyArgs, WebhookComm
 use crate::config;
 
 /// Runs a `webhook` subcommand.
-pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<ExitCode> {
     match command {
         WebhookCommand::Verify(args) => verify(args),
         WebhookCommand::Send(args) => send(global, args).await,
@@ -250,7 +250,7 @@ async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs a `notifications` subcommand: prints the ingest answer as JSON; exits
 /// 1 when the notification was not recorded.
-pub async fn run_notifications(global: &Global, command: NotificationsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run_notifications(global: &Global, command: NotificationsCommand) -> anyhow::Result<ExitCode> {
     let NotificationsCommand::Ingest { provider, connection, file } = command;
     let body = if file == Path::new("-") {
         let mut body = Vec::new();

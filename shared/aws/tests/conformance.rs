@@ -1,6 +1,9 @@
 //! The shared adapter conformance suite, run against the AWS adapters on
 //! moto's server.
 
+// Tests fail by panicking: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod moto;
 
 use portage_aws::DynamoTable;

@@ -8,7 +8,12 @@ use webpki::{EndEntityCert, KeyUsage};
 
 /// Checks `pem`, a certificate chain with the leaf first, for `dns_name`.
 /// Returns a reason, never the certificate, when it fails.
-pub fn check_chain(pem: &[u8], dns_name: &str, anchors: &[TrustAnchor<'_>], now: UnixTime) -> Result<(), String> {
+pub(crate) fn check_chain(
+    pem: &[u8],
+    dns_name: &str,
+    anchors: &[TrustAnchor<'_>],
+    now: UnixTime,
+) -> Result<(), String> {
     let chain: Vec<CertificateDer<'_>> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("not a PEM certificate chain: {e}"))?;
@@ -29,7 +34,7 @@ pub fn check_chain(pem: &[u8], dns_name: &str, anchors: &[TrustAnchor<'_>], now:
 }
 
 /// Reads extra trust anchors (a test CA) from PEM certificates.
-pub fn anchors_from_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, String> {
+pub(crate) fn anchors_from_pem(pem: &[u8]) -> Result<Vec<TrustAnchor<'static>>, String> {
     CertificateDer::pem_slice_iter(pem)
         .map(|cert| {
             let cert = cert.map_err(|e| format!("not a PEM certificate: {e}"))?;

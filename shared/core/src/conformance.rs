@@ -2,6 +2,9 @@
 //! implementation of the ports must pass (the embedded adapters, and the AWS
 //! adapters against an emulator). Each function panics on the first breach.
 
+// Test support: like a test, it fails by panicking.
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use bytes::Bytes;

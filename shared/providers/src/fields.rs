@@ -6,11 +6,11 @@ use serde_json::Value;
 use crate::signing::sha256_hex;
 
 /// Longest id, type or account recorded.
-pub const MAX_LEN: usize = 255;
+pub(crate) const MAX_LEN: usize = 255;
 
 /// An id a payload gives as a number or a non-empty string of at most
 /// `max_len` bytes.
-pub fn id_text(value: Option<&Value>, max_len: usize) -> Option<String> {
+pub(crate) fn id_text(value: Option<&Value>, max_len: usize) -> Option<String> {
     match value? {
         Value::Number(n) => Some(n.to_string()),
         Value::String(s) if !s.is_empty() && s.len() <= max_len => Some(s.clone()),
@@ -20,14 +20,14 @@ pub fn id_text(value: Option<&Value>, max_len: usize) -> Option<String> {
 
 /// Unix seconds of an RFC 3339 time (`Z`, `+00:00` or no zone, a space or
 /// `T` between date and time, any fraction).
-pub fn rfc3339_secs(text: &str) -> Option<i64> {
+pub(crate) fn rfc3339_secs(text: &str) -> Option<i64> {
     let time = humantime::parse_rfc3339_weak(text.trim_end_matches("+00:00")).ok()?;
     i64::try_from(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs()).ok()
 }
 
 /// The type of a delivery carrying events of these types: the one they
 /// share, else `batch`.
-pub fn shared_type(types: &[&str]) -> String {
+pub(crate) fn shared_type(types: &[&str]) -> String {
     match types.first() {
         Some(first) if types.iter().all(|t| t == first) && !first.is_empty() && first.len() <= MAX_LEN => {
             (*first).to_owned()
@@ -40,7 +40,7 @@ pub fn shared_type(types: &[&str]) -> String {
 /// for one, else `batch:` and the SHA-256 of the sorted ids, so the provider's
 /// retry of the same batch is a duplicate however it is ordered or formatted.
 /// `None` for none.
-pub fn batch_id(mut ids: Vec<String>) -> Option<String> {
+pub(crate) fn batch_id(mut ids: Vec<String>) -> Option<String> {
     match ids.len() {
         0 => None,
         1 => ids.pop(),

@@ -62,17 +62,17 @@ static MOTO: OnceLock<Moto> = OnceLock::new();
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A unique name for a resource of this test run.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst))
 }
 
 /// The shared moto server's URL (started on first use).
-pub fn endpoint() -> String {
+pub(crate) fn endpoint() -> String {
     MOTO.get_or_init(start).endpoint.clone()
 }
 
 /// SDK configuration pointing at the shared moto server.
-pub async fn config() -> SdkConfig {
+pub(crate) async fn config() -> SdkConfig {
     let moto = MOTO.get_or_init(start);
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&moto.endpoint)
@@ -84,17 +84,17 @@ pub async fn config() -> SdkConfig {
 
 /// Provisions a fresh table and queues (dead letters after `max_receives`)
 /// exactly as `portage aws provision` does.
-pub async fn provisioned(config: &SdkConfig, max_receives: u32) -> portage_aws::provision::Provisioned {
+pub(crate) async fn provisioned(config: &SdkConfig, max_receives: u32) -> portage_aws::provision::Provisioned {
     portage_aws::provision::provision(config, &unique("portage"), max_receives).await.expect("provision")
 }
 
 /// A fresh table; returns its name.
-pub async fn table(config: &SdkConfig) -> String {
+pub(crate) async fn table(config: &SdkConfig) -> String {
     provisioned(config, 5).await.table
 }
 
 /// Fresh queues; returns (queue URL, dead-letter queue URL).
-pub async fn queues(config: &SdkConfig, max_receives: u32) -> (String, String) {
+pub(crate) async fn queues(config: &SdkConfig, max_receives: u32) -> (String, String) {
     let p = provisioned(config, max_receives).await;
     (p.queue_url, p.dlq_url)
 }

@@ -12,7 +12,7 @@ use crate::signing::pem_der;
 
 /// The digest a key signs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Digest {
+pub(super) enum Digest {
     /// SHA-1, what eBay's keys say today.
     Sha1,
     /// SHA-256.
@@ -21,7 +21,7 @@ pub enum Digest {
 
 impl Digest {
     /// The digest of `bytes`.
-    pub fn hash(self, bytes: &[u8]) -> Vec<u8> {
+    pub(super) fn hash(self, bytes: &[u8]) -> Vec<u8> {
         match self {
             Self::Sha1 => sha1::Sha1::digest(bytes).to_vec(),
             Self::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
@@ -30,7 +30,7 @@ impl Digest {
 }
 
 /// The development key pair's private key in `text`.
-pub fn development_key(text: &str) -> Option<SigningKey> {
+pub(super) fn development_key(text: &str) -> Option<SigningKey> {
     SigningKey::from_pkcs8_der(&pem_der(text, "PRIVATE KEY")?).ok()
 }
 
@@ -52,18 +52,18 @@ fn verifying_key(text: &str) -> Option<(VerifyingKey, Option<Digest>)> {
 }
 
 /// Every key among the secrets.
-pub fn verifying_keys(secrets: &[portage_core::Secret]) -> Vec<(VerifyingKey, Option<Digest>)> {
+pub(super) fn verifying_keys(secrets: &[portage_core::Secret]) -> Vec<(VerifyingKey, Option<Digest>)> {
     secrets.iter().filter_map(|s| verifying_key(s.expose())).collect()
 }
 
 /// The verification token in a secret: its first line, unless the secret
 /// is a key.
-pub fn plain_text(text: &str) -> Option<&str> {
+pub(super) fn plain_text(text: &str) -> Option<&str> {
     crate::signing::first_plain_line(text).filter(|first| !first.starts_with('{'))
 }
 
 /// A new development key pair, as its PKCS#8 PEM private key.
-pub fn generate_development_pem() -> String {
+pub(super) fn generate_development_pem() -> String {
     let key = SigningKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
     key.to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default()
 }

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::signing::{ct_eq, hmac_sha256, optional_header, required_header};
 
 /// The library's window, past only.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 pub(super) const V3_HEADER: &str = "X-HubSpot-Signature-v3";
 pub(super) const TIMESTAMP_HEADER: &str = "X-HubSpot-Request-Timestamp";
 pub(super) const LEGACY_HEADER: &str = "X-HubSpot-Signature";
@@ -32,7 +32,7 @@ pub(super) const VERSION_HEADER: &str = "X-HubSpot-Signature-Version";
 
 /// The URI as HubSpot signs it: these percent-encodings decoded (HubSpot's
 /// v3 documentation lists exactly these).
-pub fn signed_uri(url: &str) -> String {
+pub(crate) fn signed_uri(url: &str) -> String {
     const DECODED: [(&str, &str); 12] = [
         ("%3A", ":"),
         ("%2F", "/"),
@@ -55,13 +55,13 @@ pub fn signed_uri(url: &str) -> String {
 }
 
 /// The v3 value for a request.
-pub fn v3(method: &str, uri: &str, body: &[u8], timestamp: &str, secret: &Secret) -> String {
+pub(crate) fn v3(method: &str, uri: &str, body: &[u8], timestamp: &str, secret: &Secret) -> String {
     let mac = hmac_sha256(secret.expose().as_bytes(), &[method.as_bytes(), uri.as_bytes(), body, timestamp.as_bytes()]);
     STANDARD.encode(mac)
 }
 
 /// The v1 (`v2 == false`) or v2 value for a request.
-pub fn legacy(method: &str, uri: &str, body: &[u8], secret: &Secret, v2: bool) -> String {
+pub(crate) fn legacy(method: &str, uri: &str, body: &[u8], secret: &Secret, v2: bool) -> String {
     let mut hash = Sha256::new();
     hash.update(secret.expose().as_bytes());
     if v2 {
@@ -80,7 +80,7 @@ fn timestamp_secs(text: &str) -> Option<i64> {
 }
 
 /// Checks a request against any of the secrets.
-pub fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
+pub(crate) fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
     if secrets.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
     }

@@ -16,7 +16,7 @@ use crate::signing::pem_der;
 const COMMON_NAME: x509_cert::der::oid::ObjectIdentifier = x509_cert::der::oid::ObjectIdentifier::new_unwrap("2.5.4.3");
 
 /// A verification key found in a connection's secrets.
-pub enum SigningMaterial {
+pub(super) enum SigningMaterial {
     /// The leaf of a certificate chain PayPal served.
     Certificate(Box<Certificate>),
     /// A development key pair (what `generate_secret` makes): its public half.
@@ -24,13 +24,13 @@ pub enum SigningMaterial {
 }
 
 /// The development key pair's private key in `text`.
-pub fn development_key(text: &str) -> Option<rsa::RsaPrivateKey> {
+pub(super) fn development_key(text: &str) -> Option<rsa::RsaPrivateKey> {
     rsa::RsaPrivateKey::from_pkcs8_der(&pem_der(text, "PRIVATE KEY")?).ok()
 }
 
 /// Every key in `text`: the first certificate of a chain (its leaf), and a
 /// development private key.
-pub fn materials(text: &str) -> Vec<SigningMaterial> {
+pub(super) fn materials(text: &str) -> Vec<SigningMaterial> {
     let mut found = Vec::new();
     if let Some(cert) = pem_der(text, "CERTIFICATE").and_then(|der| Certificate::from_der(&der).ok()) {
         found.push(SigningMaterial::Certificate(Box::new(cert)));
@@ -45,7 +45,7 @@ impl SigningMaterial {
     /// The RSA key to check signatures with, if this material may be used
     /// at `now` (Unix seconds): a certificate only while valid and issued to
     /// a `.paypal.com` name, as the official SDK requires.
-    pub fn key_at(&self, now: i64) -> Option<RsaPublicKey> {
+    pub(super) fn key_at(&self, now: i64) -> Option<RsaPublicKey> {
         match self {
             Self::Development(key) => Some(key.clone()),
             Self::Certificate(cert) => {

@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 
 /// What Portage keeps from an outbound message.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct OutboundMessage {
+pub(super) struct OutboundMessage {
     /// `OrganizationId`.
     pub organization: Option<String>,
     /// Each `Notification/Id`.
@@ -24,7 +24,7 @@ fn local(name: &[u8]) -> &[u8] {
 
 /// Parses the message; `None` when it is not well-formed XML or has no
 /// `notifications` element.
-pub fn parse(body: &[u8]) -> Option<OutboundMessage> {
+pub(super) fn parse(body: &[u8]) -> Option<OutboundMessage> {
     let mut reader = Reader::from_reader(body);
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut message = OutboundMessage::default();

@@ -26,7 +26,7 @@ struct DataHead {
 }
 
 /// Normalises a verified delivery; the body must be JSON.
-pub fn normalise(request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> {
+pub(super) fn normalise(request: &WebhookRequest) -> Result<NormalizedEvent, RejectReason> {
     let headers = headers(request)?;
     let value: serde_json::Value = serde_json::from_slice(&request.body).map_err(|_| RejectReason::MalformedPayload)?;
     let payload: Payload = serde_json::from_value(value).unwrap_or_default();

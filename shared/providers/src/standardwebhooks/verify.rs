@@ -24,7 +24,7 @@ use portage_core::{RejectReason, Secret};
 use crate::signing::{check_window, ct_eq, hmac_sha256, optional_header};
 
 /// The libraries' tolerance, both ways.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// The prefix of a Standard Webhooks secret.
 const SECRET_PREFIX: &str = "whsec_";
 
@@ -38,7 +38,7 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The three headers of a delivery, `svix-` names first.
-pub struct Headers<'a> {
+pub(crate) struct Headers<'a> {
     /// The message id, also the event id.
     pub id: &'a str,
     /// Unix seconds, as sent.
@@ -54,7 +54,7 @@ fn pick<'a>(request: &'a WebhookRequest, name: &str) -> Option<&'a str> {
 }
 
 /// Reads the three headers; `missing_signature` when any is absent or empty.
-pub fn headers(request: &WebhookRequest) -> Result<Headers<'_>, RejectReason> {
+pub(crate) fn headers(request: &WebhookRequest) -> Result<Headers<'_>, RejectReason> {
     let missing = RejectReason::MissingSignature;
     Ok(Headers {
         id: pick(request, "id").ok_or(missing)?,
@@ -65,7 +65,7 @@ pub fn headers(request: &WebhookRequest) -> Result<Headers<'_>, RejectReason> {
 
 /// The HMAC key of a secret: base64 after the `whsec_` prefix (padding
 /// optional). `None` for a secret that does not decode or is empty.
-pub fn key(secret: &Secret) -> Option<Vec<u8>> {
+pub(crate) fn key(secret: &Secret) -> Option<Vec<u8>> {
     let text = secret.expose();
     let encoded = text.strip_prefix(SECRET_PREFIX).unwrap_or(text);
     LENIENT.decode(encoded).ok().filter(|k| !k.is_empty())
@@ -74,7 +74,7 @@ pub fn key(secret: &Secret) -> Option<Vec<u8>> {
 /// Reads the timestamp as the Python library does (`float()`, then rounded
 /// to microseconds, then floored): white space, a sign, a fraction, an
 /// exponent and single underscores between digits are accepted.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
+pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
     let text = text.trim();
     let digits_only =
         |part: &str| !part.starts_with('_') && !part.ends_with('_') && !part.contains("__") && !part.contains("_.");
@@ -93,13 +93,13 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 }
 
 /// The `v1,…` value for a message.
-pub fn sign(id: &str, timestamp: i64, body: &[u8], key: &[u8]) -> String {
+pub(crate) fn sign(id: &str, timestamp: i64, body: &[u8], key: &[u8]) -> String {
     let mac = hmac_sha256(key, &[id.as_bytes(), b".", timestamp.to_string().as_bytes(), b".", body]);
     format!("v1,{}", STANDARD.encode(mac))
 }
 
 /// Checks a delivery against any of the secrets.
-pub fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
+pub(crate) fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
     if secrets.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
     }

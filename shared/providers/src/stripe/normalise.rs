@@ -36,7 +36,7 @@ struct ObjectHead {
 }
 
 /// Normalises a verified Stripe event body.
-pub fn normalise(body: &[u8]) -> Result<NormalizedEvent, RejectReason> {
+pub(super) fn normalise(body: &[u8]) -> Result<NormalizedEvent, RejectReason> {
     let envelope: Envelope = serde_json::from_slice(body).map_err(|_| RejectReason::MalformedPayload)?;
     let valid_id = !envelope.id.is_empty() && envelope.id.len() <= MAX_ID_LEN;
     if !valid_id || envelope.event_type.is_empty() || envelope.event_type.len() > MAX_ID_LEN {

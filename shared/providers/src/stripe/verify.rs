@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 /// The official libraries' default tolerance.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+pub(super) const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 struct ParsedHeader<'a> {
     timestamp: i64,
@@ -76,7 +76,7 @@ fn expected_hex(body: &[u8], secret: &Secret, timestamp: i64) -> String {
 }
 
 /// Checks a delivery's `Stripe-Signature` against any of the secrets.
-pub fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
+pub(super) fn verify(request: &WebhookRequest, secrets: &[Secret], options: VerifyOptions) -> Result<(), RejectReason> {
     if secrets.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
     }

@@ -26,7 +26,7 @@ const SETTINGS_HEADER: &str = "X-Twilio-Webhooks-Signature-Settings";
 
 /// The algorithms Twilio signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     /// The Auth Token scheme.
     Sha1,
     /// SharedKey signatures that ask for it.
@@ -70,7 +70,7 @@ fn form_pairs(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)>
 
 /// A form's parameters as the library orders them: names sorted, distinct
 /// values sorted; borrowed from the body where nothing needed decoding.
-pub type Params<'a> = BTreeMap<Cow<'a, str>, BTreeSet<Cow<'a, str>>>;
+pub(crate) type Params<'a> = BTreeMap<Cow<'a, str>, BTreeSet<Cow<'a, str>>>;
 
 /// The body's parameters (see [`Params`]).
 pub(super) fn form_params(body: &[u8]) -> Params<'_> {
@@ -102,7 +102,7 @@ fn url_variants(url: &str) -> [String; 2] {
 }
 
 /// The signature over `url` and `params` with `key`.
-pub fn compute(url: &str, params: &Params<'_>, key: &[u8], algorithm: Algorithm) -> String {
+pub(crate) fn compute(url: &str, params: &Params<'_>, key: &[u8], algorithm: Algorithm) -> String {
     let mut parts: Vec<&[u8]> = vec![url.as_bytes()];
     for (name, values) in params {
         for value in values {
@@ -124,7 +124,7 @@ fn body_hash_param(url: &str) -> Option<String> {
 }
 
 /// Checks a request against any of the secrets.
-pub fn verify(request: &WebhookRequest, secrets: &[Secret]) -> Result<(), RejectReason> {
+pub(crate) fn verify(request: &WebhookRequest, secrets: &[Secret]) -> Result<(), RejectReason> {
     if secrets.is_empty() {
         return Err(RejectReason::NoSecretConfigured);
     }

@@ -1,5 +1,8 @@
 //! The provider modules' integration tests, in one test binary.
 
+// Tests fail by panicking: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
 mod api_client;
 mod client_pool;
 mod hostile_input;
