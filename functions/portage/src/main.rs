@@ -2,22 +2,17 @@
 //! operator's tools. See `portage --help` and the README.
 
 mod app;
-mod aws_cmd;
 mod cli;
+mod commands;
 mod config;
-mod events_cmd;
 mod output;
 mod progress;
-mod providers_cmd;
-mod serve;
-mod state_cmd;
-mod webhook_cmd;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,28 +24,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Serve(args) => serve::run(&cli.global, args).await,
-        Command::Webhook(cmd) => webhook_cmd::run(&cli.global, cmd).await,
-        Command::Notifications(cmd) => webhook_cmd::run_notifications(&cli.global, cmd).await,
-        Command::Events(cmd) => events_cmd::run_events(&cli.global, cmd).await,
-        Command::Replay(args) => events_cmd::run_replay(&cli.global, args).await,
-        Command::Dlq(cmd) => events_cmd::run_dlq(&cli.global, cmd).await,
-        Command::State(cmd) => state_cmd::run(&cli.global, cmd).await,
-        Command::Reconcile(args) => state_cmd::run_reconcile(&cli.global, args).await,
-        Command::Aws(cmd) => aws_cmd::run_aws(cmd).await,
-        Command::Secrets(cmd) => aws_cmd::run_secrets(&cli.global, cmd).await,
-        Command::Providers(args) => providers_cmd::run(&args),
     }
 }
 

@@ -1,23 +1,62 @@
-//! `portage events`, `portage replay` and `portage dlq`: the operator's view of
-//! the event log and the dead-letter queue.
+//! `portage events list|show`: the operator's view of the event log.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use portage_core::maintenance::redrive_dead_letters;
-use portage_core::ports::{EventLog, Queue};
-use portage_core::sync::Settlement;
-use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, Task};
+use clap::{Args, Subcommand};
+use portage_core::ports::EventLog;
+use portage_core::{EventFilter, EventKey, EventRecord, EventStatus};
 use serde_json::json;
 
 use crate::app::App;
-use crate::cli::{DlqCommand, EventShowArgs, EventsCommand, EventsListArgs, Format, Global, ReplayArgs};
+use crate::cli::{Format, Global};
 use crate::output::{print_json, print_table, rfc3339_ms};
 
+/// `portage events`: the event log.
+#[derive(Debug, Subcommand)]
+pub(crate) enum EventsCommand {
+    /// List events, newest first.
+    List(EventsListArgs),
+    /// Show one event with its headers and raw body.
+    Show(EventShowArgs),
+}
+
+/// `portage events list`.
+#[derive(Debug, Args)]
+pub(crate) struct EventsListArgs {
+    /// Only events with this status (received, queued, processing, processed, failed).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only events from this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The connection (tenant account) the events came in on.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    pub connection: String,
+    /// At most this many.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// `portage events show`.
+#[derive(Debug, Args)]
+pub(crate) struct EventShowArgs {
+    /// The provider's event id.
+    pub event_id: String,
+    /// Provider, when the id exists under several.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The connection (tenant account) the event came in on.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    pub connection: String,
+}
+
 /// Runs an `events` subcommand.
-pub(crate) async fn run_events(global: &Global, command: EventsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(global: &Global, command: EventsCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
         EventsCommand::List(args) => list(&app, args).await,
@@ -75,7 +114,12 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Finds the one event with this id on `connection` (optionally under one provider).
-async fn find(app: &App, event_id: &str, provider: Option<String>, connection: &str) -> anyhow::Result<EventKey> {
+pub(crate) async fn find(
+    app: &App,
+    event_id: &str,
+    provider: Option<String>,
+    connection: &str,
+) -> anyhow::Result<EventKey> {
     let filter = EventFilter {
         provider,
         connection: Some(connection.to_owned()),
@@ -106,70 +150,5 @@ async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
         Err(_) => value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw)),
     }
     print_json(&value)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Runs `replay`: processes the stored event again through the sync path.
-pub(crate) async fn run_replay(global: &Global, args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let app = App::open(global)?;
-    let key = find(&app, &args.event_id, args.provider, &args.connection).await?;
-    let report = app.worker()?.process(&key, 1, true).await;
-    print_json(&report)?;
-    Ok(match report.settlement {
-        Settlement::Ack => ExitCode::SUCCESS,
-        Settlement::Retry { .. } | Settlement::DeadLetter { .. } => ExitCode::from(1),
-    })
-}
-
-/// A dead letter's task in one column: `event provider/connection/id`,
-/// `command id` or `notification id`.
-fn task_label(task: &Task) -> String {
-    match task {
-        Task::Event { provider, connection, event_id } => format!("event {provider}/{connection}/{event_id}"),
-        Task::Command { id } => format!("command {id}"),
-        Task::Notification { id } => format!("notification {id}"),
-    }
-}
-
-/// Runs a `dlq` subcommand.
-pub(crate) async fn run_dlq(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
-    let aws = match &command {
-        DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
-    };
-    let (events, queue): (Arc<dyn EventLog>, Arc<dyn Queue>) = if aws {
-        let (table, queue) = crate::aws_cmd::deployed().await?;
-        (table, queue)
-    } else {
-        let app = App::open(global)?;
-        (app.db.clone(), app.queue.clone())
-    };
-    match command {
-        DlqCommand::List { format, .. } => {
-            let letters = queue.dead_letters().await?;
-            match format {
-                Format::Json => print_json(&letters)?,
-                Format::Table => {
-                    let rows: Vec<Vec<String>> = letters
-                        .iter()
-                        .map(|d| {
-                            vec![
-                                d.id.clone(),
-                                d.message.as_ref().map_or_else(|| "-".to_owned(), task_label),
-                                d.receive_count.to_string(),
-                                d.reason.clone(),
-                                rfc3339_ms(d.dead_at_ms),
-                            ]
-                        })
-                        .collect();
-                    print_table(&["ID", "TASK", "RECEIVES", "REASON", "DEAD_AT"], &rows)?;
-                }
-            }
-        }
-        DlqCommand::Redrive { ids, .. } => {
-            let ids = (!ids.is_empty()).then_some(ids);
-            let moved = redrive_dead_letters(events.as_ref(), queue.as_ref(), ids.as_deref()).await?;
-            println!("redriven {moved}");
-        }
-    }
     Ok(ExitCode::SUCCESS)
 }

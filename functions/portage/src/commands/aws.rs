@@ -1,19 +1,32 @@
-//! `portage aws provision`, `portage secrets set`, and the deployed adapters
-//! the `--aws` forms of operator commands use.
+//! `portage aws provision`, and the deployed adapters the `--aws` forms of operator commands use.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::Subcommand;
 use portage_aws::{DynamoTable, SqsQueue};
+use portage_core::DEFAULT_CONNECTION;
 use portage_core::ports::Secrets;
 use portage_core::provider::Transport;
-use portage_core::{DEFAULT_CONNECTION, Secret};
 
-use crate::cli::{AwsCommand, Global, SecretsCommand};
-use crate::config;
+/// `portage aws`: the AWS resources the functions use.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AwsCommand {
+    /// Create (idempotently) the table, queues and secrets in the account the standard AWS
+    /// environment names (AWS_ENDPOINT_URL for an emulator); print the functions' environment.
+    Provision {
+        /// Name of the table; the queues are NAME-events and NAME-events-dlq, secrets NAME/…
+        #[arg(long, default_value = "portage")]
+        name: String,
+        /// Receives before a message is moved to the dead-letter queue.
+        #[arg(long, default_value_t = 5)]
+        max_receives: u32,
+    },
+}
 
-async fn sdk_config() -> aws_config::SdkConfig {
+/// The AWS configuration the standard environment names (`AWS_ENDPOINT_URL` for an emulator).
+pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
@@ -35,7 +48,7 @@ pub(crate) async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue
 }
 
 /// Runs an `aws` subcommand.
-pub(crate) async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: AwsCommand) -> anyhow::Result<ExitCode> {
     let AwsCommand::Provision { name, max_receives } = command;
     let sdk = sdk_config().await;
     let provisioned = portage_aws::provision::provision(&sdk, &name, max_receives).await?;
@@ -54,41 +67,5 @@ pub(crate) async fn run_aws(command: AwsCommand) -> anyhow::Result<ExitCode> {
     println!("PORTAGE_QUEUE_URL={}", provisioned.queue_url);
     println!("PORTAGE_DLQ_URL={}", provisioned.dlq_url);
     println!("PORTAGE_SECRETS_PREFIX={prefix}");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Runs a `secrets` subcommand.
-pub(crate) async fn run_secrets(global: &Global, command: SecretsCommand) -> anyhow::Result<ExitCode> {
-    let SecretsCommand::Set { aws, prefix, target, pairs } = command;
-    let (provider, connection) = target.split_once('/').unwrap_or((target.as_str(), DEFAULT_CONNECTION));
-    if provider.is_empty() || !portage_core::is_valid_connection(connection) {
-        bail!(
-            "expected PROVIDER or PROVIDER/CONNECTION (a connection is 1 to 64 letters, digits, '_', '-' or '.'), \
-             got '{target}'"
-        );
-    }
-    let mut values = Vec::new();
-    for pair in &pairs {
-        // The value is never echoed: it is a credential.
-        let (key, value) = pair.split_once('=').with_context(|| "expected KEY=VALUE".to_owned())?;
-        if key.is_empty() {
-            bail!("expected KEY=VALUE with a non-empty key");
-        }
-        values.push((key.to_owned(), Secret::new(value)));
-    }
-    let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
-    if aws {
-        let sdk = sdk_config().await;
-        let secrets = portage_aws::SecretsManagerSecrets::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-            &prefix,
-            std::time::Duration::ZERO,
-        );
-        secrets.put(provider, connection, &values).await?;
-        println!("set {} in {}", keys.join(", "), secrets.secret_name(provider, connection));
-    } else {
-        let path = config::save_local_secrets(&global.data, provider, connection, &values)?;
-        println!("set {} for {provider}/{connection} in {}", keys.join(", "), path.display());
-    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,15 +1,48 @@
-//! `portage state` and `portage reconcile`: the operator's view of local
-//! state, and the run that repairs it from the providers.
+//! `portage state list|get`: local state synced from providers.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Subcommand;
 use portage_core::ports::StateStore;
-use portage_core::reconcile::Mode;
 
 use crate::app::App;
-use crate::cli::{Format, Global, ReconcileArgs, ReconcileMode, StateCommand};
+use crate::cli::{Format, Global};
 use crate::output::{print_json, print_table, rfc3339_ms};
+
+/// `portage state`: local state.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StateCommand {
+    /// List the records of one kind.
+    List {
+        /// Provider name, e.g. stripe.
+        #[arg(long)]
+        provider: String,
+        /// The connection (tenant account) the records were synced from.
+        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+        connection: String,
+        /// Record kind, e.g. subscription.
+        #[arg(long)]
+        kind: String,
+        /// `table` for people, `json` for programs.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one record as JSON.
+    Get {
+        /// Provider name, e.g. stripe.
+        #[arg(long)]
+        provider: String,
+        /// The connection (tenant account) the records were synced from.
+        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+        connection: String,
+        /// Record kind, e.g. subscription.
+        #[arg(long)]
+        kind: String,
+        /// The provider's object id.
+        id: String,
+    },
+}
 
 /// Runs a `state` subcommand.
 pub(crate) async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
@@ -48,18 +81,4 @@ pub(crate) async fn run(global: &Global, command: StateCommand) -> anyhow::Resul
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// Runs one reconcile over every configured connection and prints its report.
-/// Exits 1 when a listing stopped early (its cursor keeps the page reached).
-pub(crate) async fn run_reconcile(global: &Global, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
-    let app = App::open(global)?;
-    let mode = match args.mode {
-        ReconcileMode::Incremental => Mode::Incremental,
-        ReconcileMode::Full => Mode::Full,
-    };
-    let progress = std::sync::Arc::new(crate::progress::TerminalProgress::new());
-    let report = app.reconciler().await?.with_progress(progress).run(mode).await;
-    print_json(&report)?;
-    Ok(if report.kinds.iter().all(|k| k.complete) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

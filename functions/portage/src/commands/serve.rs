@@ -2,6 +2,7 @@
 //! process over the embedded store, with a graceful shutdown that drains
 //! in-flight work.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use clap::Args;
 use portage_core::ingest::{IngestOutcome, IngestResponse, Ingestor};
 use portage_core::maintenance::StrandedRecovery;
 use portage_core::ports::Queue;
@@ -24,8 +26,16 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use crate::app::App;
-use crate::cli::{Global, ServeArgs};
+use crate::cli::Global;
 use crate::config;
+
+/// `portage serve`: every flow in one process.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+}
 
 struct ServerState {
     ingestor: Ingestor,

@@ -1,9 +1,9 @@
-//! `portage webhook verify`, `portage webhook send` and `portage
-//! notifications ingest`.
+//! `portage webhook verify|send`: captured deliveries checked offline, fixtures signed and posted.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use clap::{Args, Subcommand};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::{Registry, VerifyOptions, WebhookRequest};
@@ -18,9 +19,72 @@ use portage_core::{RejectReason, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::App;
-use crate::cli::{Global, NotificationsCommand, SendArgs, VerifyArgs, WebhookCommand};
+use crate::cli::Global;
 use crate::config;
+
+/// `portage webhook`: verify or send deliveries.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Check captured deliveries: prints `valid` (exit 0) or `invalid: <reason_code>` (exit 1).
+    Verify(VerifyArgs),
+    /// Sign a fixture as the provider would and post it.
+    Send(SendArgs),
+}
+
+/// `portage webhook verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// JSON lines, one delivery each: {"id", "provider", "secret", "method", "url",
+    /// "headers": {name: value}, "body_b64", "now", "tolerance"?, "legacy"?}; `-` reads stdin.
+    #[arg(long, conflicts_with_all = ["provider", "body_file"])]
+    pub batch: Option<PathBuf>,
+    /// Provider name, e.g. stripe.
+    #[arg(long, required_unless_present = "batch")]
+    pub provider: Option<String>,
+    /// Signing secret (repeat for several, as during rotation).
+    #[arg(long = "secret", required_unless_present = "batch")]
+    pub secrets: Vec<String>,
+    /// HTTP method of the delivery.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Public URL the provider called.
+    #[arg(long, default_value = "http://localhost/webhook")]
+    pub url: String,
+    /// Verify as if now were this Unix time, in seconds.
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Signature tolerance in seconds (default: the provider's).
+    #[arg(long)]
+    pub tolerance: Option<u64>,
+    /// Also accept the provider's legacy schemes that sign no timestamp (HubSpot v1/v2).
+    #[arg(long)]
+    pub legacy: bool,
+    /// A header, as 'Name: value' (repeatable).
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    /// File holding the raw body.
+    #[arg(long, required_unless_present = "batch")]
+    pub body_file: Option<PathBuf>,
+}
+
+/// `portage webhook send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// Provider name, e.g. stripe.
+    #[arg(long)]
+    pub provider: String,
+    /// Signing secret (default: the connection's configured or development secret).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Connection whose secret to use when none is given.
+    #[arg(long, default_value = "default")]
+    pub connection: String,
+    /// Where to post (default: http://127.0.0.1:8080/webhooks/<provider>).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The payload to send, byte for byte.
+    pub fixture: PathBuf,
+}
 
 /// Runs a `webhook` subcommand.
 pub(crate) async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<ExitCode> {
@@ -246,27 +310,4 @@ async fn send(global: &Global, args: SendArgs) -> anyhow::Result<ExitCode> {
     let text = response.text().await.unwrap_or_default();
     println!("{} {}", status.as_u16(), text);
     Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// Runs a `notifications` subcommand: prints the ingest answer as JSON; exits
-/// 1 when the notification was not recorded.
-pub(crate) async fn run_notifications(global: &Global, command: NotificationsCommand) -> anyhow::Result<ExitCode> {
-    let NotificationsCommand::Ingest { provider, connection, file } = command;
-    let body = if file == Path::new("-") {
-        let mut body = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut body)?;
-        body
-    } else {
-        std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
-    };
-    let app = App::open(global)?;
-    let request = WebhookRequest {
-        method: "POST".into(),
-        url: String::new(),
-        headers: HeaderMap::new(),
-        body: Bytes::from(body),
-    };
-    let response = app.ingestor().handle_trusted(&provider, &connection, request).await;
-    println!("{}", response.body);
-    Ok(if response.status == 200 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
