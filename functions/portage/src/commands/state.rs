@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use portage_core::ports::StateStore;
 
 use crate::app::App;
@@ -15,40 +15,40 @@ use crate::output::{print_json, print_table, rfc3339_ms};
 pub(crate) enum StateCommand {
     /// List the records of one kind.
     List {
-        /// Provider name, e.g. stripe.
-        #[arg(long)]
-        provider: String,
-        /// The connection (tenant account) the records were synced from.
-        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
-        connection: String,
-        /// Record kind, e.g. subscription.
-        #[arg(long)]
-        kind: String,
+        #[command(flatten)]
+        records: Records,
         /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
     /// Show one record as JSON.
     Get {
-        /// Provider name, e.g. stripe.
-        #[arg(long)]
-        provider: String,
-        /// The connection (tenant account) the records were synced from.
-        #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
-        connection: String,
-        /// Record kind, e.g. subscription.
-        #[arg(long)]
-        kind: String,
+        #[command(flatten)]
+        records: Records,
         /// The provider's object id.
         id: String,
     },
+}
+
+/// Which records: one kind, of one provider's connection.
+#[derive(Debug, Args)]
+pub(crate) struct Records {
+    /// Provider name, e.g. stripe.
+    #[arg(long)]
+    provider: String,
+    /// The connection (tenant account) the records were synced from.
+    #[arg(long, default_value = portage_core::DEFAULT_CONNECTION)]
+    connection: String,
+    /// Record kind, e.g. subscription.
+    #[arg(long)]
+    kind: String,
 }
 
 /// Runs a `state` subcommand.
 pub(crate) async fn run(global: &Global, command: StateCommand) -> anyhow::Result<ExitCode> {
     let app = App::open(global)?;
     match command {
-        StateCommand::List { provider, connection, kind, format } => {
+        StateCommand::List { records: Records { provider, connection, kind }, format } => {
             let records = app.db.list(&provider, &connection, &kind).await?;
             match format {
                 Format::Json => print_json(&records)?,
@@ -71,7 +71,7 @@ pub(crate) async fn run(global: &Global, command: StateCommand) -> anyhow::Resul
             }
             Ok(ExitCode::SUCCESS)
         }
-        StateCommand::Get { provider, connection, kind, id } => {
+        StateCommand::Get { records: Records { provider, connection, kind }, id } => {
             let record = app
                 .db
                 .get(&provider, &connection, &kind, &id)

@@ -10,3 +10,4 @@ mod localstripe;
 mod shape;
 mod stripe_listing;
 mod stripe_sync;
+mod support;

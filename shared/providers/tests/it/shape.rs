@@ -81,29 +81,8 @@ fn the_live_pieces_agree_with_the_descriptors() {
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let body = std::fs::read(&path).unwrap();
-        let event: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let record = portage_core::EventRecord {
-            provider: "stripe".into(),
-            connection: "default".into(),
-            event: portage_core::NormalizedEvent {
-                event_id: event["id"].as_str().unwrap().into(),
-                event_type: event["type"].as_str().unwrap().into(),
-                occurred_at: event["created"].as_i64().unwrap(),
-                account: None,
-                object_kind: None,
-                object_id: None,
-                livemode: None,
-            },
-            status: portage_core::EventStatus::Processing,
-            received_at_ms: 0,
-            attempts: 1,
-            lease_until_ms: None,
-            finished_at_ms: None,
-            detail: None,
-            headers: Vec::new(),
-            raw: body.into(),
-        };
+        let event: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let record = crate::support::stripe_record("default", &event);
         for change in portage_providers::stripe::sync::snapshot_changes(&record).unwrap() {
             assert!(sync.contains(&change.kind.as_str()), "{}: {}", path.display(), change.kind);
         }

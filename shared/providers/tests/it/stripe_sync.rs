@@ -6,39 +6,17 @@
 use std::sync::Arc;
 
 use portage_client::{ClientPool, Origins};
+use portage_core::Secret;
 use portage_core::ports::{Clock, Secrets, SystemClock};
 use portage_core::provider::SyncHandler;
-use portage_core::{EventRecord, EventStatus, NormalizedEvent, Secret};
 use portage_embedded::MapSecrets;
 use portage_fakes::stripe::Stripe;
 use portage_providers::stripe::sync::StripeSync;
 use serde_json::{Value, json};
 
-const KEY: &str = "sk_test_sync_4242";
+use crate::support::stripe_record;
 
-fn event(connection: &str, body: &Value) -> EventRecord {
-    EventRecord {
-        provider: "stripe".into(),
-        connection: connection.into(),
-        event: NormalizedEvent {
-            event_id: body["id"].as_str().unwrap().into(),
-            event_type: body["type"].as_str().unwrap().into(),
-            occurred_at: body["created"].as_i64().unwrap(),
-            account: None,
-            object_kind: None,
-            object_id: None,
-            livemode: None,
-        },
-        status: EventStatus::Processing,
-        received_at_ms: 0,
-        attempts: 1,
-        lease_until_ms: None,
-        finished_at_ms: None,
-        detail: None,
-        headers: Vec::new(),
-        raw: serde_json::to_vec(body).unwrap().into(),
-    }
-}
+const KEY: &str = "sk_test_sync_4242";
 
 #[tokio::test]
 async fn a_partial_subscription_snapshot_is_fetched_whole() {
@@ -62,12 +40,12 @@ async fn a_partial_subscription_snapshot_is_fetched_whole() {
     let sync = StripeSync::new(clients, Arc::new(SystemClock));
 
     let before = SystemClock.now_secs();
-    let changes = sync.state_changes(&event("default", &body)).await.unwrap();
+    let changes = sync.state_changes(&stripe_record("default", &body)).await.unwrap();
     assert_eq!(changes[0].data["items"].as_array().map(Vec::len), Some(12), "every item, as fetched");
     assert!(changes[0].version.primary >= before - 1, "versioned by the read, not the old event");
     assert_eq!(fake.switches.requests(), 1);
 
-    let unconfigured = sync.state_changes(&event("no-key", &body)).await.unwrap();
+    let unconfigured = sync.state_changes(&stripe_record("no-key", &body)).await.unwrap();
     let snapshot_items = body["data"]["object"]["items"]["data"].as_array().map(Vec::len);
     assert_eq!(unconfigured[0].data["items"].as_array().map(Vec::len), snapshot_items, "the snapshot, kept");
     assert_eq!(fake.switches.requests(), 1, "nothing fetched without an api_key");
