@@ -281,9 +281,12 @@ impl Reconciler {
             let page_token = Some(progress.next_page.as_str()).filter(|t| !t.is_empty());
             let page = source.list(kind, progress.since, page_token).await?;
             report.pages += 1;
-            for change in &page.changes {
+            // A page's objects are repaired concurrently, so their writes share
+            // the store's group commits; versioned writes make the order moot.
+            let repairs = futures::future::join_all(page.changes.iter().map(|change| self.repair(source, change)));
+            for (change, repaired) in page.changes.iter().zip(repairs.await) {
                 report.listed += 1;
-                if self.repair(source, change).await? {
+                if repaired? {
                     report.repaired += 1;
                     if report.repaired_ids.len() < MAX_REPAIRED_IDS {
                         report.repaired_ids.push(change.id.clone());

@@ -46,10 +46,9 @@ CREATE TABLE IF NOT EXISTS events (
     finished_at_ms  INTEGER,
     detail          TEXT,
     -- The deduplication key: one tenant's event id never meets another's.
-    UNIQUE (provider, connection, event_id)
+    -- Event id first: this one index also serves lookups by id alone.
+    UNIQUE (event_id, provider, connection)
 );
--- Lookups by event id alone (`events show ID`).
-CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id);
 -- Only `received` rows are indexed: the stranded-event scan is its one
 -- user, and a full index would be rewritten on every status change.
 CREATE INDEX IF NOT EXISTS events_received ON events (claimed_at_ms) WHERE status = 'received';

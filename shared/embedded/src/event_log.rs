@@ -83,7 +83,7 @@ pub(crate) fn insert(conn: &Connection, event: &NewEvent, reclaim_after_ms: i64)
         "INSERT INTO events (provider, event_id, connection, event_type, occurred_at, account, \
              object_kind, object_id, livemode, status, received_at_ms, claimed_at_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'received', ?10, ?10) \
-             ON CONFLICT (provider, connection, event_id) DO NOTHING",
+             ON CONFLICT (event_id, provider, connection) DO NOTHING",
         params![
             event.provider,
             e.event_id,

@@ -190,8 +190,8 @@ async fn list(
         return refused;
     }
     let Some(limit) = list_limit(&query) else { return invalid_limit() };
-    let customers = fake.customers.lock().expect("customers").clone();
-    page(customers, limit, &query, "/v1/customers")
+    let customers = fake.customers.lock().expect("customers");
+    page(&customers, limit, &query, "/v1/customers")
 }
 
 /// The limit a list request asks for; `None` when it is not one Stripe takes.
@@ -215,24 +215,25 @@ fn invalid_limit() -> Response {
 }
 
 /// One page of `oldest_first`, newest first, after `starting_after`.
-fn page(oldest_first: Vec<Value>, limit: usize, query: &HashMap<String, String>, url: &str) -> Response {
+fn page(oldest_first: &[Value], limit: usize, query: &HashMap<String, String>, url: &str) -> Response {
     // Stripe lists newest first; `starting_after` continues after that id.
-    let mut newest_first: Vec<Value> = oldest_first.into_iter().rev().collect();
-    if let Some(after) = query.get("starting_after") {
-        let Some(at) = newest_first.iter().position(|c| c["id"] == json!(after)) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("resource_missing"),
-                &format!("No such object: '{after}'"),
-                Some("starting_after"),
-            );
-        };
-        newest_first.drain(..=at);
+    // Only the page is copied: a listing of many objects costs what Stripe's does.
+    let mut newest_first = oldest_first.iter().rev();
+    if let Some(after) = query.get("starting_after")
+        && newest_first.position(|c| c["id"].as_str() == Some(after.as_str())).is_none()
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("resource_missing"),
+            &format!("No such object: '{after}'"),
+            Some("starting_after"),
+        );
     }
-    let has_more = newest_first.len() > limit;
-    newest_first.truncate(limit);
-    ok(json!({"object": "list", "url": url, "has_more": has_more, "data": newest_first}))
+    let mut data: Vec<Value> = newest_first.by_ref().take(limit).cloned().collect();
+    let has_more = newest_first.next().is_some();
+    data.truncate(limit);
+    ok(json!({"object": "list", "url": url, "has_more": has_more, "data": data}))
 }
 
 async fn retrieve_subscription(
@@ -284,7 +285,7 @@ async fn list_events(
         .filter(|e| e["created"].as_i64().unwrap_or(0) >= since && matches(e["type"].as_str().unwrap_or_default()))
         .cloned()
         .collect();
-    page(events, limit, &single, "/v1/events")
+    page(&events, limit, &single, "/v1/events")
 }
 
 async fn list_empty(
@@ -296,7 +297,7 @@ async fn list_empty(
         return refused;
     }
     match list_limit(&query) {
-        Some(limit) => page(Vec::new(), limit, &query, "/v1/list"),
+        Some(limit) => page(&[], limit, &query, "/v1/list"),
         None => invalid_limit(),
     }
 }

@@ -12,6 +12,23 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// DESIGN.md's file set: one file per capability.
+const FIXED_FILES: [&str; 9] = [
+    "mod.rs",
+    "webhook.rs",
+    "normalise.rs",
+    "records.rs",
+    "sync.rs",
+    "reconcile.rs",
+    "commands.rs",
+    "api.rs",
+    "oauth.rs",
+];
+
+/// What a webhook source may keep beside `webhook.rs`: its signature
+/// scheme, fetched-key checks, a second delivery format, its tests.
+const WEBHOOK_HELPERS: [&str; 5] = ["verify.rs", "keys.rs", "certificate.rs", "outbound.rs", "tests.rs"];
+
 const SECTIONS: [&str; 6] = ["Webhooks", "Connect", "API client", "Sync", "Reconcile", "Commands"];
 
 #[test]
@@ -27,6 +44,14 @@ fn every_provider_has_the_fixed_shape() {
         let folder = repo().join("shared/providers/src").join(p);
         let has = |file: &str| folder.join(file).exists();
         assert!(has("mod.rs"), "{p}: mod.rs");
+        assert_eq!(has("webhook.rs"), c.webhooks, "{p}: webhook.rs is its webhook source");
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let file = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                FIXED_FILES.contains(&file.as_str()) || WEBHOOK_HELPERS.contains(&file.as_str()),
+                "{p}/{file}: a capability lives in its fixed file, never under another name"
+            );
+        }
         assert_eq!(has("api.rs"), c.api, "{p}: api.rs is its API policy");
         assert_eq!(has("sync.rs"), c.sync.is_some(), "{p}: sync.rs is its sync capability");
         assert_eq!(has("reconcile.rs"), c.reconcile.is_some(), "{p}: reconcile.rs is its listing");
