@@ -12,6 +12,7 @@ mod lambda_runtime_api;
 #[path = "../../shared/aws/tests/moto/mod.rs"]
 mod moto;
 
+mod application_api;
 mod cli;
 mod crash_recovery;
 mod fetched_signing_keys;

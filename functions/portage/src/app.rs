@@ -93,6 +93,19 @@ impl App {
         ))
     }
 
+    /// The application API's view of this deployment (the `/v1` routes).
+    pub(crate) fn api_context(&self) -> anyhow::Result<portage_api::ApiContext> {
+        Ok(portage_api::ApiContext {
+            keys: self.db.clone(),
+            events: self.db.clone(),
+            state: self.db.clone(),
+            queue: self.queue.clone(),
+            worker: Arc::new(self.worker()?),
+            registry: self.registry.clone(),
+            clock: self.clock.clone(),
+        })
+    }
+
     /// How long ingest waits before re-enqueueing a `received` event.
     pub(crate) fn reclaim_after(&self) -> std::time::Duration {
         self.settings.ingest.reclaim_after

@@ -31,6 +31,9 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Run the webhook routes, the worker loop and the scheduler in one process.
     Serve(crate::commands::serve::ServeArgs),
+    /// Make, list and revoke the API keys apps call `/v1` with.
+    #[command(subcommand)]
+    Apikey(crate::commands::apikey::ApiKeyCommand),
     /// Verify or send webhook deliveries.
     #[command(subcommand)]
     Webhook(crate::commands::webhook::WebhookCommand),

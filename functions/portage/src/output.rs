@@ -1,13 +1,8 @@
 //! Printing for operator commands: aligned tables and timestamps.
 
 use std::io::Write;
-use std::time::{Duration, UNIX_EPOCH};
 
-/// Formats Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub(crate) fn rfc3339_ms(ms: i64) -> String {
-    let since_epoch = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch).to_string()
-}
+pub(crate) use portage_api::views::rfc3339_ms;
 
 /// Prints rows as left-aligned columns under a header. A closed pipe (the
 /// reader, e.g. `head`, has had enough) ends the output quietly.

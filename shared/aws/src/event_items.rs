@@ -14,6 +14,13 @@ use crate::item::{Item, get_n, get_s, n, opt_n, opt_s, s};
 /// Largest compressed payload stored: DynamoDB items stop at 400 KB.
 const MAX_STORED_PAYLOAD: usize = 350 * 1024;
 
+/// The status index's sort key: receipt time, then the event's key. `#`
+/// sorts below every character a provider or connection name may hold, so
+/// the string order is the order of [`portage_core::EventPosition`].
+pub(crate) fn gsi1_sort_key(received_at_ms: i64, key: &EventKey) -> String {
+    format!("{received_at_ms:015}#{}#{}#{}", key.provider, key.connection, key.event_id)
+}
+
 /// The partition key both of an event's items share. Provider and
 /// connection names hold no `#`, so only the event id (last) may, and two
 /// keys never read alike.
@@ -114,10 +121,7 @@ impl DynamoTable {
             ("claimed_at_ms".to_owned(), n(event.received_at_ms)),
             ("attempts".to_owned(), n(0)),
             ("gsi1pk".to_owned(), s(status_pk(EventStatus::Received, shard(&event.key())))),
-            (
-                "gsi1sk".to_owned(),
-                s(format!("{:015}#{}#{}#{}", event.received_at_ms, event.provider, event.connection, e.event_id)),
-            ),
+            ("gsi1sk".to_owned(), s(gsi1_sort_key(event.received_at_ms, &event.key()))),
             ("expires_at".to_owned(), self.expires_at(event.received_at_ms)),
         ]);
         for (name, value) in [("account", &e.account), ("object_kind", &e.object_kind), ("object_id", &e.object_id)] {

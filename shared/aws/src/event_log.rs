@@ -12,25 +12,17 @@
 //! partition (and through it the table); queries read all eight and merge.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use bytes::Bytes;
 use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
 use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, StoreError};
 
-use crate::event_items::{GSI_SHARDS, event_pk, record_from_items, shard, status_pk};
+use crate::event_items::{GSI_SHARDS, event_pk, gsi1_sort_key, record_from_items, shard, status_pk};
 use crate::item::{Item, get_s, n, opt_n, s};
-use crate::{DynamoTable, backend};
+use crate::{DynamoTable, backend, is_conditional_failure};
 
 const ALL_STATUSES: [EventStatus; 5] =
     [EventStatus::Received, EventStatus::Queued, EventStatus::Processing, EventStatus::Processed, EventStatus::Failed];
-
-fn is_conditional_failure<E, R>(error: &SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    matches!(error, SdkError::ServiceError(e) if matches!(e.err().code(), Some("ConditionalCheckFailedException" | "TransactionCanceledException")))
-}
 
 impl DynamoTable {
     async fn event_item(&self, key: &EventKey) -> Result<Option<Item>, StoreError> {
@@ -88,9 +80,14 @@ impl DynamoTable {
                 .query()
                 .table_name(&self.table)
                 .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
                 .expression_attribute_values(":pk", s(status_pk(status, shard)))
                 .scan_index_forward(false);
+            query = match &filter.before {
+                Some(before) => query
+                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
+                    .expression_attribute_values(":before", s(gsi1_sort_key(before.received_at_ms, &before.key))),
+                None => query.key_condition_expression("gsi1pk = :pk"),
+            };
             let mut conditions = Vec::new();
             if let Some(provider) = &filter.provider {
                 conditions.push("provider = :provider");
@@ -262,7 +259,7 @@ impl EventLog for DynamoTable {
         if let Some(event_id) = &filter.event_id {
             records.retain(|r| &r.event.event_id == event_id);
         }
-        records.sort_by_key(|r| std::cmp::Reverse(r.received_at_ms));
+        records.sort_by_key(|r| std::cmp::Reverse(r.position()));
         if let Some(limit) = filter.limit {
             records.truncate(limit);
         }

@@ -11,6 +11,8 @@
 //! | event payload (headers, gzip body) | `EVENT#{provider}#{connection}#{event_id}` | `PAYLOAD` | |
 //! | state record | `STATE#{provider}#{connection}#{kind}` | object id | `provider`, `connection`, `kind` |
 //! | reconcile cursor | `CURSOR#reconcile/{provider}/{connection}/{kind}` | `CURSOR` | |
+//! | API key | `APIKEY#{sha256 of the key}` | `APIKEY` | `name`, `prefix`, `scopes`, `created_at_ms`, `last_used_at_ms` |
+//! | API key, by name | `APIKEYS` | `{name}` | `hash` |
 //! | lease (an OAuth refresh) | `LEASE#oauth:{provider}/{connection}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
 //!
 //! Provider and connection names never hold `#` (connection names are
@@ -18,6 +20,7 @@
 //!
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 
+mod api_keys;
 mod event_items;
 mod event_log;
 mod item;
@@ -48,6 +51,15 @@ impl DynamoTable {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self { client, table: table.into(), event_retention: Duration::from_secs(30 * 86_400) }
     }
+}
+
+/// Whether a write was refused by its condition (alone or in a transaction).
+pub(crate) fn is_conditional_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(error, aws_sdk_dynamodb::error::SdkError::ServiceError(e)
+        if matches!(e.err().code(), Some("ConditionalCheckFailedException" | "TransactionCanceledException")))
 }
 
 /// Maps an SDK error into the port's error type, with the service's error

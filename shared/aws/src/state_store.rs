@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use portage_core::ports::{StateStore, UpsertOutcome};
+use portage_core::ports::{StateQuery, StateStore, UpsertOutcome};
 use portage_core::{StateChange, StateRecord, StoreError, Version};
 
 use crate::DynamoTable;
@@ -93,21 +93,30 @@ impl StateStore for DynamoTable {
         got.item.as_ref().map(record_from_item).transpose()
     }
 
-    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
-        let mut pages = self
+    async fn page(&self, query: &StateQuery) -> Result<Vec<StateRecord>, StoreError> {
+        let mut request = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(state_pk(provider, connection, kind)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
+            .expression_attribute_values(":pk", s(state_pk(&query.provider, &query.connection, &query.kind)))
+            .consistent_read(true);
+        request = match &query.after_id {
+            Some(after) => request
+                .key_condition_expression("pk = :pk AND sk > :after")
+                .expression_attribute_values(":after", s(after)),
+            None => request.key_condition_expression("pk = :pk"),
+        };
+        if let Some(since) = query.updated_since_ms {
+            request =
+                request.filter_expression("updated_at_ms >= :since").expression_attribute_values(":since", n(since));
+        }
+        // DynamoDB applies a filter after its own page limit, so pages are
+        // read until this one is full rather than asking for `limit` items.
+        let mut pages = request.into_paginator().items().send();
         let mut records = Vec::new();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(backend)?;
-            records.push(record_from_item(&item)?);
+        while records.len() < query.limit {
+            let Some(item) = pages.next().await else { break };
+            records.push(record_from_item(&item.map_err(backend)?)?);
         }
         Ok(records)
     }

@@ -123,3 +123,19 @@ async fn connections_never_meet() {
     let adapter = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
     conformance::tenancy(&adapter, &adapter, "conformance").await;
 }
+
+#[tokio::test]
+async fn api_keys_conform() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    conformance::api_keys(&DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)).await;
+}
+
+#[tokio::test]
+async fn pages_conform() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table);
+    conformance::state_pages(&table, "conformance").await;
+    conformance::event_pages(&table, "conformance").await;
+}

@@ -105,7 +105,7 @@ pub fn is_valid_connection(name: &str) -> bool {
 
 /// Identifies one event record: the deduplication key. The connection is
 /// part of it, so one tenant's delivery can never be taken for another's.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EventKey {
     /// Provider name, as registered (e.g. `stripe`).
     pub provider: String,
@@ -176,6 +176,11 @@ pub struct EventRecord {
 }
 
 impl EventRecord {
+    /// Where it stands in a listing (see [`EventPosition`]).
+    pub fn position(&self) -> EventPosition {
+        EventPosition { received_at_ms: self.received_at_ms, key: self.key() }
+    }
+
     /// The record's deduplication key.
     pub fn key(&self) -> EventKey {
         EventKey::new(&self.provider, &self.connection, &self.event.event_id)
@@ -193,8 +198,21 @@ pub struct EventFilter {
     pub status: Option<EventStatus>,
     /// Only this event id (any provider).
     pub event_id: Option<String>,
+    /// Only events older than this one in the listing's order (the last
+    /// event of the previous page).
+    pub before: Option<EventPosition>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+}
+
+/// Where an event stands in a listing, newest first: by receipt time, then by
+/// key, so events received in the same millisecond still page in one order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EventPosition {
+    /// When it was received, Unix milliseconds.
+    pub received_at_ms: i64,
+    /// Its key.
+    pub key: EventKey,
 }
 
 /// Orders writes to one state record: a write lands only when its version is

@@ -6,6 +6,7 @@
 //! (lease, apply, finish) and [`reconcile`] (list changes since a cursor,
 //! repair drift). Nothing here knows about AWS, SQLite or HTTP servers.
 
+pub mod api_keys;
 pub mod domain;
 pub mod error;
 pub mod ingest;

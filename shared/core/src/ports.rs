@@ -92,6 +92,38 @@ pub enum UpsertOutcome {
     Stale,
 }
 
+/// Which state records one page holds: a kind of one connection, after an
+/// id (the previous page's last), optionally only those written since a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateQuery {
+    /// Provider name.
+    pub provider: String,
+    /// The tenant connection.
+    pub connection: String,
+    /// Record kind.
+    pub kind: String,
+    /// Only records whose id sorts after this one.
+    pub after_id: Option<String>,
+    /// Only records written at or after this time, Unix milliseconds.
+    pub updated_since_ms: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl StateQuery {
+    /// The first page of a kind, up to `limit` records.
+    pub fn new(provider: &str, connection: &str, kind: &str, limit: usize) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            connection: connection.to_owned(),
+            kind: kind.to_owned(),
+            after_id: None,
+            updated_since_ms: None,
+            limit,
+        }
+    }
+}
+
 /// Local state synced from providers, keyed (provider, connection, kind,
 /// id), plus reconcile cursors.
 #[async_trait]
@@ -115,8 +147,23 @@ pub trait StateStore: Send + Sync {
         id: &str,
     ) -> Result<Option<StateRecord>, StoreError>;
 
+    /// One page of a kind's records on one connection, ordered by id.
+    async fn page(&self, query: &StateQuery) -> Result<Vec<StateRecord>, StoreError>;
+
     /// Every record of a kind on one connection, ordered by id.
-    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError>;
+    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
+        let mut query = StateQuery::new(provider, connection, kind, 1000);
+        let mut records = Vec::new();
+        loop {
+            let page = self.page(&query).await?;
+            let full = page.len() == query.limit;
+            query.after_id = page.last().map(|r| r.id.clone());
+            records.extend(page);
+            if !full {
+                return Ok(records);
+            }
+        }
+    }
 
     /// A reconcile cursor. Cursor names carry their connection
     /// (`reconcile/{provider}/{connection}/{kind}`).

@@ -22,7 +22,9 @@ use tracing::{error, info};
 
 /// The schema version this build writes (`PRAGMA user_version`). 0 is the
 /// release before connection-scoped keys; [`migrate`] upgrades it in place.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Version 2 adds the application API's tables (API keys), which an older
+/// file simply gains.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Tables and indexes of [`SCHEMA_VERSION`], created when absent.
 const SCHEMA: &str = "
@@ -94,6 +96,15 @@ CREATE TABLE IF NOT EXISTS queue (
     dead_reason     TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (dead_at_ms, visible_at_ms, id);
+-- Keys of the application API, by the SHA-256 of the key (never the key).
+CREATE TABLE IF NOT EXISTS api_keys (
+    name             TEXT    PRIMARY KEY,
+    prefix           TEXT    NOT NULL,
+    hash             TEXT    NOT NULL UNIQUE,
+    scopes           TEXT    NOT NULL,
+    created_at_ms    INTEGER NOT NULL,
+    last_used_at_ms  INTEGER
+);
 ";
 
 /// Version 0 → 1: the event key and the state key gain the connection, and
@@ -140,6 +151,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(backend)?;
     match version {
         SCHEMA_VERSION => {}
+        // Versions since 1 only add tables, which the schema below creates.
+        1..SCHEMA_VERSION => info!(from = version, to = SCHEMA_VERSION, "database upgraded"),
         0 if has_events => {
             tx.execute_batch(MIGRATE_0_TO_1).map_err(backend)?;
             tx.execute_batch(SCHEMA).map_err(backend)?;

@@ -192,7 +192,23 @@ fn list(conn: &Connection, filter: &EventFilter) -> Result<Vec<EventRecord>, Sto
         args.push(Value::Text(id.clone()));
         sql.push_str(&format!(" AND event_id = ?{}", args.len()));
     }
-    sql.push_str(" ORDER BY received_at_ms DESC, seq DESC");
+    if let Some(before) = &filter.before {
+        let n = args.len();
+        args.extend([
+            Value::Integer(before.received_at_ms),
+            Value::Text(before.key.provider.clone()),
+            Value::Text(before.key.connection.clone()),
+            Value::Text(before.key.event_id.clone()),
+        ]);
+        sql.push_str(&format!(
+            " AND (received_at_ms, provider, connection, event_id) < (?{}, ?{}, ?{}, ?{})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4
+        ));
+    }
+    sql.push_str(" ORDER BY received_at_ms DESC, provider DESC, connection DESC, event_id DESC");
     if let Some(limit) = filter.limit {
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
         sql.push_str(&format!(" LIMIT ?{}", args.len()));

@@ -7,6 +7,7 @@
 //! [`db`]), so many concurrent requests share each `fsync` while each still
 //! waits for its own write to be durable.
 
+mod api_keys;
 pub mod db;
 mod event_log;
 mod intake;

@@ -2,7 +2,7 @@
 //! connection, kind, id) and `cursors`.
 
 use async_trait::async_trait;
-use portage_core::ports::{StateStore, UpsertOutcome};
+use portage_core::ports::{StateQuery, StateStore, UpsertOutcome};
 use portage_core::{StateChange, StateRecord, StoreError, Version};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -93,15 +93,29 @@ impl StateStore for Database {
         .await
     }
 
-    async fn list(&self, provider: &str, connection: &str, kind: &str) -> Result<Vec<StateRecord>, StoreError> {
-        let key = [provider, connection, kind].map(str::to_owned);
+    async fn page(&self, query: &StateQuery) -> Result<Vec<StateRecord>, StoreError> {
+        let query = query.clone();
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND connection = ?2 AND kind = ?3 ORDER BY id"
+                    "SELECT {COLUMNS} FROM state WHERE provider = ?1 AND connection = ?2 AND kind = ?3 \
+                     AND (?4 IS NULL OR id > ?4) AND (?5 IS NULL OR updated_at_ms >= ?5) ORDER BY id LIMIT ?6"
                 ))
                 .map_err(backend)?;
-            let rows = stmt.query_map(params![key[0], key[1], key[2]], record_from_row).map_err(backend)?;
+            let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(
+                    params![
+                        query.provider,
+                        query.connection,
+                        query.kind,
+                        query.after_id,
+                        query.updated_since_ms,
+                        limit
+                    ],
+                    record_from_row,
+                )
+                .map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
         .await

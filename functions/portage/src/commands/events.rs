@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use clap::{Args, Subcommand};
+use portage_api::views::{event_detail, event_summary};
 use portage_core::ports::EventLog;
-use portage_core::{EventFilter, EventKey, EventRecord, EventStatus};
-use serde_json::json;
+use portage_core::{EventFilter, EventKey, EventStatus};
 
 use crate::app::App;
 use crate::cli::{Format, Global};
@@ -64,22 +63,6 @@ pub(crate) async fn run(global: &Global, command: EventsCommand) -> anyhow::Resu
     }
 }
 
-fn summary(record: &EventRecord) -> serde_json::Value {
-    json!({
-        "provider": record.provider,
-        "connection": record.connection,
-        "event_id": record.event.event_id,
-        "type": record.event.event_type,
-        "status": record.status,
-        "received_at": rfc3339_ms(record.received_at_ms),
-        "occurred_at": record.event.occurred_at,
-        "object_kind": record.event.object_kind,
-        "object_id": record.event.object_id,
-        "attempts": record.attempts,
-        "detail": record.detail,
-    })
-}
-
 async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
     let status = args.status.as_deref().map(str::parse::<EventStatus>).transpose().map_err(anyhow::Error::msg)?;
     let filter = EventFilter {
@@ -87,11 +70,12 @@ async fn list(app: &App, args: EventsListArgs) -> anyhow::Result<ExitCode> {
         connection: Some(args.connection),
         status,
         event_id: None,
+        before: None,
         limit: args.limit,
     };
     let records = app.db.list(&filter).await?;
     match args.format {
-        Format::Json => print_json(&records.iter().map(summary).collect::<Vec<_>>())?,
+        Format::Json => print_json(&records.iter().map(event_summary).collect::<Vec<_>>())?,
         Format::Table => {
             let rows: Vec<Vec<String>> = records
                 .iter()
@@ -140,15 +124,6 @@ pub(crate) async fn find(
 async fn show(app: &App, args: EventShowArgs) -> anyhow::Result<ExitCode> {
     let key = find(app, &args.event_id, args.provider, &args.connection).await?;
     let record = app.db.get(&key).await?.context("the event vanished")?;
-    let mut value = summary(&record);
-    value["livemode"] = json!(record.event.livemode);
-    value["account"] = json!(record.event.account);
-    value["headers"] = json!(record.headers);
-    value["finished_at"] = json!(record.finished_at_ms.map(rfc3339_ms));
-    match std::str::from_utf8(&record.raw) {
-        Ok(text) => value["body"] = json!(text),
-        Err(_) => value["body_b64"] = json!(base64::engine::general_purpose::STANDARD.encode(&record.raw)),
-    }
-    print_json(&value)?;
+    print_json(&event_detail(&record))?;
     Ok(ExitCode::SUCCESS)
 }

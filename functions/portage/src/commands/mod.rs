@@ -1,6 +1,7 @@
 //! One module per `portage` subcommand: its arguments (every one documented,
 //! as `--help` shows them) and what it does.
 
+pub(crate) mod apikey;
 pub(crate) mod aws;
 pub(crate) mod dlq;
 pub(crate) mod events;
@@ -22,6 +23,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
     match cli.command {
         Command::Serve(args) => serve::run(global, args).await,
+        Command::Apikey(command) => apikey::run(global, command).await,
         Command::Webhook(command) => webhook::run(global, command).await,
         Command::Notifications(command) => notifications::run(global, command).await,
         Command::Events(command) => events::run(global, command).await,

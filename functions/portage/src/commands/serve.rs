@@ -59,6 +59,15 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         );
     }
     let app = Arc::new(App::with_settings(registry, settings)?);
+    if let Some(key) = ensure_dev_api_key(&app, global).await? {
+        // Printed on purpose, once, as the development signing secret is:
+        // the operator needs it to call /v1. Only its hash is stored.
+        println!(
+            "no API key yet; created the admin key 'dev' (saved in {}): {}",
+            global.data.join(DEV_API_KEY_FILE).display(),
+            key.expose()
+        );
+    }
     let work = Arc::new(Notify::new());
     let state = Arc::new(ServerState { ingestor: app.webhook_ingestor()?, app: app.clone(), work: work.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -72,12 +81,14 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
         .collect();
 
+    let api = portage_api::router(Arc::new(app.api_context()?));
     let router = Router::new()
         .route("/health", get(health))
         // GET too: eBay's endpoint challenge arrives as a GET.
         .route("/webhooks/{provider}", post(webhook_default).get(webhook_default))
         .route("/webhooks/{provider}/{connection}", post(webhook).get(webhook))
-        .with_state(state);
+        .with_state(state)
+        .merge(api);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let bound = listener.local_addr()?;
     println!("portage listening on http://{bound} (data: {})", global.data.display());
@@ -94,6 +105,21 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     app.db.close();
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where `serve` saves the admin key it makes when there is none.
+const DEV_API_KEY_FILE: &str = "dev-api-key";
+
+/// With no API key at all, makes an `admin` key named `dev`, saves it in the
+/// data directory (owner-only) and returns it; otherwise does nothing.
+async fn ensure_dev_api_key(app: &App, global: &Global) -> anyhow::Result<Option<portage_core::Secret>> {
+    use portage_core::api_keys::{ApiKeys, Scope};
+    if !app.db.list().await?.is_empty() {
+        return Ok(None);
+    }
+    let key = super::apikey::create(app.db.as_ref(), "dev", &[Scope::Admin], app.clock.now_ms()).await?;
+    config::write_private(&global.data.join(DEV_API_KEY_FILE), &format!("{}\n", key.expose()))?;
+    Ok(Some(key))
 }
 
 async fn shutdown_signal() {

@@ -76,3 +76,18 @@ async fn connections_never_meet() {
     let db = portage_embedded::open(dir.path()).unwrap();
     conformance::tenancy(db.as_ref(), db.as_ref(), "conformance").await;
 }
+
+#[tokio::test]
+async fn api_keys_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::api_keys(db.as_ref()).await;
+}
+
+#[tokio::test]
+async fn pages_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::state_pages(db.as_ref(), "conformance").await;
+    conformance::event_pages(db.as_ref(), "conformance").await;
+}

@@ -5,6 +5,10 @@
 // Test support: like a test, it fails by panicking.
 #![allow(clippy::unwrap_used)]
 
+mod api;
+
+pub use api::{api_keys, event_pages, state_pages};
+
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -1,0 +1,69 @@
+//! Every way an API call can fail, and the one place each becomes an HTTP
+//! answer: a status, a JSON body with a stable `error` code, and a log line
+//! with the same code (never a key, a secret or a body).
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use portage_core::StoreError;
+use portage_core::api_keys::Scope;
+use serde_json::{Value, json};
+use tracing::warn;
+
+/// Why an API call was refused or could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No key, or a key this deployment does not know.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The key lacks the scope the route needs.
+    #[error("forbidden: needs {0}")]
+    Forbidden(Scope),
+    /// No such route, or no such record.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// A query parameter or body field is not acceptable.
+    #[error("invalid {parameter}: {message}")]
+    InvalidParameter {
+        /// The parameter's name.
+        parameter: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The store could not be reached; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ApiError {
+    /// An unacceptable parameter.
+    pub fn invalid(parameter: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidParameter { parameter, message: message.into() }
+    }
+
+    fn status_and_body(&self) -> (StatusCode, Value) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" })),
+            Self::Forbidden(scope) => (StatusCode::FORBIDDEN, json!({ "error": "forbidden", "scope": scope })),
+            Self::NotFound(code) => (StatusCode::NOT_FOUND, json!({ "error": code })),
+            Self::InvalidParameter { parameter, message } => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": "invalid_parameter", "parameter": parameter, "message": message }),
+            ),
+            Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "store_unavailable" })),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.status_and_body();
+        let code = body["error"].as_str().unwrap_or_default();
+        match &self {
+            // The store's own message names tables and codes, never contents.
+            Self::Store(error) => warn!(code, %error, "api call failed"),
+            _ => warn!(code, status = status.as_u16(), "api call refused"),
+        }
+        (status, Json(body)).into_response()
+    }
+}

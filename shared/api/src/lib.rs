@@ -1,0 +1,91 @@
+//! Portage's application API: what an app calls, under `/v1`, with an API
+//! key. One axum router, hosted by `portage serve` and, on AWS, by the api
+//! Lambda through `lambda_http`.
+//!
+//! Every `/v1` request is authenticated first ([`auth`]), then each route
+//! checks the one scope it needs; every failure is an [`ApiError`], turned
+//! into HTTP in one place.
+//!
+//! | route | scope |
+//! |---|---|
+//! | `GET /v1/state/{provider}/{kind}`, `GET /v1/state/{provider}/{kind}/{id}` | `state:read` |
+//! | `GET /v1/events`, `GET /v1/events/{provider}/{event_id}`, `GET /v1/dlq` | `events:read` |
+//! | `POST /v1/events/{provider}/{event_id}/replay`, `POST /v1/dlq/redrive` | `events:write` |
+
+pub mod auth;
+mod dlq;
+pub mod error;
+mod events;
+pub mod keys;
+mod paging;
+mod query;
+mod state;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::routing::{MethodRouter, get, post};
+use portage_core::api_keys::{ApiKeys, Scope};
+use portage_core::ports::{Clock, EventLog, Queue, StateStore};
+use portage_core::provider::Registry;
+use portage_core::sync::Worker;
+
+pub use error::ApiError;
+
+/// The largest request body the API reads.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the routes work with: the deployment's ports, built once.
+pub struct ApiContext {
+    /// The API keys requests are checked against.
+    pub keys: Arc<dyn ApiKeys>,
+    /// The event log.
+    pub events: Arc<dyn EventLog>,
+    /// The state store.
+    pub state: Arc<dyn StateStore>,
+    /// The queue of tasks (dead letters, redrive).
+    pub queue: Arc<dyn Queue>,
+    /// The sync flow, for replays.
+    pub worker: Arc<Worker>,
+    /// The providers this deployment knows.
+    pub registry: Registry,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ApiContext {
+    /// 404 `unknown_provider` unless the registry has `provider`.
+    fn known_provider(&self, provider: &str) -> Result<(), ApiError> {
+        self.registry.get(provider).map(|_| ()).ok_or(ApiError::NotFound("unknown_provider"))
+    }
+}
+
+/// `method` for callers whose key grants `scope`.
+fn scoped(scope: Scope, method: MethodRouter<Arc<ApiContext>>) -> MethodRouter<Arc<ApiContext>> {
+    method.route_layer(middleware::from_fn(move |request: Request, next: Next| auth::require(scope, request, next)))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("not_found")
+}
+
+/// The `/v1` routes over `ctx`, every one (and every unknown path under
+/// `/v1`) behind an API key.
+pub fn router(ctx: Arc<ApiContext>) -> Router {
+    let v1 = Router::new()
+        .route("/state/{provider}/{kind}", scoped(Scope::StateRead, get(state::list)))
+        .route("/state/{provider}/{kind}/{id}", scoped(Scope::StateRead, get(state::get)))
+        .route("/events", scoped(Scope::EventsRead, get(events::list)))
+        .route("/events/{provider}/{event_id}", scoped(Scope::EventsRead, get(events::get)))
+        .route("/events/{provider}/{event_id}/replay", scoped(Scope::EventsWrite, post(events::replay)))
+        .route("/dlq", scoped(Scope::EventsRead, get(dlq::list)))
+        .route("/dlq/redrive", scoped(Scope::EventsWrite, post(dlq::redrive)))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(ctx.clone(), auth::authenticate))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(ctx);
+    Router::new().nest("/v1", v1)
+}

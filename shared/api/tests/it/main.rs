@@ -1,0 +1,7 @@
+//! The application API's integration tests, over the embedded store.
+
+// Tests fail by panicking: unwrapping is how they say so.
+#![allow(clippy::unwrap_used)]
+
+mod routes;
+mod support;

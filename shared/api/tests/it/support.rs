@@ -1,0 +1,79 @@
+//! A `/v1` router over a fresh embedded store, and requests to it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use portage_api::ApiContext;
+use portage_core::api_keys::{ApiKeys, Scope};
+use portage_core::ports::SystemClock;
+use portage_core::provider::SyncHandlers;
+use portage_core::sync::{SyncConfig, Worker};
+use portage_embedded::{Database, SqliteQueue};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A router with its store, kept alive beside it.
+pub(crate) struct Api {
+    pub(crate) router: Router,
+    pub(crate) db: Arc<Database>,
+    _dir: tempfile::TempDir,
+}
+
+impl Api {
+    pub(crate) fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = portage_embedded::open(dir.path()).unwrap();
+        let clock = Arc::new(SystemClock);
+        let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), 4));
+        let worker = Worker::new(SyncHandlers::new(), db.clone(), db.clone(), clock.clone(), SyncConfig::default());
+        let ctx = ApiContext {
+            keys: db.clone(),
+            events: db.clone(),
+            state: db.clone(),
+            queue,
+            worker: Arc::new(worker),
+            registry: portage_providers::registry(),
+            clock,
+        };
+        Self { router: portage_api::router(Arc::new(ctx)), db, _dir: dir }
+    }
+
+    /// A new key with these scopes.
+    pub(crate) async fn key(&self, name: &str, scopes: &[Scope]) -> String {
+        let (key, record) = portage_api::keys::issue(name, scopes, 1);
+        assert!(self.db.create(&record).await.unwrap());
+        key.expose().to_owned()
+    }
+
+    /// Sends a request; answers the status and the JSON body (Null when empty).
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let body = match body {
+            Some(value) => {
+                request = request.header("content-type", "application/json");
+                Body::from(value.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        (status, value)
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+}
