@@ -20,6 +20,7 @@ mod lambda_e2e;
 mod lambda_sources;
 mod serve_http;
 mod signature_vectors;
+mod stripe_commands;
 mod stripe_reconcile;
 mod stripe_sync;
 mod tenancy;

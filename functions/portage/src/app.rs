@@ -3,13 +3,16 @@
 
 use std::sync::{Arc, OnceLock};
 
+use portage_api::actions::ActionCatalog;
 use portage_client::{ClientPool, HttpSigningKeys};
+use portage_core::command_runner::{CommandRunner, RunnerConfig};
 use portage_core::ingest::Ingestor;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::Worker;
 use portage_embedded::{Database, MapSecrets, SqliteQueue};
+use tokio::sync::Notify;
 
 use crate::cli::Global;
 use crate::config::{self, Settings, WorkerSettings};
@@ -82,24 +85,40 @@ impl App {
         Ok(self.clients.get_or_init(|| made).clone())
     }
 
-    /// The sync flow over this deployment's ports.
+    /// The worker over this deployment's ports: events through sync,
+    /// commands through their providers' actions.
     pub(crate) fn worker(&self) -> anyhow::Result<Worker> {
+        let clients = self.clients()?;
+        let runner = CommandRunner::new(
+            portage_providers::catalog(),
+            portage_providers::action_executors(&clients, &self.clock),
+            self.db.clone(),
+            self.db.clone(),
+            self.clock.clone(),
+            RunnerConfig::default(),
+        );
         Ok(Worker::new(
-            portage_providers::sync_handlers(&self.clients()?, &self.clock),
+            portage_providers::sync_handlers(&clients, &self.clock),
             self.db.clone(),
             self.db.clone(),
             self.clock.clone(),
             self.settings.sync.clone(),
-        ))
+        )
+        .with_commands(Arc::new(runner)))
     }
 
-    /// The application API's view of this deployment (the `/v1` routes).
-    pub(crate) fn api_context(&self) -> anyhow::Result<portage_api::ApiContext> {
+    /// The application API's view of this deployment (the `/v1` routes);
+    /// `wake` is nudged when a command is queued.
+    pub(crate) fn api_context(&self, wake: Option<Arc<Notify>>) -> anyhow::Result<portage_api::ApiContext> {
         Ok(portage_api::ApiContext {
             keys: self.db.clone(),
             events: self.db.clone(),
             state: self.db.clone(),
             queue: self.queue.clone(),
+            commands: self.db.clone(),
+            actions: Arc::new(ActionCatalog::new(portage_providers::catalog())?),
+            secrets: self.secrets.clone(),
+            wake,
             worker: Arc::new(self.worker()?),
             registry: self.registry.clone(),
             clock: self.clock.clone(),

@@ -34,6 +34,12 @@ pub(crate) enum Command {
     /// Make, list and revoke the API keys apps call `/v1` with.
     #[command(subcommand)]
     Apikey(crate::commands::apikey::ApiKeyCommand),
+    /// Ask a provider for an effect (create a customer, send an email), and follow it.
+    #[command(subcommand)]
+    Commands(crate::commands::command::CommandsCommand),
+    /// List the actions commands can name.
+    #[command(subcommand)]
+    Actions(crate::commands::actions::ActionsCommand),
     /// Verify or send webhook deliveries.
     #[command(subcommand)]
     Webhook(crate::commands::webhook::WebhookCommand),

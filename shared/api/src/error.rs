@@ -30,6 +30,18 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// A command without an idempotency key.
+    #[error("missing idempotency key")]
+    MissingIdempotencyKey,
+    /// The idempotency key was used before for another action or input.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// The command's input does not match its action's schema.
+    #[error("invalid input")]
+    InvalidInput(Vec<crate::actions::InputProblem>),
+    /// The connection lacks the credentials the action needs.
+    #[error("connection not ready: needs {0}")]
+    ConnectionNotReady(&'static str),
     /// The store could not be reached; the caller may retry.
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
@@ -41,6 +53,11 @@ impl ApiError {
         Self::InvalidParameter { parameter, message: message.into() }
     }
 
+    /// The answer's body as one line, for a command-line tool to print.
+    pub fn describe(&self) -> String {
+        self.status_and_body().1.to_string()
+    }
+
     fn status_and_body(&self) -> (StatusCode, Value) {
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, json!({ "error": "unauthorized" })),
@@ -49,6 +66,15 @@ impl ApiError {
             Self::InvalidParameter { parameter, message } => (
                 StatusCode::BAD_REQUEST,
                 json!({ "error": "invalid_parameter", "parameter": parameter, "message": message }),
+            ),
+            Self::MissingIdempotencyKey => (StatusCode::BAD_REQUEST, json!({ "error": "missing_idempotency_key" })),
+            Self::IdempotencyKeyReused => (StatusCode::CONFLICT, json!({ "error": "idempotency_key_reused" })),
+            Self::InvalidInput(details) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": "invalid_input", "details": details }))
+            }
+            Self::ConnectionNotReady(secret) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": "connection_not_ready", "message": format!("the connection has no {secret} secret") }),
             ),
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "store_unavailable" })),
         }

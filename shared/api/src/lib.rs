@@ -8,11 +8,15 @@
 //!
 //! | route | scope |
 //! |---|---|
+//! | `POST /v1/commands` | `commands:write` |
+//! | `GET /v1/commands`, `GET /v1/commands/{id}`, `GET /v1/actions` | `commands:read` |
 //! | `GET /v1/state/{provider}/{kind}`, `GET /v1/state/{provider}/{kind}/{id}` | `state:read` |
 //! | `GET /v1/events`, `GET /v1/events/{provider}/{event_id}`, `GET /v1/dlq` | `events:read` |
 //! | `POST /v1/events/{provider}/{event_id}/replay`, `POST /v1/dlq/redrive` | `events:write` |
 
+pub mod actions;
 pub mod auth;
+pub mod commands;
 mod dlq;
 pub mod error;
 mod events;
@@ -29,7 +33,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::routing::{MethodRouter, get, post};
 use portage_core::api_keys::{ApiKeys, Scope};
-use portage_core::ports::{Clock, EventLog, Queue, StateStore};
+use portage_core::commands::CommandStore;
+use portage_core::ports::{Clock, EventLog, Queue, Secrets, StateStore};
 use portage_core::provider::Registry;
 use portage_core::sync::Worker;
 
@@ -46,8 +51,16 @@ pub struct ApiContext {
     pub events: Arc<dyn EventLog>,
     /// The state store.
     pub state: Arc<dyn StateStore>,
-    /// The queue of tasks (dead letters, redrive).
+    /// The queue of tasks: commands go on it; dead letters, redrive.
     pub queue: Arc<dyn Queue>,
+    /// The command store.
+    pub commands: Arc<dyn CommandStore>,
+    /// The actions commands may name.
+    pub actions: Arc<actions::ActionCatalog>,
+    /// Connections' secrets: whether one has what an action needs.
+    pub secrets: Arc<dyn Secrets>,
+    /// Nudged when a task is queued, so a local worker takes it at once.
+    pub wake: Option<Arc<tokio::sync::Notify>>,
     /// The sync flow, for replays.
     pub worker: Arc<Worker>,
     /// The providers this deployment knows.
@@ -76,6 +89,13 @@ async fn not_found() -> ApiError {
 /// `/v1`) behind an API key.
 pub fn router(ctx: Arc<ApiContext>) -> Router {
     let v1 = Router::new()
+        .route(
+            "/commands",
+            scoped(Scope::CommandsWrite, post(commands::submit))
+                .merge(scoped(Scope::CommandsRead, get(commands::list))),
+        )
+        .route("/commands/{id}", scoped(Scope::CommandsRead, get(commands::get)))
+        .route("/actions", scoped(Scope::CommandsRead, get(commands::actions)))
         .route("/state/{provider}/{kind}", scoped(Scope::StateRead, get(state::list)))
         .route("/state/{provider}/{kind}/{id}", scoped(Scope::StateRead, get(state::get)))
         .route("/events", scoped(Scope::EventsRead, get(events::list)))

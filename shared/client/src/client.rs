@@ -216,7 +216,7 @@ impl ApiClient {
                 }
                 Err(error) => error,
             };
-            let unwell = matches!(error, ProviderError::Transient(_));
+            let unwell = matches!(error, ProviderError::Transient(_) | ProviderError::Interrupted(_));
             let was_open = self.breaker.state() == BreakerState::Open;
             self.breaker.record(permit, unwell);
             if !was_open && self.breaker.state() == BreakerState::Open {
@@ -333,12 +333,15 @@ fn invalid_credentials(provider: &'static str) -> ProviderError {
 /// A request that got no response: a timeout, a refused or dropped
 /// connection. The message leaves out the URL, whose query may be personal.
 fn transport_error(provider: &'static str, error: &reqwest::Error) -> ProviderError {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    ProviderError::Transient(ErrorDetail { provider, message: kind.to_owned(), ..Default::default() })
+    // A connection never made means nothing was sent; anything else (a
+    // timeout, a connection dropped mid-exchange) may follow the request.
+    if error.is_connect() {
+        return ProviderError::Transient(ErrorDetail {
+            provider,
+            message: "could not connect".to_owned(),
+            ..Default::default()
+        });
+    }
+    let kind = if error.is_timeout() { "timed out" } else { "connection failed" };
+    ProviderError::Interrupted(ErrorDetail { provider, message: kind.to_owned(), ..Default::default() })
 }

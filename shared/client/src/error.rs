@@ -83,9 +83,14 @@ pub enum ProviderError {
         /// The fields it named.
         fields: Vec<FieldError>,
     },
-    /// May succeed later: 5xx, 408, 425, timeouts, dropped connections.
+    /// May succeed later: 5xx, 408, 425, a connection that could not be made.
     #[error("transient failure at {0}")]
     Transient(ErrorDetail),
+    /// The request went out and no answer came back (a timeout, a dropped
+    /// connection): it may have been processed. Retried only when the
+    /// request is idempotent or carries an idempotency key.
+    #[error("no answer from {0}")]
+    Interrupted(ErrorDetail),
     /// Will not succeed as it is.
     #[error("permanent failure at {0}")]
     Permanent(ErrorDetail),
@@ -113,7 +118,7 @@ fn fields_suffix(fields: &[FieldError]) -> String {
 impl ProviderError {
     /// Whether trying again, later, may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Transient(_) | Self::CircuitOpen { .. })
+        matches!(self, Self::RateLimited { .. } | Self::Transient(_) | Self::Interrupted(_) | Self::CircuitOpen { .. })
     }
 
     /// The provider's detail, where there is one.
@@ -125,6 +130,7 @@ impl ProviderError {
             | Self::NotFound(d)
             | Self::Conflict(d)
             | Self::Transient(d)
+            | Self::Interrupted(d)
             | Self::Permanent(d) => Some(d),
             Self::CircuitOpen { .. } => None,
         }

@@ -47,7 +47,11 @@ impl RetryPolicy {
     /// connections), and for a request that is not idempotent only when it
     /// carries an idempotency key.
     pub fn retries(&self, error: &ProviderError, idempotent: bool) -> bool {
-        idempotent && matches!(error, ProviderError::RateLimited { .. } | ProviderError::Transient(_))
+        idempotent
+            && matches!(
+                error,
+                ProviderError::RateLimited { .. } | ProviderError::Transient(_) | ProviderError::Interrupted(_)
+            )
     }
 }
 

@@ -6,7 +6,10 @@
 //! (lease, apply, finish) and [`reconcile`] (list changes since a cursor,
 //! repair drift). Nothing here knows about AWS, SQLite or HTTP servers.
 
+pub mod actions;
 pub mod api_keys;
+pub mod command_runner;
+pub mod commands;
 pub mod domain;
 pub mod error;
 pub mod ingest;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::command_runner::CommandRunner;
 use crate::domain::{Delivery, EventKey, Task};
 use crate::error::SyncError;
 use crate::ports::{Clock, EventLog, Finish, LeaseOutcome, Queue, StateStore, UpsertOutcome};
@@ -82,23 +83,6 @@ pub struct ProcessReport {
     pub settlement: Settlement,
 }
 
-impl ProcessReport {
-    /// The report for a task this worker has no handler for (a command or a
-    /// notification, before their handlers are wired in): parked in the
-    /// dead-letter queue, where it can be inspected and redriven, never lost.
-    pub fn unhandled(task: &Task) -> Self {
-        Self {
-            provider: String::new(),
-            connection: String::new(),
-            event_id: String::new(),
-            applied: 0,
-            stale: 0,
-            detail: format!("no handler for {} tasks in this build", task.kind()),
-            settlement: Settlement::DeadLetter { reason: "unhandled_task".into() },
-        }
-    }
-}
-
 /// Runs the sync flow over the ports it is given.
 pub struct Worker {
     handlers: SyncHandlers,
@@ -106,6 +90,7 @@ pub struct Worker {
     state: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
     config: SyncConfig,
+    commands: Option<Arc<CommandRunner>>,
 }
 
 impl Worker {
@@ -117,26 +102,42 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: SyncConfig,
     ) -> Self {
-        Self { handlers, events, state, clock, config }
+        Self { handlers, events, state, clock, config, commands: None }
+    }
+
+    /// Also runs command tasks, with `runner`.
+    pub fn with_commands(mut self, runner: Arc<CommandRunner>) -> Self {
+        self.commands = Some(runner);
+        self
     }
 
     /// Processes one queue message and settles it on `queue`.
-    pub async fn handle_delivery(&self, queue: &dyn Queue, delivery: &Delivery) -> ProcessReport {
-        let report = match delivery.task.event_key() {
-            Some(key) => self.process(&key, delivery.receive_count, false).await,
-            None => ProcessReport::unhandled(&delivery.task),
+    pub async fn handle_delivery(&self, queue: &dyn Queue, delivery: &Delivery) -> Settlement {
+        let settlement = match (&delivery.task, &self.commands) {
+            (Task::Event { provider, connection, event_id }, _) => {
+                let key = EventKey::new(provider, connection, event_id);
+                self.process(&key, delivery.receive_count, false).await.settlement
+            }
+            (Task::Command { id }, Some(runner)) => runner.run(id).await.settlement,
+            // No handler in this build (notifications, before their handler is
+            // wired in): parked in the dead-letter queue, where it can be
+            // inspected and redriven, never lost.
+            (task, _) => {
+                warn!(task = task.kind(), "no handler for this task in this build");
+                Settlement::DeadLetter { reason: "unhandled_task".into() }
+            }
         };
-        let settled = match &report.settlement {
+        let settled = match &settlement {
             Settlement::Ack => queue.ack(&delivery.receipt).await,
             Settlement::Retry { delay } => queue.retry_later(&delivery.receipt, *delay).await,
             Settlement::DeadLetter { reason } => queue.dead_letter(&delivery.receipt, reason).await,
         };
         if let Err(error) = settled {
-            // The message becomes visible again after its timeout; the event's
+            // The message becomes visible again after its timeout; the task's
             // status makes the next attempt a no-op if this one finished.
             warn!(task = delivery.task.kind(), %error, "could not settle queue message");
         }
-        report
+        settlement
     }
 
     /// Processes one event. `attempt` (1-based) sets the retry delay; `force`

@@ -22,7 +22,7 @@ use tracing::{error, info};
 
 /// The schema version this build writes (`PRAGMA user_version`). 0 is the
 /// release before connection-scoped keys; [`migrate`] upgrades it in place.
-/// Version 2 adds the application API's tables (API keys), which an older
+/// Version 2 adds the application API's tables (API keys, commands), which an older
 /// file simply gains.
 pub const SCHEMA_VERSION: i64 = 2;
 
@@ -105,6 +105,28 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at_ms    INTEGER NOT NULL,
     last_used_at_ms  INTEGER
 );
+-- Commands, recorded before any effect: one per (provider, connection,
+-- idempotency key).
+CREATE TABLE IF NOT EXISTS commands (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
+    provider         TEXT    NOT NULL,
+    connection       TEXT    NOT NULL,
+    action           TEXT    NOT NULL,
+    idempotency_key  TEXT    NOT NULL,
+    fingerprint      TEXT    NOT NULL,
+    resource         TEXT,
+    status           TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    input            TEXT    NOT NULL,
+    result           TEXT,
+    error            TEXT,
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL,
+    lease_until_ms   INTEGER,
+    UNIQUE (provider, connection, idempotency_key)
+);
+CREATE INDEX IF NOT EXISTS commands_newest ON commands (created_at_ms, id);
 ";
 
 /// Version 0 → 1: the event key and the state key gain the connection, and

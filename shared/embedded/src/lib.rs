@@ -8,6 +8,7 @@
 //! waits for its own write to be durable.
 
 mod api_keys;
+mod commands;
 pub mod db;
 mod event_log;
 mod intake;

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use portage_client::{ApiClient, ClientPool, CredentialSource, Policy};
+use portage_core::actions::{Action, ActionExecutor};
 use portage_core::ports::Clock;
 use portage_core::provider::SyncHandler;
 use portage_core::reconcile::ChangeSource;
@@ -40,6 +41,19 @@ pub struct SyncPiece {
     pub handler: MakeSyncHandler,
 }
 
+/// Builds a provider's action executor over the process's API clients.
+pub type MakeActionExecutor = fn(Arc<ClientPool>, Arc<dyn Clock>) -> Arc<dyn ActionExecutor>;
+
+/// The commands piece: the actions the provider offers, and their executor
+/// built over the process's API clients.
+#[derive(Clone, Copy)]
+pub struct CommandsPiece {
+    /// The actions, as the catalogue lists them.
+    pub actions: &'static [Action],
+    /// The executor.
+    pub executor: MakeActionExecutor,
+}
+
 /// The reconcile piece: the kinds listed, and how a connection's listing is
 /// made from its long-lived client.
 #[derive(Clone, Copy)]
@@ -66,7 +80,7 @@ pub struct Capabilities {
     /// Its reconcile listing, if it has one.
     pub reconcile: Option<Listing>,
     /// The actions an application may ask of it.
-    pub commands: &'static [&'static str],
+    pub commands: Option<CommandsPiece>,
     /// How its accounts are linked, once Portage links them itself.
     pub connect: Option<Connect>,
     /// It has an API policy (`api.rs`) for the shared client.
@@ -94,7 +108,7 @@ impl Capabilities {
     /// A provider that only listens: its notifications are verified,
     /// recorded and kept, nothing more yet.
     pub const fn listening(provider: &'static str, api: bool) -> Self {
-        Self { provider, webhooks: true, sync: None, reconcile: None, commands: &[], connect: None, api }
+        Self { provider, webhooks: true, sync: None, reconcile: None, commands: None, connect: None, api }
     }
 
     /// The matrix row.
@@ -104,7 +118,7 @@ impl Capabilities {
             webhooks: self.webhooks,
             sync: self.sync.map(|s| s.kinds.to_vec()).unwrap_or_default(),
             reconcile: self.reconcile.map(|l| l.kinds.to_vec()).unwrap_or_default(),
-            commands: self.commands.to_vec(),
+            commands: self.commands.map(|c| c.actions.iter().map(|a| a.name).collect()).unwrap_or_default(),
             connect: self.connect,
         }
     }

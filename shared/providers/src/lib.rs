@@ -2,6 +2,7 @@
 //! shape (webhook verification, event normalisation, sync handlers) and is
 //! listed once in [`registry`]: adding a provider touches nothing else here.
 
+mod actions;
 pub mod amazon;
 pub mod capabilities;
 pub mod ebay;
@@ -79,5 +80,23 @@ pub fn sync_handlers(
     capabilities().iter().fold(portage_core::provider::SyncHandlers::new(), |handlers, c| match c.sync {
         Some(piece) => handlers.with(c.provider, (piece.handler)(clients.clone(), clock.clone())),
         None => handlers,
+    })
+}
+
+/// Every action every provider offers.
+pub fn catalog() -> portage_core::actions::Catalog {
+    let actions = capabilities().into_iter().filter_map(|c| c.commands).flat_map(|piece| piece.actions.iter().copied());
+    portage_core::actions::Catalog::new(actions.collect())
+}
+
+/// The action executors of every provider that has actions, over the
+/// process's API clients.
+pub fn action_executors(
+    clients: &Arc<portage_client::ClientPool>,
+    clock: &Arc<dyn portage_core::ports::Clock>,
+) -> portage_core::actions::ActionExecutors {
+    capabilities().iter().fold(portage_core::actions::ActionExecutors::new(), |executors, c| match c.commands {
+        Some(piece) => executors.with(c.provider, (piece.executor)(clients.clone(), clock.clone())),
+        None => executors,
     })
 }

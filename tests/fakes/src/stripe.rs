@@ -5,7 +5,9 @@
 //! (`resource_missing`), a per-second request limit (a token bucket, as
 //! Stripe's own limiter is: `per_second` tokens, refilled at that rate)
 //! answered with Stripe's 429 body, and `Request-Id` on every answer. Customers are updated by
-//! `POST /v1/customers/{id}`; every create and update is also an event on
+//! `POST /v1/customers/{id}`; refunds of payment intents a test put in are
+//! made by `POST /v1/refunds` (see `stripe/writes.rs` for writes and their
+//! idempotency); every create and update is also an event on
 //! `GET /v1/events` (`created[gte]`, `type` with a `*` wildcard, `types[]`,
 //! newest first, the same paging). Subscriptions put in by a test are
 //! served by id; subscriptions, invoices and payment intents list empty.
@@ -22,7 +24,9 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::faults::{Switches, answer};
+use crate::faults::{Fault, Switches, answer};
+
+mod writes;
 
 /// The fake's state.
 pub struct Stripe {
@@ -34,6 +38,8 @@ pub struct Stripe {
     events: Mutex<Vec<Value>>,
     subscriptions: Mutex<HashMap<String, Value>>,
     idempotency: Mutex<HashMap<String, (String, Value)>>,
+    payment_intents: Mutex<HashMap<String, Value>>,
+    refunds: Mutex<Vec<Value>>,
     limit: Mutex<(Instant, f64)>,
     per_second: u32,
     ids: AtomicU64,
@@ -49,6 +55,8 @@ impl Stripe {
             events: Mutex::new(Vec::new()),
             subscriptions: Mutex::new(HashMap::new()),
             idempotency: Mutex::new(HashMap::new()),
+            payment_intents: Mutex::new(HashMap::new()),
+            refunds: Mutex::new(Vec::new()),
             limit: Mutex::new((Instant::now(), f64::from(per_second))),
             per_second,
             ids: AtomicU64::new(1),
@@ -62,8 +70,9 @@ impl Stripe {
     /// The router.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .route("/v1/customers", get(list).post(create))
-            .route("/v1/customers/{id}", get(retrieve).post(update))
+            .route("/v1/customers", get(list).post(writes::create_customer))
+            .route("/v1/customers/{id}", get(retrieve).post(writes::update_customer))
+            .route("/v1/refunds", axum::routing::post(writes::create_refund))
             .route("/v1/events", get(list_events))
             .route("/v1/subscriptions", get(list_empty))
             .route("/v1/subscriptions/{id}", get(retrieve_subscription))
@@ -79,10 +88,9 @@ impl Stripe {
 
     fn create(&self, params: &[(String, String)]) -> Value {
         let n = self.ids.fetch_add(1, Ordering::SeqCst);
-        let mut customer = json!({"id": format!("cus_{n:014}"), "object": "customer", "created": 1_795_000_000 + n});
-        for (k, v) in params {
-            customer[k] = json!(v);
-        }
+        let mut customer =
+            json!({"id": format!("cus_{n:014}"), "object": "customer", "created": 1_795_000_000 + n, "metadata": {}});
+        set_params(&mut customer, params);
         self.customers.lock().expect("customers").push(customer.clone());
         self.record_event("customer.created", &customer);
         customer
@@ -94,13 +102,27 @@ impl Stripe {
         let updated = {
             let mut customers = self.customers.lock().expect("customers");
             let customer = customers.iter_mut().find(|c| c["id"] == json!(id))?;
-            for (k, v) in params {
-                customer[k] = json!(v);
-            }
+            set_params(customer, params);
             customer.clone()
         };
         self.record_event("customer.updated", &updated);
         Some(updated)
+    }
+
+    /// Stores a payment intent (`id`, `amount`, `currency`) that refunds may name.
+    pub fn put_payment_intent(&self, payment_intent: Value) {
+        let id = payment_intent["id"].as_str().unwrap_or_default().to_owned();
+        self.payment_intents.lock().expect("payment intents").insert(id, payment_intent);
+    }
+
+    /// Every refund made, oldest first.
+    pub fn refunds(&self) -> Vec<Value> {
+        self.refunds.lock().expect("refunds").clone()
+    }
+
+    /// Every customer, oldest first.
+    pub fn customers(&self) -> Vec<Value> {
+        self.customers.lock().expect("customers").clone()
     }
 
     /// Stores a subscription, served by `GET /v1/subscriptions/{id}`.
@@ -117,6 +139,22 @@ impl Stripe {
         let event = json!({"id": format!("evt_{n:014}"), "object": "event", "type": kind, "created": created,
             "data": {"object": object}});
         self.events.lock().expect("events").push(event);
+    }
+}
+
+/// Form parameters onto an object as Stripe reads them: `metadata[k]=v`
+/// sets one metadata key (an empty value removes it), others set a field.
+fn set_params(object: &mut Value, params: &[(String, String)]) {
+    for (k, v) in params {
+        match k.strip_prefix("metadata[").and_then(|rest| rest.strip_suffix(']')) {
+            Some(name) if v.is_empty() => {
+                if let Some(metadata) = object["metadata"].as_object_mut() {
+                    metadata.remove(name);
+                }
+            }
+            Some(name) => object["metadata"][name] = json!(v),
+            None => object[k] = json!(v),
+        }
     }
 }
 
@@ -139,19 +177,25 @@ fn ok(body: Value) -> Response {
     ([("request-id", request_id())], axum::Json(body)).into_response()
 }
 
-/// Authentication, the per-second limit and injected faults, in Stripe's order.
-async fn gate(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
-    let injected = answer(fake.switches.decide().await, |status| {
+/// An injected fault's answer, in Stripe's error shape.
+fn injected(fault: Fault) -> Option<Response> {
+    answer(fault, |status| {
         if status == StatusCode::TOO_MANY_REQUESTS {
             return error(status, "invalid_request_error", Some("rate_limit"), "Request rate limit exceeded.", None);
         }
         let mut response = error(status, "api_error", None, "An unknown error occurred.", None);
         response.headers_mut().insert("stripe-should-retry", HeaderValue::from_static("true"));
         response
-    });
-    if injected.is_some() {
-        return injected;
-    }
+    })
+}
+
+/// Injected faults, authentication and the per-second limit, in Stripe's order.
+async fn gate(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
+    injected(fake.switches.decide().await).or_else(|| admit(fake, headers))
+}
+
+/// Authentication and the per-second limit.
+fn admit(fake: &Stripe, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(fake.key.as_str()) {
         let shown = bearer.map(|k| format!("{}****", k.chars().take(8).collect::<String>())).unwrap_or_default();
@@ -302,23 +346,6 @@ async fn list_empty(
     }
 }
 
-async fn update(State(fake): State<Arc<Stripe>>, headers: HeaderMap, Path(id): Path<String>, body: String) -> Response {
-    if let Some(refused) = gate(&fake, &headers).await {
-        return refused;
-    }
-    let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-    match fake.update(&id, &params) {
-        Some(customer) => ok(customer),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            Some("resource_missing"),
-            &format!("No such customer: '{id}'"),
-            Some("id"),
-        ),
-    }
-}
-
 async fn retrieve(State(fake): State<Arc<Stripe>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(refused) = gate(&fake, &headers).await {
         return refused;
@@ -334,41 +361,4 @@ async fn retrieve(State(fake): State<Arc<Stripe>>, headers: HeaderMap, Path(id):
             Some("id"),
         ),
     }
-}
-
-async fn create(State(fake): State<Arc<Stripe>>, headers: HeaderMap, body: String) -> Response {
-    if let Some(refused) = gate(&fake, &headers).await {
-        return refused;
-    }
-    let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes()).into_owned().collect();
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let replay = key.as_ref().and_then(|k| fake.idempotency.lock().expect("keys").get(k).cloned());
-    if let Some((seen, response)) = replay {
-        if seen != body {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "idempotency_error",
-                None,
-                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                None,
-            );
-        }
-        let mut replayed = ok(response);
-        replayed.headers_mut().insert("idempotent-replayed", "true".parse().expect("header"));
-        return replayed;
-    }
-    if params.iter().any(|(k, v)| k == "email" && !v.contains('@')) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            Some("email_invalid"),
-            "Invalid email address",
-            Some("email"),
-        );
-    }
-    let customer = fake.create(&params);
-    if let Some(key) = key {
-        fake.idempotency.lock().expect("keys").insert(key, (body, customer.clone()));
-    }
-    ok(customer)
 }

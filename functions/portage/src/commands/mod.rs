@@ -1,8 +1,10 @@
 //! One module per `portage` subcommand: its arguments (every one documented,
 //! as `--help` shows them) and what it does.
 
+pub(crate) mod actions;
 pub(crate) mod apikey;
 pub(crate) mod aws;
+pub(crate) mod command;
 pub(crate) mod dlq;
 pub(crate) mod events;
 pub(crate) mod notifications;
@@ -24,6 +26,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(global, args).await,
         Command::Apikey(command) => apikey::run(global, command).await,
+        Command::Commands(command) => command::run(global, command).await,
+        Command::Actions(command) => actions::run(&command),
         Command::Webhook(command) => webhook::run(global, command).await,
         Command::Notifications(command) => notifications::run(global, command).await,
         Command::Events(command) => events::run(global, command).await,

@@ -3,5 +3,6 @@
 // Tests fail by panicking: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
+mod commands;
 mod routes;
 mod support;

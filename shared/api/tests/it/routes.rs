@@ -11,6 +11,10 @@ use crate::support::Api;
 
 /// Every route with the scope it needs.
 const ROUTES: &[(Method, &str, Scope)] = &[
+    (Method::POST, "/v1/commands", Scope::CommandsWrite),
+    (Method::GET, "/v1/commands", Scope::CommandsRead),
+    (Method::GET, "/v1/commands/cmd_1", Scope::CommandsRead),
+    (Method::GET, "/v1/actions", Scope::CommandsRead),
     (Method::GET, "/v1/state/stripe/customer", Scope::StateRead),
     (Method::GET, "/v1/state/stripe/customer/cus_1", Scope::StateRead),
     (Method::GET, "/v1/events", Scope::EventsRead),

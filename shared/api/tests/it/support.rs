@@ -6,11 +6,13 @@ use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use portage_api::ApiContext;
+use portage_api::actions::ActionCatalog;
+use portage_core::Secret;
 use portage_core::api_keys::{ApiKeys, Scope};
 use portage_core::ports::SystemClock;
 use portage_core::provider::SyncHandlers;
 use portage_core::sync::{SyncConfig, Worker};
-use portage_embedded::{Database, SqliteQueue};
+use portage_embedded::{Database, MapSecrets, SqliteQueue};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -18,6 +20,7 @@ use tower::ServiceExt;
 pub(crate) struct Api {
     pub(crate) router: Router,
     pub(crate) db: Arc<Database>,
+    pub(crate) queue: Arc<SqliteQueue>,
     _dir: tempfile::TempDir,
 }
 
@@ -26,18 +29,27 @@ impl Api {
         let dir = tempfile::tempdir().unwrap();
         let db = portage_embedded::open(dir.path()).unwrap();
         let clock = Arc::new(SystemClock);
+        let mut secrets = MapSecrets::new();
+        secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_api"));
+        secrets.insert("stripe", "shop-b", "api_key", Secret::new("sk_test_b"));
+        let secrets = Arc::new(secrets);
         let queue = Arc::new(SqliteQueue::new(db.clone(), clock.clone(), 4));
+        let queue_handle = queue.clone();
         let worker = Worker::new(SyncHandlers::new(), db.clone(), db.clone(), clock.clone(), SyncConfig::default());
         let ctx = ApiContext {
             keys: db.clone(),
             events: db.clone(),
             state: db.clone(),
             queue,
+            commands: db.clone(),
+            actions: Arc::new(ActionCatalog::new(portage_providers::catalog()).unwrap()),
+            secrets: secrets.clone(),
+            wake: None,
             worker: Arc::new(worker),
             registry: portage_providers::registry(),
             clock,
         };
-        Self { router: portage_api::router(Arc::new(ctx)), db, _dir: dir }
+        Self { router: portage_api::router(Arc::new(ctx)), db, queue: queue_handle, _dir: dir }
     }
 
     /// A new key with these scopes.

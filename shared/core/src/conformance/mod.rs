@@ -6,8 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod commands;
 
 pub use api::{api_keys, event_pages, state_pages};
+pub use commands::command_store;
 
 use std::time::Duration;
 

@@ -91,3 +91,10 @@ async fn pages_conform() {
     conformance::state_pages(db.as_ref(), "conformance").await;
     conformance::event_pages(db.as_ref(), "conformance").await;
 }
+
+#[tokio::test]
+async fn command_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::command_store(db.as_ref()).await;
+}

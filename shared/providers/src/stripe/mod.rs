@@ -1,8 +1,9 @@
-//! Stripe: `Stripe-Signature` verification, event normalisation, and the sync
+//! Stripe: `Stripe-Signature` verification, event normalisation, the sync
 //! handlers for customers, subscriptions, invoices, checkout sessions and
-//! payment intents. See `docs/integrations/stripe.md`.
+//! payment intents, reconcile, and the customer and refund actions. See `docs/integrations/stripe.md`.
 
 pub mod api;
+pub mod commands;
 mod normalise;
 pub mod reconcile;
 pub mod records;
@@ -12,7 +13,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-use crate::capabilities::{Capabilities, SyncPiece};
+use crate::capabilities::{Capabilities, CommandsPiece, SyncPiece};
 
 pub use verify::{SIGNATURE_HEADER, signature_header};
 pub use webhook::Stripe;
@@ -26,7 +27,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         handler: |clients, clock| Arc::new(sync::StripeSync::new(clients, clock)),
     }),
     reconcile: Some(reconcile::LISTING),
-    commands: &[],
+    commands: Some(CommandsPiece {
+        actions: &commands::ACTIONS,
+        executor: |clients, clock| Arc::new(commands::StripeActions::new(clients, clock)),
+    }),
     connect: None,
     api: true,
 };

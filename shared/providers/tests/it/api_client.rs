@@ -120,10 +120,12 @@ async fn stripe_authenticates_pages_maps_errors_and_replays_idempotent_creates()
     let unkeyed = ApiRequest::post_form("/v1/customers", &[("email", "x@example.com")]);
     assert!(client.send(&unkeyed).await.is_err());
     assert_eq!(fake.switches.requests(), requests + 1, "sent once");
-    // A connection dropped half-way through the answer is a transient failure.
+    // A connection dropped half-way through the answer: the request went
+    // out, so it may have been processed (retried only when safe to).
     fake.switches.set(Faults { drop_rate: 1.0, ..Default::default() });
     let dropped = client.send(&ApiRequest::get("/v1/customers")).await.unwrap_err();
-    assert!(matches!(&dropped, ProviderError::Transient(d) if d.message == "connection failed"), "{dropped}");
+    assert!(matches!(&dropped, ProviderError::Interrupted(d) if d.message == "connection failed"), "{dropped}");
+    assert!(dropped.is_retryable());
 }
 
 #[tokio::test]

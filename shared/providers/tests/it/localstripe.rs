@@ -158,3 +158,93 @@ async fn full_reconcile_lists_what_no_webhook_announced(server: &Localstripe) {
     let again = reconciler.run(portage_core::reconcile::Mode::Full).await;
     assert!(again.kinds.iter().all(|k| k.repaired == 0), "unchanged objects are not rewritten: {again:?}");
 }
+
+fn command(id: &str, action: &str, input: Value) -> portage_core::commands::CommandRecord {
+    portage_core::commands::CommandRecord {
+        id: id.to_owned(),
+        provider: "stripe".to_owned(),
+        connection: "default".to_owned(),
+        action: action.to_owned(),
+        idempotency_key: format!("key-{id}"),
+        fingerprint: String::new(),
+        resource: None,
+        status: portage_core::commands::CommandStatus::Running,
+        attempts: 1,
+        input,
+        result: None,
+        error: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        lease_until_ms: None,
+    }
+}
+
+#[tokio::test]
+async fn stripe_actions_through_localstripe() {
+    use portage_core::actions::{ActionError, ActionExecutor};
+    use portage_providers::stripe::commands::StripeActions;
+    use serde_json::json;
+
+    let server = start();
+    let mut secrets = portage_embedded::MapSecrets::new();
+    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
+    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
+    let pool = Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap());
+    let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
+    let actions = StripeActions::new(pool.clone(), clock);
+
+    let input = json!({"email": "ada@example.com", "name": "Ada", "metadata": {"plan": "pro"}});
+    let created = actions.execute(&command("cmd_ls1", "customer.create", input)).await.unwrap();
+    let customer = created.result["customer"].as_str().unwrap().to_owned();
+    assert!(customer.starts_with("cus_"), "{:?}", created.result);
+    assert_eq!(created.changes.len(), 1);
+    assert_eq!((created.changes[0].kind.as_str(), created.changes[0].id.as_str()), ("customer", customer.as_str()));
+    assert_eq!(created.changes[0].data["metadata"], json!({"plan": "pro"}));
+
+    let renamed = actions
+        .execute(&command("cmd_ls2", "customer.update", json!({"customer": customer, "name": "Ada L."})))
+        .await
+        .unwrap();
+    assert_eq!(renamed.result, json!({"customer": customer}));
+    assert_eq!(renamed.changes[0].data["name"], "Ada L.");
+    assert!(renamed.changes[0].version > created.changes[0].version, "a later answer is a newer version");
+
+    let client = pool
+        .client(Arc::new(StripeApi), "default", portage_client::CredentialSource::Bearer("api_key"))
+        .await
+        .unwrap()
+        .unwrap();
+    let card = [
+        ("type", "card"),
+        ("card[number]", "4242424242424242"),
+        ("card[exp_month]", "12"),
+        ("card[exp_year]", "2030"),
+        ("card[cvc]", "123"),
+    ];
+    let method =
+        id(&client.send(&ApiRequest::post_form("/v1/payment_methods", &card)).await.unwrap().json("stripe").unwrap());
+    let intent = [("amount", "2000"), ("currency", "eur"), ("payment_method", method.as_str())];
+    let intent =
+        id(&client.send(&ApiRequest::post_form("/v1/payment_intents", &intent)).await.unwrap().json("stripe").unwrap());
+    let confirmed = client
+        .send(&ApiRequest::post_form(format!("/v1/payment_intents/{intent}/confirm"), &[]))
+        .await
+        .unwrap()
+        .json("stripe")
+        .unwrap();
+    assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+
+    let refunded = actions
+        .execute(&command("cmd_ls3", "refund.create", json!({"payment_intent": intent, "amount": 500})))
+        .await
+        .unwrap();
+    assert!(refunded.result["refund"].as_str().is_some_and(|r| r.starts_with("re_")), "{:?}", refunded.result);
+    assert_eq!(refunded.result["status"], "succeeded");
+    assert_eq!((refunded.changes[0].kind.as_str(), refunded.changes[0].data["amount"].clone()), ("refund", json!(500)));
+
+    let missing = actions
+        .execute(&command("cmd_ls4", "refund.create", json!({"payment_intent": "pi_doesnotexist"})))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, ActionError::Refused { .. }), "a missing payment intent is refused: {missing:?}");
+}

@@ -56,15 +56,28 @@ fn every_provider_has_the_fixed_shape() {
         assert_eq!(has("sync.rs"), c.sync.is_some(), "{p}: sync.rs is its sync capability");
         assert_eq!(has("reconcile.rs"), c.reconcile.is_some(), "{p}: reconcile.rs is its listing");
         assert_eq!(has("records.rs"), c.sync.is_some() || c.reconcile.is_some(), "{p}: records.rs maps its objects");
-        assert_eq!(has("commands.rs"), !c.commands.is_empty(), "{p}: commands.rs is its actions");
+        assert_eq!(has("commands.rs"), c.commands.is_some(), "{p}: commands.rs is its actions");
+        if let Some(piece) = c.commands {
+            assert!(c.api, "{p}: actions need an API policy");
+            for action in piece.actions {
+                assert_eq!(action.provider, p, "{p}: its actions are its own");
+                let schema: serde_json::Value = serde_json::from_str(action.input_schema)
+                    .unwrap_or_else(|e| panic!("{p} {}: the input schema is JSON: {e}", action.name));
+                assert_eq!(schema["type"], "object", "{p} {}: the input is an object", action.name);
+                assert!(
+                    docs_page(p).contains(&format!("`{}`", action.name)),
+                    "{p} {}: the docs page names the action",
+                    action.name
+                );
+            }
+        }
         assert_eq!(has("oauth.rs"), c.connect == Some(Connect::Oauth2), "{p}: oauth.rs is its OAuth app");
         if let Some(listing) = c.reconcile {
             assert!(!listing.kinds.is_empty(), "{p}: a listing lists something");
             assert!(c.api, "{p}: a listing needs an API policy");
         }
 
-        let docs = std::fs::read_to_string(repo().join(format!("docs/integrations/{p}.md")))
-            .unwrap_or_else(|_| panic!("{p}: docs/integrations/{p}.md"));
+        let docs = docs_page(p);
         let headings: Vec<&str> = docs.lines().filter_map(|l| l.strip_prefix("## ")).map(str::trim).collect();
         let fixed: Vec<&str> = headings.iter().copied().filter(|h| SECTIONS.contains(h)).collect();
         assert_eq!(fixed, SECTIONS, "{p}: the docs page has the six sections, in order");
@@ -112,4 +125,9 @@ fn the_live_pieces_agree_with_the_descriptors() {
             assert!(sync.contains(&change.kind.as_str()), "{}: {}", path.display(), change.kind);
         }
     }
+}
+
+fn docs_page(provider: &str) -> String {
+    std::fs::read_to_string(repo().join(format!("docs/integrations/{provider}.md")))
+        .unwrap_or_else(|_| panic!("{provider}: docs/integrations/{provider}.md"))
 }

@@ -1,0 +1,91 @@
+//! Conformance checks for the command store.
+
+use serde_json::json;
+
+use crate::commands::{
+    BeginOutcome, CommandError, CommandFilter, CommandOutcome, CommandStatus, CommandStore, NewCommand, SubmitOutcome,
+};
+
+fn command(id: &str, connection: &str, key: &str, fingerprint: &str, at: i64) -> NewCommand {
+    NewCommand {
+        id: id.to_owned(),
+        provider: "conformance".to_owned(),
+        connection: connection.to_owned(),
+        action: "customer.create".to_owned(),
+        input: json!({ "email": "ada@example.com" }),
+        idempotency_key: key.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        resource: Some("conformance:customer:cus_1".to_owned()),
+        created_at_ms: at,
+    }
+}
+
+fn error(code: &str) -> CommandError {
+    CommandError { kind: "transient".into(), code: code.into(), message: "m".into(), request_id: Some("req_1".into()) }
+}
+
+/// Checks the command store: one command per (provider, connection, key),
+/// conflicts, the lifecycle with leases and interruptions, listing and
+/// redrive. The store must hold no commands.
+pub async fn command_store(store: &dyn CommandStore) {
+    let t = 1_800_000_000_000;
+    let created = match store.submit(&command("cmd_1", "a", "k1", "f1", t)).await.unwrap() {
+        SubmitOutcome::Created(c) => c,
+        other => panic!("expected a new command, got {other:?}"),
+    };
+    assert_eq!((created.status, created.attempts, created.updated_at_ms), (CommandStatus::Queued, 0, t));
+    assert_eq!(created.input, json!({ "email": "ada@example.com" }));
+    match store.submit(&command("cmd_2", "a", "k1", "f1", t + 1)).await.unwrap() {
+        SubmitOutcome::Existing(c) => assert_eq!(c.id, "cmd_1", "the same request is the same command"),
+        other => panic!("expected the existing command, got {other:?}"),
+    }
+    assert_eq!(store.submit(&command("cmd_3", "a", "k1", "f2", t + 2)).await.unwrap(), SubmitOutcome::Conflict);
+    assert!(store.get("cmd_2").await.unwrap().is_none() && store.get("cmd_3").await.unwrap().is_none());
+    assert!(
+        matches!(store.submit(&command("cmd_4", "b", "k1", "f9", t + 3)).await.unwrap(), SubmitOutcome::Created(_)),
+        "another connection's key never meets this one's"
+    );
+
+    let begun = match store.begin("cmd_1", t + 10, t + 1_000).await.unwrap() {
+        BeginOutcome::Begun(c) => c,
+        other => panic!("expected to begin, got {other:?}"),
+    };
+    assert_eq!((begun.status, begun.attempts, begun.lease_until_ms), (CommandStatus::Running, 1, Some(t + 1_000)));
+    assert_eq!(store.begin("cmd_1", t + 20, t + 2_000).await.unwrap(), BeginOutcome::Busy(t + 1_000));
+    match store.begin("cmd_1", t + 1_001, t + 3_000).await.unwrap() {
+        BeginOutcome::Interrupted(c) => assert_eq!(c.attempts, 2, "an expired lease is an interruption"),
+        other => panic!("expected an interruption, got {other:?}"),
+    }
+    store.finish("cmd_1", &CommandOutcome::Retry(error("timeout")), t + 1_100).await.unwrap();
+    let retried = store.get("cmd_1").await.unwrap().unwrap();
+    assert_eq!((retried.status, retried.error.clone()), (CommandStatus::Queued, Some(error("timeout"))));
+    assert!(matches!(store.begin("cmd_1", t + 1_200, t + 5_000).await.unwrap(), BeginOutcome::Begun(_)));
+    store.finish("cmd_1", &CommandOutcome::Succeeded(json!({ "customer": "cus_1" })), t + 1_300).await.unwrap();
+    let done = store.get("cmd_1").await.unwrap().unwrap();
+    assert_eq!((done.status, done.attempts, done.updated_at_ms), (CommandStatus::Succeeded, 3, t + 1_300));
+    assert_eq!(done.result, Some(json!({ "customer": "cus_1" })));
+    assert_eq!(done.lease_until_ms, None);
+    assert!(matches!(store.begin("cmd_1", t + 1_400, t + 6_000).await.unwrap(), BeginOutcome::Final(_)));
+    store.finish("cmd_1", &CommandOutcome::Failed(error("late")), t + 1_500).await.unwrap();
+    assert_eq!(store.get("cmd_1").await.unwrap().unwrap().status, CommandStatus::Succeeded, "only a running one ends");
+    assert_eq!(store.begin("cmd_9", t, t).await.unwrap(), BeginOutcome::NotFound);
+
+    assert!(matches!(store.begin("cmd_4", t + 10, t + 100).await.unwrap(), BeginOutcome::Begun(_)));
+    store.finish("cmd_4", &CommandOutcome::Failed(error("gone")), t + 20).await.unwrap();
+    assert!(!store.requeue_failed("cmd_1", t + 30).await.unwrap(), "only a failed command is redriven");
+    assert!(store.requeue_failed("cmd_4", t + 30).await.unwrap());
+    assert_eq!(store.get("cmd_4").await.unwrap().unwrap().status, CommandStatus::Queued);
+
+    for i in 0..4 {
+        store.submit(&command(&format!("cmd_p{i}"), "p", &format!("kp{i}"), "f", t + 100 + i)).await.unwrap();
+    }
+    let mut filter = CommandFilter { connection: Some("p".into()), limit: 3, ..CommandFilter::default() };
+    let first: Vec<_> = store.list(&filter).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(first, ["cmd_p3", "cmd_p2", "cmd_p1"], "newest first");
+    filter.before = Some((t + 101, "cmd_p1".into()));
+    let rest: Vec<_> = store.list(&filter).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(rest, ["cmd_p0"]);
+    let succeeded = CommandFilter { status: Some(CommandStatus::Succeeded), limit: 10, ..CommandFilter::default() };
+    let ids: Vec<_> = store.list(&succeeded).await.unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["cmd_1"]);
+}
