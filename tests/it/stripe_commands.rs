@@ -170,3 +170,50 @@ async fn a_thousand_commands_under_faults_all_end_and_none_takes_effect_twice() 
     assert_eq!(emails.len(), succeeded, "every success is one customer, and only successes are");
     assert!(succeeded >= 990, "retries carry nearly all through 20 % faults: {succeeded} succeeded");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_that_keeps_failing_ends_failed_in_the_dead_letter_queue_and_is_redriven() {
+    let fake = Stripe::new(KEY, 0, 100);
+    fake.switches.set(Faults { outage: true, ..Faults::default() });
+    let running = portage_fakes::serve(fake.router()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{}[worker]\nmax_receives = 3\nretry_base_ms = 50\n", config(&running.base, &["default"]));
+    let server = Server::start(dir.path(), Some(&config));
+    let (client, key) = (reqwest::Client::new(), dev_key(dir.path()));
+
+    let body = json!({"provider": "stripe", "action": "customer.create", "idempotency_key": "outage-1",
+        "input": {"email": "eve@example.com"}});
+    let (_, submitted) = submit(&client, &server, &key, body, None).await;
+    let id = submitted["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let command = get(&client, &server, &key, &format!("/v1/commands/{id}")).await;
+        if command["status"] == "failed" {
+            break command;
+        }
+        assert!(Instant::now() < deadline, "never failed: {command}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((failed["attempts"].clone(), failed["error"]["kind"].clone()), (json!(3), json!("transient")));
+    let letters = get(&client, &server, &key, "/v1/dlq").await;
+    let letter = letters["data"].as_array().unwrap().iter().find(|l| l["message"]["id"] == json!(id)).cloned();
+    let letter = letter.unwrap_or_else(|| panic!("no dead letter for {id}: {letters}"));
+    assert_eq!(
+        (letter["message"]["task"].clone(), letter["reason"].clone()),
+        (json!("command"), json!("attempts_exhausted"))
+    );
+
+    fake.switches.set(Faults::default());
+    let redriven = client.post(server.url("/v1/dlq/redrive")).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    assert_eq!(redriven.json::<Value>().await.unwrap(), json!({"redriven": 1}));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let command = get(&client, &server, &key, &format!("/v1/commands/{id}")).await;
+        if command["status"] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the redriven command never ran: {command}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake.customer_count(), 1);
+}

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use portage_api::actions::ActionCatalog;
 use portage_client::{ClientPool, HttpSigningKeys};
-use portage_core::command_runner::{CommandRunner, RunnerConfig};
+use portage_core::command_runner::CommandRunner;
 use portage_core::ingest::Ingestor;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
@@ -95,7 +95,7 @@ impl App {
             self.db.clone(),
             self.db.clone(),
             self.clock.clone(),
-            RunnerConfig::default(),
+            self.worker_settings.commands.clone(),
         );
         Ok(Worker::new(
             portage_providers::sync_handlers(&clients, &self.clock),

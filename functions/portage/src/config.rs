@@ -35,6 +35,7 @@ use std::time::Duration;
 use anyhow::Context;
 use portage_client::Origins;
 use portage_core::Secret;
+use portage_core::command_runner::RunnerConfig;
 use portage_core::ingest::IngestConfig;
 use portage_core::provider::{Registry, Transport};
 use portage_core::sync::SyncConfig;
@@ -82,6 +83,8 @@ struct WorkerSection {
     visibility_timeout_seconds: Option<u64>,
     max_receives: Option<u32>,
     stranded_check_seconds: Option<u64>,
+    /// First retry delay of a failed event or command, doubled per attempt.
+    retry_base_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +114,8 @@ pub(crate) struct WorkerSettings {
     pub max_receives: u32,
     /// Interval of the stranded-event check.
     pub stranded_check: Duration,
+    /// How commands are executed.
+    pub commands: RunnerConfig,
 }
 
 /// Everything the local program needs, resolved.
@@ -189,6 +194,8 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
         .map(|(name, _)| name.clone())
         .collect();
     let visibility = Duration::from_secs(file.worker.visibility_timeout_seconds.unwrap_or(30).max(1));
+    let max_receives = file.worker.max_receives.unwrap_or(5).max(1);
+    let retry_base = file.worker.retry_base_ms.map_or(SyncConfig::default().retry_base, Duration::from_millis);
     let ingest = IngestConfig {
         max_body_bytes: file.server.max_body_bytes.unwrap_or(1024 * 1024),
         tolerance,
@@ -202,13 +209,21 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     Ok(Settings {
         origins,
         data_dir: global.data.clone(),
-        sync: SyncConfig { lease: visibility, ..SyncConfig::default() },
+        sync: SyncConfig { lease: visibility, retry_base, ..SyncConfig::default() },
         worker: WorkerSettings {
             concurrency: file.worker.concurrency.unwrap_or(1).max(1),
             batch_size: file.worker.batch_size.unwrap_or(50).clamp(1, 100),
             visibility,
-            max_receives: file.worker.max_receives.unwrap_or(5).max(1),
+            max_receives,
             stranded_check: Duration::from_secs(file.worker.stranded_check_seconds.unwrap_or(30).max(1)),
+            // A command's last execution is its message's last receive, so it
+            // ends `failed` (and dead-lettered) rather than stranded `queued`.
+            commands: RunnerConfig {
+                lease: visibility,
+                max_attempts: max_receives,
+                retry_base,
+                ..RunnerConfig::default()
+            },
         },
         ingest,
         secrets,

@@ -35,6 +35,13 @@ pub(crate) async fn redrive(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?
     };
-    let moved = redrive_dead_letters(ctx.events.as_ref(), ctx.queue.as_ref(), body.ids.as_deref()).await?;
+    let moved = redrive_dead_letters(
+        ctx.events.as_ref(),
+        Some(ctx.commands.as_ref()),
+        ctx.queue.as_ref(),
+        body.ids.as_deref(),
+        ctx.clock.now_ms(),
+    )
+    .await?;
     Ok(Json(json!({ "redriven": moved })))
 }

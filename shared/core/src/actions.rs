@@ -96,6 +96,8 @@ pub enum ActionError {
         message: String,
         /// The provider's request id.
         request_id: Option<String>,
+        /// When the provider (or the client's breaker) says to come back.
+        retry_after: Option<std::time::Duration>,
     },
     /// The request went out and no clear answer came back: it may have taken effect.
     #[error("outcome unknown ({code}): {message}")]

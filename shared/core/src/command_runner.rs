@@ -17,8 +17,10 @@ use crate::sync::Settlement;
 pub struct RunnerConfig {
     /// How long a worker holds a command while executing it.
     pub lease: Duration,
-    /// Executions begun before a command that keeps failing transiently
-    /// ends `failed` (and in the dead-letter queue).
+    /// Receives of a command's message before a command that keeps failing
+    /// transiently ends `failed` (and in the dead-letter queue): the queue's
+    /// own limit, so the last receive is the last execution. A redriven
+    /// message starts counting again.
     pub max_attempts: u32,
     /// First retry delay; doubled per attempt up to `retry_max`.
     pub retry_base: Duration,
@@ -58,7 +60,8 @@ pub struct RunReport {
 
 fn command_error(kind: &str, error: &ActionError) -> CommandError {
     let (code, message, request_id) = match error {
-        ActionError::Refused { code, message, request_id } | ActionError::Transient { code, message, request_id } => {
+        ActionError::Refused { code, message, request_id }
+        | ActionError::Transient { code, message, request_id, .. } => {
             (code.clone(), message.clone(), request_id.clone())
         }
         ActionError::Ambiguous { code, message } => (code.clone(), message.clone(), None),
@@ -91,11 +94,11 @@ impl CommandRunner {
         Self { catalog, executors, commands, state, clock, config }
     }
 
-    /// Handles one command task.
-    pub async fn run(&self, id: &str) -> RunReport {
+    /// Handles one command task, received for the `receive`th time.
+    pub async fn run(&self, id: &str, receive: u32) -> RunReport {
         let span =
             info_span!("command", command_id = %id, provider = tracing::field::Empty, action = tracing::field::Empty);
-        self.run_in_span(id).instrument(span).await
+        self.run_in_span(id, receive).instrument(span).await
     }
 
     fn retry_delay(&self, attempts: u32) -> Duration {
@@ -103,7 +106,7 @@ impl CommandRunner {
         self.config.retry_base.saturating_mul(factor).min(self.config.retry_max)
     }
 
-    async fn run_in_span(&self, id: &str) -> RunReport {
+    async fn run_in_span(&self, id: &str, receive: u32) -> RunReport {
         let now = self.clock.now_ms();
         let until = now.saturating_add(i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX));
         let (command, interrupted) = match self.commands.begin(id, now, until).await {
@@ -153,7 +156,7 @@ impl CommandRunner {
             };
         };
         let executed = executor.execute(&command).await;
-        self.settle(command, &action, executed).await
+        self.settle(command, &action, executed, receive).await
     }
 
     async fn settle(
@@ -161,6 +164,7 @@ impl CommandRunner {
         command: CommandRecord,
         action: &Action,
         executed: Result<Execution, ActionError>,
+        receive: u32,
     ) -> RunReport {
         match executed {
             Ok(execution) => {
@@ -187,13 +191,17 @@ impl CommandRunner {
             }
             Err(error) => {
                 let detail = command_error("transient", &error);
-                if command.attempts >= self.config.max_attempts {
-                    warn!(attempts = command.attempts, %error, "command failed: out of attempts");
+                if receive >= self.config.max_attempts {
+                    warn!(receive, %error, "command failed: out of attempts");
                     let reason = Settlement::DeadLetter { reason: "attempts_exhausted".to_owned() };
                     return self.end(command, CommandOutcome::Failed(detail), reason).await;
                 }
-                let delay = self.retry_delay(command.attempts);
-                info!(attempts = command.attempts, delay_ms = delay.as_millis() as u64, %error, "command will be retried");
+                let asked = match &error {
+                    ActionError::Transient { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                let delay = self.retry_delay(receive).max(asked.unwrap_or_default());
+                info!(receive, delay_ms = delay.as_millis() as u64, %error, "command will be retried");
                 self.end(command, CommandOutcome::Retry(detail), Settlement::Retry { delay }).await
             }
         }

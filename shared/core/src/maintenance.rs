@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tracing::info;
 
-use crate::domain::Task;
+use crate::commands::CommandStore;
+use crate::domain::{EventKey, Task};
 use crate::error::StoreError;
 use crate::ports::{Clock, EventLog, Queue};
 
@@ -51,17 +52,27 @@ impl StrandedRecovery {
 }
 
 /// Puts dead letters back on the queue (all, or those with `ids`), first
-/// making their `failed` events processable again. Returns how many moved.
+/// making their `failed` events and commands runnable again (commands only
+/// where a command store is given). Returns how many moved.
 pub async fn redrive_dead_letters(
     events: &dyn EventLog,
+    commands: Option<&dyn CommandStore>,
     queue: &dyn Queue,
     ids: Option<&[String]>,
+    now_ms: i64,
 ) -> Result<usize, StoreError> {
     for letter in queue.dead_letters().await? {
-        if let Some(key) = letter.message.as_ref().and_then(Task::event_key)
-            && ids.is_none_or(|ids| ids.contains(&letter.id))
-        {
-            events.requeue_failed(&key).await?;
+        if ids.is_some_and(|ids| !ids.contains(&letter.id)) {
+            continue;
+        }
+        match (&letter.message, commands) {
+            (Some(Task::Event { provider, connection, event_id }), _) => {
+                events.requeue_failed(&EventKey::new(provider, connection, event_id)).await?;
+            }
+            (Some(Task::Command { id }), Some(commands)) => {
+                commands.requeue_failed(id, now_ms).await?;
+            }
+            _ => {}
         }
     }
     queue.redrive(ids).await

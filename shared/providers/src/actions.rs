@@ -26,6 +26,7 @@ pub(crate) async fn client_for(
             code: "secrets_unavailable".to_owned(),
             message: error.to_string(),
             request_id: None,
+            retry_after: None,
         }),
     }
 }
@@ -47,7 +48,16 @@ pub(crate) fn from_provider(error: &ProviderError) -> ActionError {
         ProviderError::Transient(d) if matches!(d.status, Some(500 | 502 | 504)) => {
             ActionError::Ambiguous { code, message }
         }
-        e if e.is_retryable() => ActionError::Transient { code, message, request_id },
+        ProviderError::RateLimited { retry_after, .. } => {
+            ActionError::Transient { code, message, request_id, retry_after: *retry_after }
+        }
+        ProviderError::CircuitOpen { retry_after, .. } => ActionError::Transient {
+            code: "circuit_open".to_owned(),
+            message,
+            request_id,
+            retry_after: Some(*retry_after),
+        },
+        e if e.is_retryable() => ActionError::Transient { code, message, request_id, retry_after: None },
         _ => ActionError::Refused { code, message, request_id },
     }
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use portage_core::Task;
+use portage_core::commands::CommandStore;
 use portage_core::maintenance::redrive_dead_letters;
-use portage_core::ports::{EventLog, Queue};
+use portage_core::ports::{Clock, EventLog, Queue};
 
 use crate::app::App;
 use crate::cli::{Format, Global};
@@ -45,17 +46,21 @@ fn task_label(task: &Task) -> String {
     }
 }
 
+/// The stores a redrive touches: events, commands (locally only, so far) and the queue.
+type Stores = (Arc<dyn EventLog>, Option<Arc<dyn CommandStore>>, Arc<dyn Queue>);
+
 /// Runs a `dlq` subcommand.
 pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
     let aws = match &command {
         DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
     };
-    let (events, queue): (Arc<dyn EventLog>, Arc<dyn Queue>) = if aws {
+    // The deployed table keeps no commands yet: an AWS redrive moves event letters' events only.
+    let (events, commands, queue): Stores = if aws {
         let (table, queue) = super::aws::deployed().await?;
-        (table, queue)
+        (table, None, queue)
     } else {
         let app = App::open(global)?;
-        (app.db.clone(), app.queue.clone())
+        (app.db.clone(), Some(app.db.clone()), app.queue.clone())
     };
     match command {
         DlqCommand::List { format, .. } => {
@@ -81,7 +86,9 @@ pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<
         }
         DlqCommand::Redrive { ids, .. } => {
             let ids = (!ids.is_empty()).then_some(ids);
-            let moved = redrive_dead_letters(events.as_ref(), queue.as_ref(), ids.as_deref()).await?;
+            let now = portage_core::ports::SystemClock.now_ms();
+            let moved =
+                redrive_dead_letters(events.as_ref(), commands.as_deref(), queue.as_ref(), ids.as_deref(), now).await?;
             println!("redriven {moved}");
         }
     }
