@@ -16,6 +16,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-test.txt
 
+step "Prism (pinned by infra/prism/package-lock.json), the validating mock of the providers' API descriptions"
+SCARF_ANALYTICS=false npm ci --prefix infra/prism --no-audit --no-fund --loglevel=error
+[ -d ../shared/specs ] || { echo "../shared/specs (the providers' API descriptions) must sit beside the repository"; exit 1; }
+
 step "Signature vectors are what the providers' official libraries make"
 # fixtures/P/vectors/signatures.jsonl is generate.py's output; signatures-MODE.jsonl, with --MODE.
 for file in fixtures/*/vectors/signatures*.jsonl; do

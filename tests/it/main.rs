@@ -18,6 +18,7 @@ mod crash_recovery;
 mod fetched_signing_keys;
 mod lambda_e2e;
 mod lambda_sources;
+mod messaging_commands;
 mod serve_http;
 mod signature_vectors;
 mod stripe_commands;

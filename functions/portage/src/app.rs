@@ -12,6 +12,7 @@ use portage_core::provider::Registry;
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::Worker;
 use portage_embedded::{Database, MapSecrets, SqliteQueue};
+use portage_providers::capabilities::ActionDeps;
 use tokio::sync::Notify;
 
 use crate::cli::Global;
@@ -91,7 +92,12 @@ impl App {
         let clients = self.clients()?;
         let runner = CommandRunner::new(
             portage_providers::catalog(),
-            portage_providers::action_executors(&clients, &self.clock),
+            portage_providers::action_executors(&ActionDeps {
+                clients: clients.clone(),
+                secrets: self.secrets.clone(),
+                clock: self.clock.clone(),
+                public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+            }),
             self.db.clone(),
             self.db.clone(),
             self.clock.clone(),

@@ -22,6 +22,14 @@ pub enum CredentialSource {
     /// `Authorization: Bearer` with the secret under this key (Stripe's
     /// `api_key`).
     Bearer(&'static str),
+    /// HTTP Basic with the secrets under these two keys (Twilio's
+    /// `account_sid` and `auth_token`).
+    Basic {
+        /// The key of the user name.
+        user: &'static str,
+        /// The key of the password.
+        password: &'static str,
+    },
 }
 
 /// The process's API clients, built on first use and kept.
@@ -70,6 +78,14 @@ impl ClientPool {
                 Some(secret) => Credentials::Bearer(secret),
                 None => return Ok(None),
             },
+            CredentialSource::Basic { user, password } => {
+                let user = self.secrets.get(policy.provider(), connection, user).await?;
+                let password = self.secrets.get(policy.provider(), connection, password).await?;
+                match (user, password) {
+                    (Some(user), Some(password)) => Credentials::Basic { user, password },
+                    _ => return Ok(None),
+                }
+            }
         };
         let base_url = self.base_url(policy.as_ref());
         let built = Arc::new(ApiClient::new(

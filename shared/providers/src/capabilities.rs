@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use portage_client::{ApiClient, ClientPool, CredentialSource, Policy};
 use portage_core::actions::{Action, ActionExecutor};
-use portage_core::ports::Clock;
+use portage_core::ports::{Clock, Secrets};
 use portage_core::provider::SyncHandler;
 use portage_core::reconcile::ChangeSource;
 use serde::Serialize;
@@ -41,8 +41,23 @@ pub struct SyncPiece {
     pub handler: MakeSyncHandler,
 }
 
-/// Builds a provider's action executor over the process's API clients.
-pub type MakeActionExecutor = fn(Arc<ClientPool>, Arc<dyn Clock>) -> Arc<dyn ActionExecutor>;
+/// What action executors are built with: the process's API clients, the
+/// time, and the public URL providers call back on (Twilio's status
+/// callbacks), when one is configured.
+#[derive(Clone)]
+pub struct ActionDeps {
+    /// The process's API clients.
+    pub clients: Arc<ClientPool>,
+    /// Connections' secrets (values an action puts in a path, like Twilio's account SID).
+    pub secrets: Arc<dyn Secrets>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// `PORTAGE_PUBLIC_BASE_URL`: where `/webhooks/…` is reached from outside.
+    pub public_base_url: Option<String>,
+}
+
+/// Builds a provider's action executor.
+pub type MakeActionExecutor = fn(&ActionDeps) -> Arc<dyn ActionExecutor>;
 
 /// The commands piece: the actions the provider offers, and their executor
 /// built over the process's API clients.

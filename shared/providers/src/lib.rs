@@ -89,14 +89,10 @@ pub fn catalog() -> portage_core::actions::Catalog {
     portage_core::actions::Catalog::new(actions.collect())
 }
 
-/// The action executors of every provider that has actions, over the
-/// process's API clients.
-pub fn action_executors(
-    clients: &Arc<portage_client::ClientPool>,
-    clock: &Arc<dyn portage_core::ports::Clock>,
-) -> portage_core::actions::ActionExecutors {
+/// The action executors of every provider that has actions.
+pub fn action_executors(deps: &capabilities::ActionDeps) -> portage_core::actions::ActionExecutors {
     capabilities().iter().fold(portage_core::actions::ActionExecutors::new(), |executors, c| match c.commands {
-        Some(piece) => executors.with(c.provider, (piece.executor)(clients.clone(), clock.clone())),
+        Some(piece) => executors.with(c.provider, (piece.executor)(deps)),
         None => executors,
     })
 }

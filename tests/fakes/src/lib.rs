@@ -10,8 +10,11 @@ pub mod faults;
 pub mod hubspot;
 pub mod oauth;
 pub mod printify;
+pub mod recorded;
+pub mod sendgrid;
 pub mod shopify;
 pub mod stripe;
+pub mod twilio;
 
 use std::net::SocketAddr;
 

@@ -1,12 +1,22 @@
 //! SendGrid (Twilio SendGrid) Event Webhook: the signed webhook's ECDSA P-256
 //! verification with the account's public key, and normalisation of event
-//! batches. See `docs/integrations/sendgrid.md`.
+//! batches, and the `email.send` action. See `docs/integrations/sendgrid.md`.
 
 pub mod api;
+pub mod commands;
 pub mod webhook;
+
+use std::sync::Arc;
+
+use crate::capabilities::{Capabilities, CommandsPiece};
 
 pub use webhook::{SendGrid, verifying_key};
 
 /// What sendgrid can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities =
-    crate::capabilities::Capabilities::listening("sendgrid", true);
+pub const CAPABILITIES: Capabilities = Capabilities {
+    commands: Some(CommandsPiece {
+        actions: &commands::ACTIONS,
+        executor: |deps| Arc::new(commands::SendGridActions::new(deps.clients.clone(), deps.clock.clone())),
+    }),
+    ..Capabilities::listening("sendgrid", true)
+};

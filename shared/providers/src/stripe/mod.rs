@@ -29,7 +29,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     reconcile: Some(reconcile::LISTING),
     commands: Some(CommandsPiece {
         actions: &commands::ACTIONS,
-        executor: |clients, clock| Arc::new(commands::StripeActions::new(clients, clock)),
+        executor: |deps| Arc::new(commands::StripeActions::new(deps.clients.clone(), deps.clock.clone())),
     }),
     connect: None,
     api: true,

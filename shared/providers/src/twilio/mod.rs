@@ -1,14 +1,32 @@
 //! Twilio: `X-Twilio-Signature` verification (HMAC-SHA1 over the URL and
 //! sorted form parameters, `bodySHA256` for JSON, the SHA-256 variant of
-//! SharedKeys) and normalisation of messaging and voice callbacks. See
+//! SharedKeys), normalisation of messaging and voice callbacks, and the
+//! `sms.send` action. See
 //! `docs/integrations/twilio.md`.
 
 pub mod api;
+pub mod commands;
 pub(crate) mod verify;
 pub mod webhook;
+
+use std::sync::Arc;
+
+use crate::capabilities::{Capabilities, CommandsPiece};
 
 pub use webhook::Twilio;
 
 /// What twilio can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities =
-    crate::capabilities::Capabilities::listening("twilio", true);
+pub const CAPABILITIES: Capabilities = Capabilities {
+    commands: Some(CommandsPiece {
+        actions: &commands::ACTIONS,
+        executor: |deps| {
+            Arc::new(commands::TwilioActions::new(
+                deps.clients.clone(),
+                deps.secrets.clone(),
+                deps.clock.clone(),
+                deps.public_base_url.clone(),
+            ))
+        },
+    }),
+    ..Capabilities::listening("twilio", true)
+};

@@ -159,30 +159,12 @@ async fn full_reconcile_lists_what_no_webhook_announced(server: &Localstripe) {
     assert!(again.kinds.iter().all(|k| k.repaired == 0), "unchanged objects are not rewritten: {again:?}");
 }
 
-fn command(id: &str, action: &str, input: Value) -> portage_core::commands::CommandRecord {
-    portage_core::commands::CommandRecord {
-        id: id.to_owned(),
-        provider: "stripe".to_owned(),
-        connection: "default".to_owned(),
-        action: action.to_owned(),
-        idempotency_key: format!("key-{id}"),
-        fingerprint: String::new(),
-        resource: None,
-        status: portage_core::commands::CommandStatus::Running,
-        attempts: 1,
-        input,
-        result: None,
-        error: None,
-        created_at_ms: 0,
-        updated_at_ms: 0,
-        lease_until_ms: None,
-    }
-}
-
 #[tokio::test]
 async fn stripe_actions_through_localstripe() {
     use portage_core::actions::{ActionError, ActionExecutor};
     use portage_providers::stripe::commands::StripeActions;
+
+    use crate::support::command;
     use serde_json::json;
 
     let server = start();
@@ -194,7 +176,7 @@ async fn stripe_actions_through_localstripe() {
     let actions = StripeActions::new(pool.clone(), clock);
 
     let input = json!({"email": "ada@example.com", "name": "Ada", "metadata": {"plan": "pro"}});
-    let created = actions.execute(&command("cmd_ls1", "customer.create", input)).await.unwrap();
+    let created = actions.execute(&command("stripe", "cmd_ls1", "customer.create", input)).await.unwrap();
     let customer = created.result["customer"].as_str().unwrap().to_owned();
     assert!(customer.starts_with("cus_"), "{:?}", created.result);
     assert_eq!(created.changes.len(), 1);
@@ -202,7 +184,7 @@ async fn stripe_actions_through_localstripe() {
     assert_eq!(created.changes[0].data["metadata"], json!({"plan": "pro"}));
 
     let renamed = actions
-        .execute(&command("cmd_ls2", "customer.update", json!({"customer": customer, "name": "Ada L."})))
+        .execute(&command("stripe", "cmd_ls2", "customer.update", json!({"customer": customer, "name": "Ada L."})))
         .await
         .unwrap();
     assert_eq!(renamed.result, json!({"customer": customer}));
@@ -235,7 +217,7 @@ async fn stripe_actions_through_localstripe() {
     assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
 
     let refunded = actions
-        .execute(&command("cmd_ls3", "refund.create", json!({"payment_intent": intent, "amount": 500})))
+        .execute(&command("stripe", "cmd_ls3", "refund.create", json!({"payment_intent": intent, "amount": 500})))
         .await
         .unwrap();
     assert!(refunded.result["refund"].as_str().is_some_and(|r| r.starts_with("re_")), "{:?}", refunded.result);
@@ -243,7 +225,7 @@ async fn stripe_actions_through_localstripe() {
     assert_eq!((refunded.changes[0].kind.as_str(), refunded.changes[0].data["amount"].clone()), ("refund", json!(500)));
 
     let missing = actions
-        .execute(&command("cmd_ls4", "refund.create", json!({"payment_intent": "pi_doesnotexist"})))
+        .execute(&command("stripe", "cmd_ls4", "refund.create", json!({"payment_intent": "pi_doesnotexist"})))
         .await
         .unwrap_err();
     assert!(matches!(missing, ActionError::Refused { .. }), "a missing payment intent is refused: {missing:?}");

@@ -7,6 +7,8 @@ mod api_client;
 mod client_pool;
 mod hostile_input;
 mod localstripe;
+mod messaging;
+mod prism;
 mod shape;
 mod stripe_listing;
 mod stripe_sync;

@@ -28,3 +28,39 @@ pub(crate) fn stripe_record(connection: &str, body: &Value) -> EventRecord {
         raw: serde_json::to_vec(body).unwrap_or_default().into(),
     }
 }
+
+/// A command as the worker hands it to an executor (running, first attempt).
+pub(crate) fn command(provider: &str, id: &str, action: &str, input: Value) -> portage_core::commands::CommandRecord {
+    portage_core::commands::CommandRecord {
+        id: id.to_owned(),
+        provider: provider.to_owned(),
+        connection: "default".to_owned(),
+        action: action.to_owned(),
+        idempotency_key: format!("key-{id}"),
+        fingerprint: String::new(),
+        resource: None,
+        status: portage_core::commands::CommandStatus::Running,
+        attempts: 1,
+        input,
+        result: None,
+        error: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        lease_until_ms: None,
+    }
+}
+
+/// The process's client pool over `secrets` (provider, key, value on the
+/// `default` connection), with `host` reached at `base`.
+pub(crate) fn pool(
+    secrets: &[(&str, &str, &str)],
+    host: &str,
+    base: &str,
+) -> std::sync::Arc<portage_client::ClientPool> {
+    let mut map = portage_embedded::MapSecrets::new();
+    for (provider, key, value) in secrets {
+        map.insert(provider, "default", key, portage_core::Secret::new(*value));
+    }
+    let origins = portage_client::Origins::parse(&format!("{host}={base}")).unwrap();
+    std::sync::Arc::new(portage_client::ClientPool::new(std::sync::Arc::new(map), origins).unwrap())
+}
