@@ -14,6 +14,7 @@ mod moto;
 
 mod application_api;
 mod cli;
+mod command_crash;
 mod crash_recovery;
 mod fetched_signing_keys;
 mod lambda_e2e;

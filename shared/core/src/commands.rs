@@ -212,6 +212,13 @@ pub trait CommandStore: Send + Sync {
     /// Ends an execution. Has effect only while the command is `running`.
     async fn finish(&self, id: &str, outcome: &CommandOutcome, now_ms: i64) -> Result<(), StoreError>;
 
+    /// Commands still `queued`, never begun, whose last enqueue is older than
+    /// `before_ms`: a process died between recording one and queueing it.
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Notes that a `queued` command was put on the queue (again) at `now_ms`.
+    async fn mark_enqueued(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+
     /// Makes a `failed` command runnable again (`queued`), for an operator's
     /// redrive of its dead letter; false when it was not `failed`.
     async fn requeue_failed(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;

@@ -11,9 +11,11 @@ use crate::domain::{EventKey, Task};
 use crate::error::StoreError;
 use crate::ports::{Clock, EventLog, Queue};
 
-/// Finds events stuck in `received` and puts them on the queue.
+/// Finds events stuck in `received` (and commands recorded but never
+/// queued) and puts them on the queue.
 pub struct StrandedRecovery {
     events: Arc<dyn EventLog>,
+    commands: Option<Arc<dyn CommandStore>>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     /// How old an enqueue claim must be before the event counts as stranded.
@@ -24,7 +26,13 @@ impl StrandedRecovery {
     /// Wires the repair to its ports; `grace` should exceed the time an
     /// ingest takes from record to enqueue.
     pub fn new(events: Arc<dyn EventLog>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>, grace: Duration) -> Self {
-        Self { events, queue, clock, grace }
+        Self { events, commands: None, queue, clock, grace }
+    }
+
+    /// Also recovers commands recorded in `commands` but never queued.
+    pub fn with_commands(mut self, commands: Arc<dyn CommandStore>) -> Self {
+        self.commands = Some(commands);
+        self
     }
 
     /// Enqueues every stranded event (in pages of 100); returns how many.
@@ -44,8 +52,23 @@ impl StrandedRecovery {
             }
             total += keys.len();
         }
+        if let Some(commands) = &self.commands {
+            loop {
+                let ids = commands.stranded(before, 100).await?;
+                if ids.is_empty() {
+                    break;
+                }
+                let tasks: Vec<Task> = ids.iter().map(|id| Task::Command { id: id.clone() }).collect();
+                self.queue.send(&tasks).await?;
+                let now = self.clock.now_ms();
+                for id in &ids {
+                    commands.mark_enqueued(id, now).await?;
+                }
+                total += ids.len();
+            }
+        }
         if total > 0 {
-            info!(count = total, "re-enqueued stranded events");
+            info!(count = total, "re-enqueued stranded events and commands");
         }
         Ok(total)
     }

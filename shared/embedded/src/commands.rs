@@ -180,6 +180,36 @@ impl CommandStore for Database {
         self.write(move |conn| finish(conn, &id, &outcome, now_ms)).await
     }
 
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id FROM commands WHERE status = 'queued' AND attempts = 0 AND updated_at_ms < ?1 \
+                     ORDER BY updated_at_ms LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))
+                .map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn mark_enqueued(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            exec(
+                conn,
+                "UPDATE commands SET updated_at_ms = ?2 WHERE id = ?1 AND status = 'queued'",
+                params![id, now_ms],
+            )
+            .map(|_| ())
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn requeue_failed(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.write(move |conn| {

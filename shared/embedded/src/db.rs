@@ -127,6 +127,8 @@ CREATE TABLE IF NOT EXISTS commands (
     UNIQUE (provider, connection, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS commands_newest ON commands (created_at_ms, id);
+-- The stranded-command scan's: only never-begun queued rows.
+CREATE INDEX IF NOT EXISTS commands_unstarted ON commands (updated_at_ms) WHERE status = 'queued' AND attempts = 0;
 ";
 
 /// Version 0 → 1: the event key and the state key gain the connection, and

@@ -72,7 +72,8 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
     let state = Arc::new(ServerState { ingestor: app.webhook_ingestor()?, app: app.clone(), work: work.clone() });
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after());
+    let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after())
+        .with_commands(app.db.clone());
     let jobs =
         Jobs { recovery, reconciler: app.reconciler().await?, stranded_every: app.worker_settings.stranded_check };
     let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));

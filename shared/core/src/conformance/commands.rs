@@ -85,6 +85,12 @@ pub async fn command_store(store: &dyn CommandStore) {
     filter.before = Some((t + 101, "cmd_p1".into()));
     let rest: Vec<_> = store.list(&filter).await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(rest, ["cmd_p0"]);
+    let stranded = store.stranded(t + 102, 10).await.unwrap();
+    assert!(stranded.contains(&"cmd_p0".to_owned()) && stranded.contains(&"cmd_p1".to_owned()), "{stranded:?}");
+    assert!(!stranded.contains(&"cmd_p2".to_owned()), "enqueued at or after the cut: not stranded");
+    assert!(!stranded.contains(&"cmd_1".to_owned()), "a begun command is not stranded");
+    store.mark_enqueued("cmd_p0", t + 500).await.unwrap();
+    assert!(!store.stranded(t + 102, 10).await.unwrap().contains(&"cmd_p0".to_owned()), "just enqueued again");
     let succeeded = CommandFilter { status: Some(CommandStatus::Succeeded), limit: 10, ..CommandFilter::default() };
     let ids: Vec<_> = store.list(&succeeded).await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(ids, ["cmd_1"]);
