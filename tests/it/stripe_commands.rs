@@ -217,3 +217,36 @@ async fn a_command_that_keeps_failing_ends_failed_in_the_dead_letter_queue_and_i
     }
     assert_eq!(fake.customer_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_on_one_customer_run_in_submission_order() {
+    let fake = Stripe::new(KEY, 1, 200);
+    fake.switches.set(Faults { latency: Duration::from_millis(5), ..Faults::default() });
+    let customer = fake.customers()[0]["id"].as_str().unwrap().to_owned();
+    let running = portage_fakes::serve(fake.router()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Some(&config(&running.base, &["default"])));
+    let (client, key) = (reqwest::Client::new(), dev_key(dir.path()));
+
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let body = json!({"provider": "stripe", "action": "customer.update", "idempotency_key": format!("rename-{i}"),
+            "input": {"customer": customer, "name": format!("n{i:02}")}});
+        let (status, answer) = submit(&client, &server, &key, body, None).await;
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in &ids {
+        while get(&client, &server, &key, &format!("/v1/commands/{id}")).await["status"] != "succeeded" {
+            assert!(Instant::now() < deadline, "{id} never finished");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let names: Vec<String> =
+        fake.update_history(&customer).into_iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect();
+    let expected: Vec<String> = (0..12).map(|i| format!("n{i:02}")).collect();
+    assert_eq!(names, expected, "the updates reached Stripe in the order they were submitted");
+    let state = get(&client, &server, &key, &format!("/v1/state/stripe/customer/{customer}")).await;
+    assert_eq!(state["data"]["name"], "n11");
+}

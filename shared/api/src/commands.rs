@@ -12,7 +12,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
-use portage_core::Task;
 use portage_core::commands::{CommandFilter, CommandRecord, CommandStatus, NewCommand, SubmitOutcome};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -150,13 +149,14 @@ pub async fn record(ctx: &ApiContext, request: CommandRequest) -> Result<(Comman
         }
     }
     let now = ctx.clock.now_ms();
+    let resource = action.resource(&connection, &input);
     let new = NewCommand {
         id: new_id(now),
         provider: action.provider.to_owned(),
         connection,
         action: action.name.to_owned(),
         fingerprint: fingerprint(action.name, &input),
-        resource: action.resource(&input),
+        resource,
         input,
         idempotency_key: key,
         created_at_ms: now,
@@ -169,7 +169,7 @@ pub async fn record(ctx: &ApiContext, request: CommandRequest) -> Result<(Comman
     if command.status == CommandStatus::Queued {
         // Also for a duplicate still queued: its first enqueue may have been
         // lost, and a second message only finds it taken or over.
-        ctx.queue.send(&[Task::Command { id: command.id.clone() }]).await?;
+        ctx.queue.send(&[command.task()]).await?;
         if let Some(wake) = &ctx.wake {
             wake.notify_one();
         }

@@ -56,11 +56,13 @@ pub struct Action {
 }
 
 impl Action {
-    /// The resource a command with `input` acts on: `{provider}:{field}:{value}`.
-    pub fn resource(&self, input: &serde_json::Value) -> Option<String> {
+    /// The resource a command on `connection` with `input` acts on:
+    /// `{provider}:{connection}:{field}:{value}` (one tenant's resources never
+    /// share a group with another's).
+    pub fn resource(&self, connection: &str, input: &serde_json::Value) -> Option<String> {
         let field = self.resource_field?;
         let value = input.get(field)?.as_str()?;
-        Some(format!("{}:{field}:{value}", self.provider))
+        Some(format!("{}:{connection}:{field}:{value}", self.provider))
     }
 }
 

@@ -192,6 +192,13 @@ pub struct CommandFilter {
     pub limit: usize,
 }
 
+impl CommandRecord {
+    /// The queue task that runs it, in its resource's ordering group.
+    pub fn task(&self) -> crate::domain::Task {
+        crate::domain::Task::Command { id: self.id.clone(), group: self.resource.clone() }
+    }
+}
+
 /// The store of commands.
 #[async_trait]
 pub trait CommandStore: Send + Sync {
@@ -214,7 +221,7 @@ pub trait CommandStore: Send + Sync {
 
     /// Commands still `queued`, never begun, whose last enqueue is older than
     /// `before_ms`: a process died between recording one and queueing it.
-    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<String>, StoreError>;
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<CommandRecord>, StoreError>;
 
     /// Notes that a `queued` command was put on the queue (again) at `now_ms`.
     async fn mark_enqueued(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;

@@ -275,8 +275,8 @@ pub const TASK_VERSION: u32 = 1;
 /// payload stays in its store (the event log, the command log).
 ///
 /// On the wire: `{"v": 1, "task": "event", "provider", "connection",
-/// "event_id"}`, `{"v": 1, "task": "command", "id"}` or `{"v": 1, "task":
-/// "notification", "id"}`.
+/// "event_id"}`, `{"v": 1, "task": "command", "id", "group"?}` or `{"v": 1,
+/// "task": "notification", "id"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "task", rename_all = "snake_case")]
 pub enum Task {
@@ -293,6 +293,10 @@ pub enum Task {
     Command {
         /// The command's id.
         id: String,
+        /// The resource it acts on, tenant-scoped: commands of one group run
+        /// one at a time, in the order they were queued.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// Deliver one notification to the application.
     Notification {
@@ -335,6 +339,14 @@ impl Task {
         match self {
             Self::Event { provider, connection, event_id } => Some(EventKey::new(provider, connection, event_id)),
             Self::Command { .. } | Self::Notification { .. } => None,
+        }
+    }
+
+    /// The ordering group a task belongs to, if any (see [`Task::Command`]).
+    pub fn group(&self) -> Option<&str> {
+        match self {
+            Self::Command { group, .. } => group.as_deref(),
+            Self::Event { .. } | Self::Notification { .. } => None,
         }
     }
 

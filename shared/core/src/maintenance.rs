@@ -54,17 +54,17 @@ impl StrandedRecovery {
         }
         if let Some(commands) = &self.commands {
             loop {
-                let ids = commands.stranded(before, 100).await?;
-                if ids.is_empty() {
+                let stranded = commands.stranded(before, 100).await?;
+                if stranded.is_empty() {
                     break;
                 }
-                let tasks: Vec<Task> = ids.iter().map(|id| Task::Command { id: id.clone() }).collect();
+                let tasks: Vec<Task> = stranded.iter().map(|c| c.task()).collect();
                 self.queue.send(&tasks).await?;
                 let now = self.clock.now_ms();
-                for id in &ids {
-                    commands.mark_enqueued(id, now).await?;
+                for command in &stranded {
+                    commands.mark_enqueued(&command.id, now).await?;
                 }
-                total += ids.len();
+                total += stranded.len();
             }
         }
         if total > 0 {
@@ -92,7 +92,7 @@ pub async fn redrive_dead_letters(
             (Some(Task::Event { provider, connection, event_id }), _) => {
                 events.requeue_failed(&EventKey::new(provider, connection, event_id)).await?;
             }
-            (Some(Task::Command { id }), Some(commands)) => {
+            (Some(Task::Command { id, .. }), Some(commands)) => {
                 commands.requeue_failed(id, now_ms).await?;
             }
             _ => {}

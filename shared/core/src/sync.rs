@@ -118,7 +118,7 @@ impl Worker {
                 let key = EventKey::new(provider, connection, event_id);
                 self.process(&key, delivery.receive_count, false).await.settlement
             }
-            (Task::Command { id }, Some(runner)) => runner.run(id, delivery.receive_count).await.settlement,
+            (Task::Command { id, .. }, Some(runner)) => runner.run(id, delivery.receive_count).await.settlement,
             // No handler in this build (notifications, before their handler is
             // wired in): parked in the dead-letter queue, where it can be
             // inspected and redriven, never lost.

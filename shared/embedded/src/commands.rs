@@ -180,16 +180,16 @@ impl CommandStore for Database {
         self.write(move |conn| finish(conn, &id, &outcome, now_ms)).await
     }
 
-    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<String>, StoreError> {
+    async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<CommandRecord>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id FROM commands WHERE status = 'queued' AND attempts = 0 AND updated_at_ms < ?1 \
-                     ORDER BY updated_at_ms LIMIT ?2",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM commands WHERE status = 'queued' AND attempts = 0 AND updated_at_ms < ?1 \
+                     ORDER BY updated_at_ms, seq LIMIT ?2"
+                ))
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)], |row| row.get(0))
+                .query_map(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)], record_from_row)
                 .map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })

@@ -22,7 +22,8 @@ use tracing::{error, info};
 
 /// The schema version this build writes (`PRAGMA user_version`). 0 is the
 /// release before connection-scoped keys; [`migrate`] upgrades it in place.
-/// Version 2 adds the application API's tables (API keys, commands), which an older
+/// Version 2 adds the application API's tables (API keys, commands) and the
+/// queue's ordering groups, which an older
 /// file simply gains.
 pub const SCHEMA_VERSION: i64 = 2;
 
@@ -93,9 +94,13 @@ CREATE TABLE IF NOT EXISTS queue (
     visible_at_ms   INTEGER NOT NULL,
     receive_count   INTEGER NOT NULL DEFAULT 0,
     dead_at_ms      INTEGER,
-    dead_reason     TEXT
+    dead_reason     TEXT,
+    -- A task's ordering group (a command's resource): only the oldest live
+    -- message of a group is ever received, as in an SQS FIFO queue.
+    group_key       TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (dead_at_ms, visible_at_ms, id);
+CREATE INDEX IF NOT EXISTS queue_groups ON queue (group_key, id) WHERE group_key IS NOT NULL;
 -- Keys of the application API, by the SHA-256 of the key (never the key).
 CREATE TABLE IF NOT EXISTS api_keys (
     name             TEXT    PRIMARY KEY,
@@ -173,6 +178,20 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             row.get(0)
         })
         .map_err(backend)?;
+    // Version 2's one change to an existing table: the queue's ordering groups.
+    let has_queue: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queue')", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    let has_groups: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM pragma_table_info('queue') WHERE name = 'group_key')", [], |row| {
+            row.get(0)
+        })
+        .map_err(backend)?;
+    if has_queue && !has_groups && version < SCHEMA_VERSION {
+        tx.execute_batch("ALTER TABLE queue ADD COLUMN group_key TEXT").map_err(backend)?;
+    }
     match version {
         SCHEMA_VERSION => {}
         // Versions since 1 only add tables, which the schema below creates.

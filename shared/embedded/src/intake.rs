@@ -19,7 +19,7 @@ impl Intake for SqliteQueue {
             .write(move |conn| {
                 let outcome = insert(conn, &event, reclaim_after_ms)?;
                 if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
-                    push(conn, &message, now)?;
+                    push(conn, &message, None, now)?;
                     mark_queued(conn, &key)?;
                 }
                 Ok(outcome)

@@ -52,11 +52,15 @@ fn parse_receipt(receipt: &str) -> Result<(i64, i64), StoreError> {
     Ok((parse(id)?, parse(count)?))
 }
 
-/// Appends one message, visible at once.
-pub(crate) fn push(conn: &Connection, body: &str, now: i64) -> Result<(), StoreError> {
-    exec(conn, "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms) VALUES (?1, ?2, ?2)", params![body, now])
-        .map(|_| ())
-        .map_err(backend)
+/// Appends one message, visible at once, in `group` if it has one.
+pub(crate) fn push(conn: &Connection, body: &str, group: Option<&str>, now: i64) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms, group_key) VALUES (?1, ?2, ?2, ?3)",
+        params![body, now, group],
+    )
+    .map(|_| ())
+    .map_err(backend)
 }
 
 fn receive(
@@ -76,7 +80,10 @@ fn receive(
     let mut stmt = conn
         .prepare_cached(
             "UPDATE queue SET receive_count = receive_count + 1, visible_at_ms = ?2 \
-             WHERE id IN (SELECT id FROM queue WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 ORDER BY id LIMIT ?3) \
+             WHERE id IN (SELECT id FROM queue q WHERE dead_at_ms IS NULL AND visible_at_ms <= ?1 \
+                 AND (group_key IS NULL OR NOT EXISTS (SELECT 1 FROM queue e WHERE e.group_key = q.group_key \
+                     AND e.id < q.id AND e.dead_at_ms IS NULL)) \
+                 ORDER BY id LIMIT ?3) \
              RETURNING id, receive_count, body",
         )
         .map_err(backend)?;
@@ -112,9 +119,12 @@ fn receive(
 #[async_trait]
 impl Queue for SqliteQueue {
     async fn send(&self, tasks: &[Task]) -> Result<(), StoreError> {
-        let bodies: Vec<String> = tasks.iter().map(Task::encode).collect();
+        let messages: Vec<(String, Option<String>)> =
+            tasks.iter().map(|t| (t.encode(), t.group().map(str::to_owned))).collect();
         let now = self.clock.now_ms();
-        self.db.write(move |conn| bodies.iter().try_for_each(|body| push(conn, body, now))).await
+        self.db
+            .write(move |conn| messages.iter().try_for_each(|(body, group)| push(conn, body, group.as_deref(), now)))
+            .await
     }
 
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError> {

@@ -120,6 +120,16 @@ impl Stripe {
         self.refunds.lock().expect("refunds").clone()
     }
 
+    /// A customer's state after each of its updates, in the order they were made.
+    pub fn update_history(&self, id: &str) -> Vec<Value> {
+        let events = self.events.lock().expect("events");
+        events
+            .iter()
+            .filter(|e| e["type"] == "customer.updated" && e["data"]["object"]["id"] == json!(id))
+            .map(|e| e["data"]["object"].clone())
+            .collect()
+    }
+
     /// Every customer, oldest first.
     pub fn customers(&self) -> Vec<Value> {
         self.customers.lock().expect("customers").clone()

@@ -41,7 +41,7 @@ pub(crate) enum DlqCommand {
 fn task_label(task: &Task) -> String {
     match task {
         Task::Event { provider, connection, event_id } => format!("event {provider}/{connection}/{event_id}"),
-        Task::Command { id } => format!("command {id}"),
+        Task::Command { id, .. } => format!("command {id}"),
         Task::Notification { id } => format!("notification {id}"),
     }
 }

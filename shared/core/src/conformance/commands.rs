@@ -86,12 +86,61 @@ pub async fn command_store(store: &dyn CommandStore) {
     let rest: Vec<_> = store.list(&filter).await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(rest, ["cmd_p0"]);
     let stranded = store.stranded(t + 102, 10).await.unwrap();
+    let ids = |found: Vec<crate::commands::CommandRecord>| found.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let stranded = ids(stranded);
     assert!(stranded.contains(&"cmd_p0".to_owned()) && stranded.contains(&"cmd_p1".to_owned()), "{stranded:?}");
     assert!(!stranded.contains(&"cmd_p2".to_owned()), "enqueued at or after the cut: not stranded");
     assert!(!stranded.contains(&"cmd_1".to_owned()), "a begun command is not stranded");
     store.mark_enqueued("cmd_p0", t + 500).await.unwrap();
-    assert!(!store.stranded(t + 102, 10).await.unwrap().contains(&"cmd_p0".to_owned()), "just enqueued again");
+    assert!(!ids(store.stranded(t + 102, 10).await.unwrap()).contains(&"cmd_p0".to_owned()), "just enqueued again");
     let succeeded = CommandFilter { status: Some(CommandStatus::Succeeded), limit: 10, ..CommandFilter::default() };
     let ids: Vec<_> = store.list(&succeeded).await.unwrap().into_iter().map(|c| c.id).collect();
     assert_eq!(ids, ["cmd_1"]);
+}
+
+fn grouped(id: &str, group: Option<&str>) -> crate::domain::Task {
+    crate::domain::Task::Command { id: id.to_owned(), group: group.map(str::to_owned) }
+}
+
+fn ids(deliveries: &[crate::domain::Delivery]) -> Vec<String> {
+    deliveries
+        .iter()
+        .map(|d| match &d.task {
+            crate::domain::Task::Command { id, .. } => id.clone(),
+            other => panic!("not a command: {other:?}"),
+        })
+        .collect()
+}
+
+/// Checks ordering groups: one message of a group is in flight at a time,
+/// in the order sent; other groups and ungrouped messages are not held up.
+/// The queue must be empty.
+pub async fn queue_groups(queue: &dyn crate::ports::Queue) {
+    use std::time::Duration;
+    let visibility = Duration::from_secs(30);
+    queue
+        .send(&[
+            grouped("a1", Some("g:a")),
+            grouped("a2", Some("g:a")),
+            grouped("b1", Some("g:b")),
+            grouped("n1", None),
+        ])
+        .await
+        .unwrap();
+    queue.send(&[grouped("a3", Some("g:a"))]).await.unwrap();
+    let first = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(ids(&first), ["a1", "b1", "n1"], "only each group's oldest message");
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "a group waits for its message in flight");
+    queue.retry_later(&first[0].receipt, Duration::ZERO).await.unwrap();
+    let retried = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(ids(&retried), ["a1"], "a retried message keeps its place ahead of its group");
+    for delivery in retried.iter().chain(&first[1..]) {
+        queue.ack(&delivery.receipt).await.unwrap();
+    }
+    let second = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(ids(&second), ["a2"], "the next of the group, once the one before is done");
+    queue.ack(&second[0].receipt).await.unwrap();
+    let third = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(ids(&third), ["a3"]);
+    queue.ack(&third[0].receipt).await.unwrap();
 }

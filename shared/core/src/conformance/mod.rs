@@ -9,7 +9,7 @@ mod api;
 mod commands;
 
 pub use api::{api_keys, event_pages, state_pages};
-pub use commands::command_store;
+pub use commands::{command_store, queue_groups};
 
 use std::time::Duration;
 
@@ -193,7 +193,7 @@ fn message(id: &str) -> Task {
 fn event_id(task: &Task) -> &str {
     match task {
         Task::Event { event_id, .. } => event_id,
-        Task::Command { id } | Task::Notification { id } => id,
+        Task::Command { id, .. } | Task::Notification { id } => id,
     }
 }
 
@@ -253,7 +253,11 @@ pub async fn queue(queue: &dyn Queue, max_receives: u32) {
     assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "acked messages never return");
 
     // Every kind of task travels, and comes back as it was sent.
-    let tasks = [message("d"), Task::Command { id: "cmd_1".into() }, Task::Notification { id: "ntf_1".into() }];
+    let tasks = [
+        message("d"),
+        Task::Command { id: "cmd_1".into(), group: Some("stripe:default:customer:cus_1".into()) },
+        Task::Notification { id: "ntf_1".into() },
+    ];
     queue.send(&tasks).await.unwrap();
     let got = queue.receive(10, visibility).await.unwrap();
     assert_eq!(got.len(), 3);

@@ -98,3 +98,11 @@ async fn command_store_conforms() {
     let db = portage_embedded::open(dir.path()).unwrap();
     conformance::command_store(db.as_ref()).await;
 }
+
+#[tokio::test]
+async fn queue_groups_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let queue = SqliteQueue::new(db, Arc::new(SystemClock), 4);
+    conformance::queue_groups(&queue).await;
+}
