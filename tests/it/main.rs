@@ -20,6 +20,7 @@ mod fetched_signing_keys;
 mod lambda_e2e;
 mod lambda_sources;
 mod messaging_commands;
+mod notifications;
 mod serve_http;
 mod signature_vectors;
 mod stripe_commands;

@@ -7,12 +7,14 @@ use portage_api::actions::ActionCatalog;
 use portage_client::{ClientPool, HttpSigningKeys};
 use portage_core::command_runner::CommandRunner;
 use portage_core::ingest::Ingestor;
+use portage_core::notifications::Notifier;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::Worker;
 use portage_embedded::{Database, MapSecrets, SqliteQueue};
 use portage_providers::capabilities::ActionDeps;
+use portage_providers::notify::Deliverer;
 use tokio::sync::Notify;
 
 use crate::cli::Global;
@@ -102,7 +104,8 @@ impl App {
             self.db.clone(),
             self.clock.clone(),
             self.worker_settings.commands.clone(),
-        );
+        )
+        .with_notifier(self.notifier());
         Ok(Worker::new(
             portage_providers::sync_handlers(&clients, &self.clock),
             self.db.clone(),
@@ -110,7 +113,18 @@ impl App {
             self.clock.clone(),
             self.settings.sync.clone(),
         )
-        .with_commands(Arc::new(runner)))
+        .with_commands(Arc::new(runner))
+        .with_notifier(self.notifier())
+        .with_notifications(Arc::new(Deliverer::new(
+            self.db.clone(),
+            self.clock.clone(),
+            self.settings.notification_schedule.clone(),
+        )?)))
+    }
+
+    /// Tells the subscriptions of this deployment what happened.
+    fn notifier(&self) -> Arc<Notifier> {
+        Arc::new(Notifier::new(self.db.clone(), self.queue.clone(), self.clock.clone()))
     }
 
     /// The application API's view of this deployment (the `/v1` routes);
@@ -124,6 +138,7 @@ impl App {
             commands: self.db.clone(),
             actions: Arc::new(ActionCatalog::new(portage_providers::catalog())?),
             secrets: self.secrets.clone(),
+            notifications: self.db.clone(),
             wake,
             worker: Arc::new(self.worker()?),
             registry: self.registry.clone(),

@@ -40,6 +40,9 @@ pub(crate) enum Command {
     /// List the actions commands can name.
     #[command(subcommand)]
     Actions(crate::commands::actions::ActionsCommand),
+    /// Tell the app: webhook subscriptions, their deliveries, redrive.
+    #[command(subcommand)]
+    Subscriptions(crate::commands::subscriptions::SubscriptionsCommand),
     /// Verify or send webhook deliveries.
     #[command(subcommand)]
     Webhook(crate::commands::webhook::WebhookCommand),

@@ -40,6 +40,7 @@ use portage_core::ingest::IngestConfig;
 use portage_core::provider::{Registry, Transport};
 use portage_core::sync::SyncConfig;
 use portage_embedded::MapSecrets;
+use portage_providers::notify::DEFAULT_SCHEDULE_SECS;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::Global;
@@ -66,6 +67,15 @@ struct FileConfig {
     /// Provider hosts reached elsewhere: `"api.stripe.com" = "http://127.0.0.1:12111"`.
     #[serde(default)]
     origins: BTreeMap<String, String>,
+    #[serde(default)]
+    notifications: NotificationsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsSection {
+    /// The delay before each delivery attempt, in seconds.
+    retry_schedule_seconds: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +143,8 @@ pub(crate) struct Settings {
     /// Provider hosts reached elsewhere (a sandbox, a fake): `[origins]`,
     /// then `PORTAGE_PROVIDER_ORIGINS`, which wins.
     pub origins: Origins,
+    /// The delay before each notification delivery attempt.
+    pub notification_schedule: Vec<Duration>,
 }
 
 fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
@@ -206,7 +218,9 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     let from_env = std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default();
     let origins =
         Origins::parse(&format!("{from_file},{from_env}")).context("invalid [origins] or PORTAGE_PROVIDER_ORIGINS")?;
+    let schedule = file.notifications.retry_schedule_seconds.unwrap_or_else(|| DEFAULT_SCHEDULE_SECS.to_vec());
     Ok(Settings {
+        notification_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
         origins,
         data_dir: global.data.clone(),
         sync: SyncConfig { lease: visibility, retry_base, ..SyncConfig::default() },

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::query::{ApiQuery, connection};
-use crate::{ApiContext, paging, views};
+use crate::{ApiContext, paging};
 
 /// The longest `Prefer: wait=N` honoured, in seconds.
 const MAX_WAIT_SECS: u64 = 30;
@@ -88,20 +88,7 @@ fn new_id(now_ms: i64) -> String {
 
 /// A command as the API shows it.
 pub fn view(command: &CommandRecord) -> Value {
-    json!({
-        "id": command.id,
-        "provider": command.provider,
-        "connection": command.connection,
-        "action": command.action,
-        "idempotency_key": command.idempotency_key,
-        "status": command.status,
-        "attempts": command.attempts,
-        "input": command.input,
-        "result": command.result,
-        "error": command.error,
-        "created_at": views::rfc3339_ms(command.created_at_ms),
-        "updated_at": views::rfc3339_ms(command.updated_at_ms),
-    })
+    command.view()
 }
 
 /// The answer to a submission: the whole command (200) once it is over,

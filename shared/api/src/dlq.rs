@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use portage_core::maintenance::redrive_dead_letters;
+use portage_core::maintenance::{RedriveStores, redrive_dead_letters};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -35,13 +35,11 @@ pub(crate) async fn redrive(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?
     };
-    let moved = redrive_dead_letters(
-        ctx.events.as_ref(),
-        Some(ctx.commands.as_ref()),
-        ctx.queue.as_ref(),
-        body.ids.as_deref(),
-        ctx.clock.now_ms(),
-    )
-    .await?;
+    let stores = RedriveStores {
+        events: ctx.events.as_ref(),
+        commands: Some(ctx.commands.as_ref()),
+        notifications: Some(ctx.notifications.as_ref()),
+    };
+    let moved = redrive_dead_letters(stores, ctx.queue.as_ref(), body.ids.as_deref(), ctx.clock.now_ms()).await?;
     Ok(Json(json!({ "redriven": moved })))
 }

@@ -42,6 +42,14 @@ pub enum ApiError {
     /// The connection lacks the credentials the action needs.
     #[error("connection not ready: needs {0}")]
     ConnectionNotReady(&'static str),
+    /// A body field is not acceptable (422 with its own code).
+    #[error("{code}: {message}")]
+    Unacceptable {
+        /// The stable code (`invalid_url`, `invalid_types`).
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// The store could not be reached; the caller may retry.
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
@@ -76,6 +84,9 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({ "error": "connection_not_ready", "message": format!("the connection has no {secret} secret") }),
             ),
+            Self::Unacceptable { code, message } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": code, "message": message }))
+            }
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "store_unavailable" })),
         }
     }

@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `POST /v1/commands` | `commands:write` |
 //! | `GET /v1/commands`, `GET /v1/commands/{id}`, `GET /v1/actions` | `commands:read` |
+//! | `POST /v1/subscriptions`, `GET /v1/subscriptions`, `DELETE /v1/subscriptions/{id}` | `admin` |
 //! | `GET /v1/state/{provider}/{kind}`, `GET /v1/state/{provider}/{kind}/{id}` | `state:read` |
 //! | `GET /v1/events`, `GET /v1/events/{provider}/{event_id}`, `GET /v1/dlq` | `events:read` |
 //! | `POST /v1/events/{provider}/{event_id}/replay`, `POST /v1/dlq/redrive` | `events:write` |
@@ -24,6 +25,7 @@ pub mod keys;
 mod paging;
 mod query;
 mod state;
+pub mod subscriptions;
 pub mod views;
 
 use std::sync::Arc;
@@ -59,6 +61,8 @@ pub struct ApiContext {
     pub actions: Arc<actions::ActionCatalog>,
     /// Connections' secrets: whether one has what an action needs.
     pub secrets: Arc<dyn Secrets>,
+    /// Subscriptions and their notifications.
+    pub notifications: Arc<dyn portage_core::notifications::NotificationStore>,
     /// Nudged when a task is queued, so a local worker takes it at once.
     pub wake: Option<Arc<tokio::sync::Notify>>,
     /// The sync flow, for replays.
@@ -96,6 +100,8 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         )
         .route("/commands/{id}", scoped(Scope::CommandsRead, get(commands::get)))
         .route("/actions", scoped(Scope::CommandsRead, get(commands::actions)))
+        .route("/subscriptions", scoped(Scope::Admin, post(subscriptions::create).get(subscriptions::list)))
+        .route("/subscriptions/{id}", scoped(Scope::Admin, axum::routing::delete(subscriptions::remove)))
         .route("/state/{provider}/{kind}", scoped(Scope::StateRead, get(state::list)))
         .route("/state/{provider}/{kind}/{id}", scoped(Scope::StateRead, get(state::get)))
         .route("/events", scoped(Scope::EventsRead, get(events::list)))

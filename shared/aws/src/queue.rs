@@ -102,6 +102,12 @@ fn secs(d: Duration) -> i32 {
 #[async_trait]
 impl Queue for SqsQueue {
     async fn send(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.send_delayed(tasks, Duration::ZERO).await
+    }
+
+    /// SQS delays a message by 15 minutes at most; a longer delay is cut to that.
+    async fn send_delayed(&self, tasks: &[Task], delay: Duration) -> Result<(), StoreError> {
+        let delay = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
         for chunk in tasks.chunks(SQS_BATCH) {
             let mut batch = self.client.send_message_batch().queue_url(&self.queue_url);
             for (i, task) in chunk.iter().enumerate() {
@@ -109,6 +115,7 @@ impl Queue for SqsQueue {
                 let entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(body)
+                    .delay_seconds(delay)
                     .build()
                     .map_err(backend)?;
                 batch = batch.entries(entry);

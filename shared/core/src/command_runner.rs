@@ -9,7 +9,8 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::actions::{Action, ActionError, ActionExecutors, Catalog, Execution};
 use crate::commands::{BeginOutcome, CommandError, CommandOutcome, CommandRecord, CommandStore};
-use crate::ports::{Clock, StateStore};
+use crate::notifications::{Notifier, state_changed};
+use crate::ports::{Clock, StateStore, UpsertOutcome};
 use crate::sync::Settlement;
 
 /// How commands are executed.
@@ -47,6 +48,7 @@ pub struct CommandRunner {
     state: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
     config: RunnerConfig,
+    notifier: Option<Arc<Notifier>>,
 }
 
 /// What handling one command task did, for the queue and the log.
@@ -91,7 +93,13 @@ impl CommandRunner {
         clock: Arc<dyn Clock>,
         config: RunnerConfig,
     ) -> Self {
-        Self { catalog, executors, commands, state, clock, config }
+        Self { catalog, executors, commands, state, clock, config, notifier: None }
+    }
+
+    /// Tells the app when a command ends (`command.*`) and of the records it wrote (`state.changed`).
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Handles one command task, received for the `receive`th time.
@@ -170,11 +178,18 @@ impl CommandRunner {
             Ok(execution) => {
                 let now = self.clock.now_ms();
                 for change in &execution.changes {
-                    if let Err(error) =
-                        self.state.upsert(&command.provider, &command.connection, change, None, now).await
-                    {
+                    match self.state.upsert(&command.provider, &command.connection, change, None, now).await {
+                        Ok(UpsertOutcome::Applied) => {
+                            if let Some(notifier) = &self.notifier {
+                                let data = state_changed(&command.provider, &command.connection, change);
+                                notifier.publish("state.changed", data).await;
+                            }
+                        }
+                        Ok(UpsertOutcome::Stale) => {}
                         // The effect happened; the record will come by webhook or reconcile.
-                        warn!(%error, kind = %change.kind, id = %change.id, "could not write the command's record");
+                        Err(error) => {
+                            warn!(%error, kind = %change.kind, id = %change.id, "could not write the command's record");
+                        }
                     }
                 }
                 info!(status = "succeeded", "command finished");
@@ -214,7 +229,10 @@ impl CommandRunner {
             warn!(%error, "could not record the command's outcome");
             return RunReport { command: Some(command), settlement: Settlement::Retry { delay: self.retry_delay(1) } };
         }
-        let command = self.commands.get(&command.id).await.ok().flatten().or(Some(command));
-        RunReport { command, settlement }
+        let command = self.commands.get(&command.id).await.ok().flatten().unwrap_or(command);
+        if let (Some(notifier), true) = (&self.notifier, command.status.is_final()) {
+            notifier.publish(&format!("command.{}", command.status), command.view()).await;
+        }
+        RunReport { command: Some(command), settlement }
     }
 }

@@ -193,6 +193,24 @@ pub struct CommandFilter {
 }
 
 impl CommandRecord {
+    /// The command as the API shows it (and `command.*` notifications carry it).
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "provider": self.provider,
+            "connection": self.connection,
+            "action": self.action,
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "attempts": self.attempts,
+            "input": self.input,
+            "result": self.result,
+            "error": self.error,
+            "created_at": crate::notifications::rfc3339(self.created_at_ms),
+            "updated_at": crate::notifications::rfc3339(self.updated_at_ms),
+        })
+    }
+
     /// The queue task that runs it, in its resource's ordering group.
     pub fn task(&self) -> crate::domain::Task {
         crate::domain::Task::Command { id: self.id.clone(), group: self.resource.clone() }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod intake;
 pub mod maintenance;
+pub mod notifications;
 pub mod ports;
 pub mod provider;
 pub mod reconcile;

@@ -9,6 +9,7 @@ use tracing::info;
 use crate::commands::CommandStore;
 use crate::domain::{EventKey, Task};
 use crate::error::StoreError;
+use crate::notifications::NotificationStore;
 use crate::ports::{Clock, EventLog, Queue};
 
 /// Finds events stuck in `received` (and commands recorded but never
@@ -74,12 +75,22 @@ impl StrandedRecovery {
     }
 }
 
+/// The stores whose records a redrive makes runnable again, beside the queue.
+#[derive(Clone, Copy)]
+pub struct RedriveStores<'a> {
+    /// Events.
+    pub events: &'a dyn EventLog,
+    /// Commands, where the deployment keeps them.
+    pub commands: Option<&'a dyn CommandStore>,
+    /// Notifications, where the deployment keeps them.
+    pub notifications: Option<&'a dyn NotificationStore>,
+}
+
 /// Puts dead letters back on the queue (all, or those with `ids`), first
-/// making their `failed` events and commands runnable again (commands only
-/// where a command store is given). Returns how many moved.
+/// making their `failed` events, commands and notifications runnable again
+/// (a notification with a fresh schedule). Returns how many moved.
 pub async fn redrive_dead_letters(
-    events: &dyn EventLog,
-    commands: Option<&dyn CommandStore>,
+    stores: RedriveStores<'_>,
     queue: &dyn Queue,
     ids: Option<&[String]>,
     now_ms: i64,
@@ -88,14 +99,21 @@ pub async fn redrive_dead_letters(
         if ids.is_some_and(|ids| !ids.contains(&letter.id)) {
             continue;
         }
-        match (&letter.message, commands) {
-            (Some(Task::Event { provider, connection, event_id }), _) => {
-                events.requeue_failed(&EventKey::new(provider, connection, event_id)).await?;
+        match &letter.message {
+            Some(Task::Event { provider, connection, event_id }) => {
+                stores.events.requeue_failed(&EventKey::new(provider, connection, event_id)).await?;
             }
-            (Some(Task::Command { id, .. }), Some(commands)) => {
-                commands.requeue_failed(id, now_ms).await?;
+            Some(Task::Command { id, .. }) => {
+                if let Some(commands) = stores.commands {
+                    commands.requeue_failed(id, now_ms).await?;
+                }
             }
-            _ => {}
+            Some(Task::Notification { id }) => {
+                if let Some(notifications) = stores.notifications {
+                    notifications.requeue_notification(id, now_ms).await?;
+                }
+            }
+            None => {}
         }
     }
     queue.redrive(ids).await

@@ -179,6 +179,9 @@ pub trait Queue: Send + Sync {
     /// Sends tasks, durably, before returning.
     async fn send(&self, tasks: &[Task]) -> Result<(), StoreError>;
 
+    /// Sends tasks that become visible only after `delay`.
+    async fn send_delayed(&self, tasks: &[Task], delay: Duration) -> Result<(), StoreError>;
+
     /// Receives up to `max` visible messages and hides them for `visibility`.
     /// A message already received `max_receives` times is moved to the
     /// dead-letter queue instead of being delivered again.

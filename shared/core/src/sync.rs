@@ -17,6 +17,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::command_runner::CommandRunner;
 use crate::domain::{Delivery, EventKey, Task};
 use crate::error::SyncError;
+use crate::notifications::{NotificationHandler, Notifier, state_changed};
 use crate::ports::{Clock, EventLog, Finish, LeaseOutcome, Queue, StateStore, UpsertOutcome};
 use crate::provider::SyncHandlers;
 
@@ -46,6 +47,14 @@ pub enum Settlement {
     /// Try again after the delay.
     Retry {
         /// How long to keep the message hidden.
+        #[serde(with = "secs")]
+        delay: Duration,
+    },
+    /// Try again after the delay, as a fresh message (its receive count
+    /// starts again): for retries on a schedule of their own, longer than
+    /// the queue's receive limit allows (notifications).
+    Later {
+        /// How long until the new message is visible.
         #[serde(with = "secs")]
         delay: Duration,
     },
@@ -91,6 +100,8 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     config: SyncConfig,
     commands: Option<Arc<CommandRunner>>,
+    notifications: Option<Arc<dyn NotificationHandler>>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl Worker {
@@ -102,7 +113,19 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: SyncConfig,
     ) -> Self {
-        Self { handlers, events, state, clock, config, commands: None }
+        Self { handlers, events, state, clock, config, commands: None, notifications: None, notifier: None }
+    }
+
+    /// Tells the app of state it writes (`state.changed`) and events that fail (`event.failed`).
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// Also delivers notification tasks, with `handler`.
+    pub fn with_notifications(mut self, handler: Arc<dyn NotificationHandler>) -> Self {
+        self.notifications = Some(handler);
+        self
     }
 
     /// Also runs command tasks, with `runner`.
@@ -119,6 +142,10 @@ impl Worker {
                 self.process(&key, delivery.receive_count, false).await.settlement
             }
             (Task::Command { id, .. }, Some(runner)) => runner.run(id, delivery.receive_count).await.settlement,
+            (Task::Notification { id }, _) if self.notifications.is_some() => match &self.notifications {
+                Some(handler) => handler.deliver(id).await,
+                None => Settlement::Ack,
+            },
             // No handler in this build (notifications, before their handler is
             // wired in): parked in the dead-letter queue, where it can be
             // inspected and redriven, never lost.
@@ -130,6 +157,13 @@ impl Worker {
         let settled = match &settlement {
             Settlement::Ack => queue.ack(&delivery.receipt).await,
             Settlement::Retry { delay } => queue.retry_later(&delivery.receipt, *delay).await,
+            // The new message first: a crash between the two repeats an
+            // attempt rather than losing it.
+            Settlement::Later { delay } => match queue.send_delayed(std::slice::from_ref(&delivery.task), *delay).await
+            {
+                Ok(()) => queue.ack(&delivery.receipt).await,
+                Err(error) => Err(error),
+            },
             Settlement::DeadLetter { reason } => queue.dead_letter(&delivery.receipt, reason).await,
         };
         if let Err(error) = settled {
@@ -201,6 +235,11 @@ impl Worker {
             Err(SyncError::Permanent { code, message }) => {
                 report.detail = format!("{code}: {message}");
                 report.settlement = Settlement::DeadLetter { reason: code.to_owned() };
+                if let Some(notifier) = &self.notifier {
+                    let data = serde_json::json!({ "provider": key.provider, "connection": key.connection,
+                        "event_id": key.event_id, "type": record.event.event_type, "error": report.detail });
+                    notifier.publish("event.failed", data).await;
+                }
                 Finish::Failed(report.detail.clone())
             }
             Err(error) => {
@@ -241,7 +280,14 @@ impl Worker {
                 )
                 .await?;
             match outcome {
-                UpsertOutcome::Applied => report.applied += 1,
+                UpsertOutcome::Applied => {
+                    report.applied += 1;
+                    if let Some(notifier) = &self.notifier {
+                        notifier
+                            .publish("state.changed", state_changed(&record.provider, &record.connection, &change))
+                            .await;
+                    }
+                }
                 UpsertOutcome::Stale => report.stale += 1,
             }
         }

@@ -22,7 +22,8 @@ use tracing::{error, info};
 
 /// The schema version this build writes (`PRAGMA user_version`). 0 is the
 /// release before connection-scoped keys; [`migrate`] upgrades it in place.
-/// Version 2 adds the application API's tables (API keys, commands) and the
+/// Version 2 adds the application API's tables (API keys, commands,
+/// subscriptions, notifications) and the
 /// queue's ordering groups, which an older
 /// file simply gains.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -133,6 +134,29 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 CREATE INDEX IF NOT EXISTS commands_newest ON commands (created_at_ms, id);
 -- The stranded-command scan's: only never-begun queued rows.
+-- Where the app is told, and what about; the secret signs its deliveries.
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id             TEXT    PRIMARY KEY,
+    url            TEXT    NOT NULL,
+    types          TEXT    NOT NULL,
+    description    TEXT,
+    secret         TEXT    NOT NULL,
+    allow_private  INTEGER NOT NULL,
+    created_at_ms  INTEGER NOT NULL
+);
+-- One message to one subscription: the same body and webhook-id on every attempt.
+CREATE TABLE IF NOT EXISTS notifications (
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
+    subscription_id  TEXT    NOT NULL,
+    kind             TEXT    NOT NULL,
+    body             TEXT    NOT NULL,
+    status           TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS commands_unstarted ON commands (updated_at_ms) WHERE status = 'queued' AND attempts = 0;
 ";
 

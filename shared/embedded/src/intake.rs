@@ -19,7 +19,7 @@ impl Intake for SqliteQueue {
             .write(move |conn| {
                 let outcome = insert(conn, &event, reclaim_after_ms)?;
                 if matches!(outcome, RecordOutcome::Inserted | RecordOutcome::Reclaimed) {
-                    push(conn, &message, None, now)?;
+                    push(conn, &message, None, now, now)?;
                     mark_queued(conn, &key)?;
                 }
                 Ok(outcome)

@@ -13,6 +13,7 @@ pub mod db;
 mod event_log;
 mod intake;
 mod leases;
+mod notifications;
 mod queue;
 mod secrets;
 mod state_store;

@@ -52,12 +52,18 @@ fn parse_receipt(receipt: &str) -> Result<(i64, i64), StoreError> {
     Ok((parse(id)?, parse(count)?))
 }
 
-/// Appends one message, visible at once, in `group` if it has one.
-pub(crate) fn push(conn: &Connection, body: &str, group: Option<&str>, now: i64) -> Result<(), StoreError> {
+/// Appends one message at `now`, visible from `visible_at`, in `group` if it has one.
+pub(crate) fn push(
+    conn: &Connection,
+    body: &str,
+    group: Option<&str>,
+    now: i64,
+    visible_at: i64,
+) -> Result<(), StoreError> {
     exec(
         conn,
-        "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms, group_key) VALUES (?1, ?2, ?2, ?3)",
-        params![body, now, group],
+        "INSERT INTO queue (body, enqueued_at_ms, visible_at_ms, group_key) VALUES (?1, ?2, ?3, ?4)",
+        params![body, now, visible_at, group],
     )
     .map(|_| ())
     .map_err(backend)
@@ -119,11 +125,18 @@ fn receive(
 #[async_trait]
 impl Queue for SqliteQueue {
     async fn send(&self, tasks: &[Task]) -> Result<(), StoreError> {
+        self.send_delayed(tasks, Duration::ZERO).await
+    }
+
+    async fn send_delayed(&self, tasks: &[Task], delay: Duration) -> Result<(), StoreError> {
         let messages: Vec<(String, Option<String>)> =
             tasks.iter().map(|t| (t.encode(), t.group().map(str::to_owned))).collect();
         let now = self.clock.now_ms();
+        let visible_at = now.saturating_add(millis(delay));
         self.db
-            .write(move |conn| messages.iter().try_for_each(|(body, group)| push(conn, body, group.as_deref(), now)))
+            .write(move |conn| {
+                messages.iter().try_for_each(|(body, group)| push(conn, body, group.as_deref(), now, visible_at))
+            })
             .await
     }
 

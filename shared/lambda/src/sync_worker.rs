@@ -79,6 +79,15 @@ async fn handle_message(worker: &Worker, queue: &SqsQueue, record: SqsMessage, d
             }
             false
         }
+        // Only notifications retry as fresh messages, and this function has no
+        // notification handler yet: treated as a visibility retry.
+        Settlement::Later { delay } => {
+            metrics::count("retried", &[("provider", provider)]);
+            if let Err(error) = queue.retry_later(&receipt, delay).await {
+                warn!(%error, "could not delay the retry; SQS's visibility timeout applies");
+            }
+            false
+        }
         Settlement::DeadLetter { reason } => {
             metrics::count("failed", &[("provider", provider), ("reason", &reason)]);
             metrics::count("dead_lettered", &[("provider", provider)]);

@@ -12,6 +12,7 @@ pub mod github;
 pub mod hubspot;
 pub mod listings;
 pub mod magento;
+pub mod notify;
 pub mod paypal;
 pub mod printify;
 pub mod salesforce;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use clap::Subcommand;
 use portage_core::Task;
 use portage_core::commands::CommandStore;
-use portage_core::maintenance::redrive_dead_letters;
+use portage_core::maintenance::{RedriveStores, redrive_dead_letters};
+use portage_core::notifications::NotificationStore;
 use portage_core::ports::{Clock, EventLog, Queue};
 
 use crate::app::App;
@@ -46,8 +47,9 @@ fn task_label(task: &Task) -> String {
     }
 }
 
-/// The stores a redrive touches: events, commands (locally only, so far) and the queue.
-type Stores = (Arc<dyn EventLog>, Option<Arc<dyn CommandStore>>, Arc<dyn Queue>);
+/// The stores a redrive touches: events, the local database (commands and
+/// notifications; none on AWS so far) and the queue.
+type Stores = (Arc<dyn EventLog>, Option<Arc<portage_embedded::Database>>, Arc<dyn Queue>);
 
 /// Runs a `dlq` subcommand.
 pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
@@ -55,7 +57,9 @@ pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<
         DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
     };
     // The deployed table keeps no commands yet: an AWS redrive moves event letters' events only.
-    let (events, commands, queue): Stores = if aws {
+    // The deployed table keeps no commands or notifications yet: an AWS
+    // redrive makes only event letters' events runnable again.
+    let (events, local, queue): Stores = if aws {
         let (table, queue) = super::aws::deployed().await?;
         (table, None, queue)
     } else {
@@ -87,8 +91,12 @@ pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<
         DlqCommand::Redrive { ids, .. } => {
             let ids = (!ids.is_empty()).then_some(ids);
             let now = portage_core::ports::SystemClock.now_ms();
-            let moved =
-                redrive_dead_letters(events.as_ref(), commands.as_deref(), queue.as_ref(), ids.as_deref(), now).await?;
+            let stores = RedriveStores {
+                events: events.as_ref(),
+                commands: local.as_deref().map(|db| db as &dyn CommandStore),
+                notifications: local.as_deref().map(|db| db as &dyn NotificationStore),
+            };
+            let moved = redrive_dead_letters(stores, queue.as_ref(), ids.as_deref(), now).await?;
             println!("redriven {moved}");
         }
     }

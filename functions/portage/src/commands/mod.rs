@@ -14,6 +14,7 @@ pub(crate) mod replay;
 pub(crate) mod secrets;
 pub(crate) mod serve;
 pub(crate) mod state;
+pub(crate) mod subscriptions;
 pub(crate) mod webhook;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apikey(command) => apikey::run(global, command).await,
         Command::Commands(command) => command::run(global, command).await,
         Command::Actions(command) => actions::run(&command),
+        Command::Subscriptions(command) => subscriptions::run(global, command).await,
         Command::Webhook(command) => webhook::run(global, command).await,
         Command::Notifications(command) => notifications::run(global, command).await,
         Command::Events(command) => events::run(global, command).await,

@@ -30,6 +30,6 @@ pub(crate) async fn run(global: &Global, args: ReplayArgs) -> anyhow::Result<Exi
     print_json(&report)?;
     Ok(match report.settlement {
         Settlement::Ack => ExitCode::SUCCESS,
-        Settlement::Retry { .. } | Settlement::DeadLetter { .. } => ExitCode::from(1),
+        Settlement::Retry { .. } | Settlement::Later { .. } | Settlement::DeadLetter { .. } => ExitCode::from(1),
     })
 }

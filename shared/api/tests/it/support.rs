@@ -44,6 +44,7 @@ impl Api {
             commands: db.clone(),
             actions: Arc::new(ActionCatalog::new(portage_providers::catalog()).unwrap()),
             secrets: secrets.clone(),
+            notifications: db.clone(),
             wake: None,
             worker: Arc::new(worker),
             registry: portage_providers::registry(),

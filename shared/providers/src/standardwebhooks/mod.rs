@@ -7,7 +7,8 @@ pub(crate) mod verify;
 pub mod webhook;
 
 pub use webhook::StandardWebhooks;
-pub(crate) use webhook::{generate_secret, signed_headers};
+pub use webhook::generate_secret;
+pub(crate) use webhook::signed_headers;
 
 /// What standardwebhooks can do (see [`crate::capabilities`]).
 pub const CAPABILITIES: crate::capabilities::Capabilities =

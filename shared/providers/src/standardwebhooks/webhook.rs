@@ -28,7 +28,7 @@ pub(crate) fn signed_headers(body: &[u8], secret: &Secret, now_secs: i64) -> Vec
 }
 
 /// A fresh `whsec_` secret: 24 random bytes, base64.
-pub(crate) fn generate_secret() -> Secret {
+pub fn generate_secret() -> Secret {
     Secret::new(format!("whsec_{}", STANDARD.encode(rand::random::<[u8; 24]>())))
 }
 
