@@ -11,7 +11,6 @@ use portage_client::{ApiRequest, ClientPool, CredentialSource, header};
 use portage_core::actions::{Action, ActionError, ActionExecutor, EffectStrategy, Execution};
 use portage_core::commands::CommandRecord;
 use portage_core::ports::Clock;
-use portage_core::{StateChange, Version};
 use serde_json::{Map, Value, json};
 
 use super::api::SendGridApi;
@@ -114,14 +113,11 @@ impl ActionExecutor for SendGridActions {
         let request = ApiRequest::post_json("/v3/mail/send", &mail_body(&command.id, &command.input));
         let response = client.send(&request).await.map_err(|e| from_provider(&e))?;
         let message_id = header(&response.headers, "x-message-id").map(str::to_owned);
-        let change = StateChange {
-            kind: "message".to_owned(),
-            id: command.id.clone(),
-            version: Version { primary: self.clock.now_secs(), secondary: 0 },
-            data: json!({ "channel": "email", "status": "accepted", "message_id": message_id,
-                "to": recipients(&command.input["to"]) }),
-            deleted: false,
-        };
+        let fields = Map::from_iter([
+            ("message_id".to_owned(), json!(message_id)),
+            ("to".to_owned(), Value::Array(recipients(&command.input["to"]))),
+        ]);
+        let change = super::records::message(&command.id, "accepted", self.clock.now_secs(), fields);
         Ok(Execution { result: json!({ "message_id": message_id }), changes: vec![change] })
     }
 }

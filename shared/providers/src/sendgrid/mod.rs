@@ -4,16 +4,19 @@
 
 pub mod api;
 pub mod commands;
+pub mod records;
+pub mod sync;
 pub mod webhook;
 
 use std::sync::Arc;
 
-use crate::capabilities::{Capabilities, CommandsPiece};
+use crate::capabilities::{Capabilities, CommandsPiece, SyncPiece};
 
 pub use webhook::{SendGrid, verifying_key};
 
 /// What sendgrid can do (see [`crate::capabilities`]).
 pub const CAPABILITIES: Capabilities = Capabilities {
+    sync: Some(SyncPiece { kinds: &records::SYNC_KINDS, handler: |_, _| Arc::new(sync::SendGridSync) }),
     commands: Some(CommandsPiece {
         actions: &commands::ACTIONS,
         executor: |deps| Arc::new(commands::SendGridActions::new(deps.clients.clone(), deps.clock.clone())),

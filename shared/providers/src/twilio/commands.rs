@@ -14,7 +14,6 @@ use portage_client::{ApiRequest, ClientPool, CredentialSource};
 use portage_core::actions::{Action, ActionError, ActionExecutor, EffectStrategy, Execution};
 use portage_core::commands::CommandRecord;
 use portage_core::ports::{Clock, Secrets};
-use portage_core::{StateChange, Version};
 use serde_json::{Value, json};
 
 use super::api::TwilioApi;
@@ -93,13 +92,15 @@ impl ActionExecutor for TwilioActions {
         let response = client.send(&request).await.map_err(|e| from_provider(&e))?;
         let message = response.json("twilio").map_err(|e| from_provider(&e))?;
         let (sid, status) = (message["sid"].clone(), message["status"].clone());
-        let change = StateChange {
-            kind: "message".to_owned(),
-            id: command.id.clone(),
-            version: Version { primary: self.clock.now_secs(), secondary: 0 },
-            data: json!({ "channel": "sms", "status": status, "sid": sid, "to": input["to"] }),
-            deleted: false,
+        let Some(sid_text) = sid.as_str() else {
+            return Err(ActionError::Ambiguous {
+                code: "unreadable_response".to_owned(),
+                message: "Twilio answered without a message sid".to_owned(),
+            });
         };
+        let fields = serde_json::Map::from_iter([("to".to_owned(), input["to"].clone())]);
+        let change =
+            super::records::message(sid_text, status.as_str().unwrap_or("queued"), self.clock.now_secs(), fields);
         Ok(Execution { result: json!({ "sid": sid, "status": status }), changes: vec![change] })
     }
 }

@@ -6,17 +6,20 @@
 
 pub mod api;
 pub mod commands;
+pub mod records;
+pub mod sync;
 pub(crate) mod verify;
 pub mod webhook;
 
 use std::sync::Arc;
 
-use crate::capabilities::{Capabilities, CommandsPiece};
+use crate::capabilities::{Capabilities, CommandsPiece, SyncPiece};
 
 pub use webhook::Twilio;
 
 /// What twilio can do (see [`crate::capabilities`]).
 pub const CAPABILITIES: Capabilities = Capabilities {
+    sync: Some(SyncPiece { kinds: &records::SYNC_KINDS, handler: |_, _| Arc::new(sync::TwilioSync) }),
     commands: Some(CommandsPiece {
         actions: &commands::ACTIONS,
         executor: |deps| {

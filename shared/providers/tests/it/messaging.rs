@@ -127,3 +127,62 @@ fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
+
+/// A delivery as the event log hands it to sync: `raw` as received, normalised by `provider`'s own source.
+fn delivered(provider: &str, raw: &[u8], headers: &[(&str, &str)]) -> portage_core::EventRecord {
+    let registry = portage_providers::registry();
+    let source = registry.get(provider).unwrap();
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        map.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+    }
+    let request = portage_core::provider::WebhookRequest {
+        method: "POST".into(),
+        url: "https://hooks.example.com/webhooks/x".into(),
+        headers: map,
+        body: bytes::Bytes::copy_from_slice(raw),
+    };
+    let mut record = crate::support::stripe_record("default", &json!({}));
+    record.provider = provider.into();
+    record.event = source.normalise(&request, 1_800_000_000).unwrap();
+    record.received_at_ms = 1_800_000_000_000;
+    record.raw = bytes::Bytes::copy_from_slice(raw);
+    record
+}
+
+#[tokio::test]
+async fn event_webhook_events_and_status_callbacks_update_message_records() {
+    use portage_core::provider::SyncHandler;
+    let batch = json!([
+        {"email": "ada@example.com", "timestamp": 1_800_000_100, "event": "processed", "sg_event_id": "e1",
+         "sg_message_id": "abc.filter1", "portage_command": "cmd_sg1"},
+        {"email": "ada@example.com", "timestamp": 1_800_000_160, "event": "delivered", "sg_event_id": "e2",
+         "sg_message_id": "abc.filter1", "portage_command": "cmd_sg1", "response": "250 OK"},
+        {"email": "x@example.com", "timestamp": 1_800_000_170, "event": "open", "sg_event_id": "e3"}
+    ]);
+    let record = delivered("sendgrid", batch.to_string().as_bytes(), &[]);
+    let changes = portage_providers::sendgrid::sync::SendGridSync.state_changes(&record).await.unwrap();
+    assert_eq!(changes.len(), 2, "only events naming a command become its record");
+    let last = changes.iter().max_by_key(|c| c.version).unwrap();
+    assert_eq!((last.kind.as_str(), last.id.as_str()), ("message", "cmd_sg1"));
+    assert_eq!((last.data["status"].clone(), last.data["message_id"].clone()), (json!("delivered"), json!("abc")));
+
+    let form =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/twilio/message_status.form")).unwrap();
+    let content_type = [("content-type", "application/x-www-form-urlencoded")];
+    let record = delivered("twilio", &form, &content_type);
+    let changes = portage_providers::twilio::sync::TwilioSync.state_changes(&record).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id, "SM1f0e8ae6ade43cb3c0ce4525424e404f");
+    assert_eq!(
+        (changes[0].data["status"].clone(), changes[0].data["to"].clone()),
+        (json!("delivered"), json!("+15558675310"))
+    );
+    let sent = portage_providers::twilio::records::message(
+        "SM1f0e8ae6ade43cb3c0ce4525424e404f",
+        "sent",
+        1_800_000_000,
+        Default::default(),
+    );
+    assert!(sent.version < changes[0].version, "a late 'sent' never undoes 'delivered'");
+}
