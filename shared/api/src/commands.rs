@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::query::{ApiQuery, connection};
+use crate::query::{ApiQuery, ListParams, connection};
 use crate::{ApiContext, paging};
 
 /// The longest `Prefer: wait=N` honoured, in seconds.
@@ -199,16 +199,6 @@ pub(crate) async fn submit(
 pub(crate) async fn get(State(ctx): State<Arc<ApiContext>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let command = ctx.commands.get(&id).await?.ok_or(ApiError::NotFound("command_not_found"))?;
     Ok(Json(view(&command)))
-}
-
-/// The listing's parameters; each one absent means "any".
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListParams {
-    status: Option<String>,
-    provider: Option<String>,
-    connection: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
 }
 
 /// `GET /v1/commands`: newest first, `next_cursor` while more remain.

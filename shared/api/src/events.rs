@@ -10,18 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::query::{ApiQuery, connection};
+use crate::query::{ApiQuery, ListParams, connection};
 use crate::{ApiContext, paging, views};
-
-/// The listing's parameters; each one absent means "any".
-#[derive(Debug, Deserialize)]
-pub(crate) struct ListParams {
-    provider: Option<String>,
-    connection: Option<String>,
-    status: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
 
 /// `GET /v1/events`: newest first, `next_cursor` while more remain.
 pub(crate) async fn list(

@@ -22,6 +22,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
     }
 }
 
+/// The parameters of a newest-first listing (events, commands); each one
+/// absent means "any".
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ListParams {
+    pub(crate) provider: Option<String>,
+    pub(crate) connection: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) limit: Option<usize>,
+    pub(crate) cursor: Option<String>,
+}
+
 /// The connection a request names (`default` when it names none), checked.
 pub(crate) fn connection(asked: Option<String>) -> Result<String, ApiError> {
     let connection = asked.unwrap_or_else(|| DEFAULT_CONNECTION.to_owned());
