@@ -15,11 +15,13 @@ mod intake;
 mod leases;
 mod notifications;
 mod queue;
+mod schema;
 mod secrets;
 mod state_store;
 
 pub use db::Database;
 pub use queue::SqliteQueue;
+pub use schema::SCHEMA_VERSION;
 pub use secrets::MapSecrets;
 
 use std::path::Path;
