@@ -1,17 +1,12 @@
 //! How records look on the wire, for the API and the CLI's JSON alike:
 //! times in RFC 3339 (UTC, milliseconds), bodies as text when they are UTF-8.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use base64::Engine;
 use portage_core::{DeadLetter, EventRecord, StateRecord};
 use serde_json::{Value, json};
 
-/// Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339_ms(ms: i64) -> String {
-    let since_epoch = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(UNIX_EPOCH + since_epoch).to_string()
-}
+/// Unix milliseconds as RFC 3339 UTC with milliseconds (the core's one formatting).
+pub use portage_core::rfc3339_ms;
 
 /// An event in a listing: what it is and where it stands, without its body.
 pub fn event_summary(record: &EventRecord) -> Value {

@@ -110,8 +110,7 @@ impl CommandRunner {
     }
 
     fn retry_delay(&self, attempts: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
-        self.config.retry_base.saturating_mul(factor).min(self.config.retry_max)
+        crate::sync::backoff(self.config.retry_base, self.config.retry_max, attempts)
     }
 
     async fn run_in_span(&self, id: &str, receive: u32) -> RunReport {

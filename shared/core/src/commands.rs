@@ -206,8 +206,8 @@ impl CommandRecord {
             "input": self.input,
             "result": self.result,
             "error": self.error,
-            "created_at": crate::notifications::rfc3339(self.created_at_ms),
-            "updated_at": crate::notifications::rfc3339(self.updated_at_ms),
+            "created_at": crate::domain::rfc3339_ms(self.created_at_ms),
+            "updated_at": crate::domain::rfc3339_ms(self.updated_at_ms),
         })
     }
 

@@ -103,6 +103,13 @@ pub fn is_valid_connection(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
+/// Unix milliseconds as RFC 3339 UTC with milliseconds: how every time is
+/// shown to the app and the operator.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
 /// Identifies one event record: the deduplication key. The connection is
 /// part of it, so one tenant's delivery can never be taken for another's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

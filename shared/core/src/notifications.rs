@@ -3,7 +3,6 @@
 //! queue task and retried on a schedule until it lands or is given up.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -119,6 +118,9 @@ pub trait NotificationStore: Send + Sync {
     /// Every subscription, oldest first, with its secret.
     async fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
 
+    /// One subscription, with its secret.
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError>;
+
     /// Deletes one (its pending notifications are given up); false when there was none.
     async fn remove_subscription(&self, id: &str) -> Result<bool, StoreError>;
 
@@ -176,12 +178,6 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
 }
 
-/// Unix milliseconds as RFC 3339 UTC with milliseconds.
-pub fn rfc3339(ms: i64) -> String {
-    let at = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(at).to_string()
-}
-
 impl Notifier {
     /// A notifier over the store and the queue.
     pub fn new(store: Arc<dyn NotificationStore>, queue: Arc<dyn Queue>, clock: Arc<dyn Clock>) -> Self {
@@ -205,11 +201,12 @@ impl Notifier {
             return Ok(());
         }
         let now = self.clock.now_ms();
-        let body = serde_json::json!({ "type": kind, "timestamp": rfc3339(now), "data": data }).to_string();
+        let body =
+            serde_json::json!({ "type": kind, "timestamp": crate::domain::rfc3339_ms(now), "data": data }).to_string();
         let notifications: Vec<Notification> = wanted
             .iter()
             .map(|s| Notification {
-                id: format!("msg_{now:012x}{:016x}", rand_u64()),
+                id: format!("msg_{now:012x}{:016x}", rand::random::<u64>()),
                 subscription_id: s.id.clone(),
                 kind: kind.to_owned(),
                 body: body.clone(),
@@ -224,15 +221,6 @@ impl Notifier {
         let tasks: Vec<Task> = notifications.iter().map(|n| Task::Notification { id: n.id.clone() }).collect();
         self.queue.send(&tasks).await
     }
-}
-
-/// 64 random bits from the standard library's hasher (seeded per process
-/// from the OS): enough to keep ids apart, no crate needed.
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    hasher.finish()
 }
 
 #[cfg(test)]

@@ -295,8 +295,11 @@ impl Worker {
     }
 
     fn retry(&self, attempt: u32) -> Settlement {
-        let exponent = attempt.saturating_sub(1).min(16);
-        let delay = self.config.retry_base.saturating_mul(1u32 << exponent).min(self.config.retry_max);
-        Settlement::Retry { delay }
+        Settlement::Retry { delay: backoff(self.config.retry_base, self.config.retry_max, attempt) }
     }
+}
+
+/// The delay before retry `attempt` (1-based): `base`, doubled per attempt, at most `max`.
+pub(crate) fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16)).min(max)
 }

@@ -78,6 +78,22 @@ impl NotificationStore for Database {
         .await
     }
 
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            query_row(
+                conn,
+                "SELECT id, url, types, description, secret, allow_private, created_at_ms FROM subscriptions \
+                 WHERE id = ?1",
+                params![id],
+                subscription_from_row,
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
     async fn remove_subscription(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.write(move |conn| {

@@ -176,8 +176,8 @@ impl NotificationHandler for Deliverer {
                 return Settlement::Retry { delay: Duration::from_secs(5) };
             }
         };
-        let subscription = match self.store.subscriptions().await {
-            Ok(all) => all.into_iter().find(|s| s.id == notification.subscription_id),
+        let subscription = match self.store.subscription(&notification.subscription_id).await {
+            Ok(found) => found,
             Err(_) => return Settlement::Retry { delay: Duration::from_secs(5) },
         };
         let now = self.clock.now_ms();

@@ -144,3 +144,53 @@ pub async fn queue_groups(queue: &dyn crate::ports::Queue) {
     assert_eq!(ids(&third), ["a3"]);
     queue.ack(&third[0].receipt).await.unwrap();
 }
+
+/// Checks the notification store: subscriptions with their secrets, one
+/// notification's attempts, listing by status, redrive, and removal giving
+/// up what was pending. The store must be empty.
+pub async fn notification_store(store: &dyn crate::notifications::NotificationStore) {
+    use crate::notifications::{Notification, NotificationStatus, Subscription};
+    let subscription = Subscription {
+        id: "sub_1".into(),
+        url: "https://app.example.com/hooks".into(),
+        types: vec!["command.*".into(), "state.changed".into()],
+        description: Some("app".into()),
+        secret: Some(crate::Secret::new("whsec_c2VjcmV0")),
+        allow_private: false,
+        created_at_ms: 1,
+    };
+    store.add_subscription(&subscription).await.unwrap();
+    let found = store.subscription("sub_1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.types.clone(), found.secret.as_ref().map(|s| s.expose().to_owned())),
+        (subscription.types.clone(), Some("whsec_c2VjcmV0".to_owned()))
+    );
+    assert!(store.subscription("sub_9").await.unwrap().is_none());
+    let notification = |id: &str| Notification {
+        id: id.into(),
+        subscription_id: "sub_1".into(),
+        kind: "command.succeeded".into(),
+        body: "{\"type\":\"command.succeeded\"}".into(),
+        status: NotificationStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        created_at_ms: 10,
+        updated_at_ms: 10,
+    };
+    store.add_notifications(&[notification("msg_1"), notification("msg_2")]).await.unwrap();
+    store.attempted("msg_1", NotificationStatus::Pending, Some("answered 500"), 20).await.unwrap();
+    store.attempted("msg_1", NotificationStatus::Failed, Some("answered 500"), 30).await.unwrap();
+    store.attempted("msg_1", NotificationStatus::Delivered, None, 40).await.unwrap();
+    let failed = store.notification("msg_1").await.unwrap().unwrap();
+    assert_eq!((failed.status, failed.attempts), (NotificationStatus::Failed, 2), "only a pending one is attempted");
+    assert_eq!(failed.body, "{\"type\":\"command.succeeded\"}", "the body is kept as made");
+    let listed = store.notifications(Some(NotificationStatus::Failed), 10).await.unwrap();
+    assert_eq!(listed.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["msg_1"]);
+    assert!(store.requeue_notification("msg_1", 50).await.unwrap());
+    assert_eq!(store.notification("msg_1").await.unwrap().unwrap().attempts, 0, "a fresh schedule");
+    assert!(!store.requeue_notification("msg_2", 50).await.unwrap(), "only a failed one is redriven");
+    assert!(store.remove_subscription("sub_1").await.unwrap());
+    assert!(!store.remove_subscription("sub_1").await.unwrap());
+    assert_eq!(store.notification("msg_2").await.unwrap().unwrap().status, NotificationStatus::Failed, "given up");
+    assert!(store.subscriptions().await.unwrap().is_empty());
+}

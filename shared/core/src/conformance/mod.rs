@@ -9,7 +9,7 @@ mod api;
 mod commands;
 
 pub use api::{api_keys, event_pages, state_pages};
-pub use commands::{command_store, queue_groups};
+pub use commands::{command_store, notification_store, queue_groups};
 
 use std::time::Duration;
 

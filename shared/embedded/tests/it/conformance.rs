@@ -106,3 +106,10 @@ async fn queue_groups_conform() {
     let queue = SqliteQueue::new(db, Arc::new(SystemClock), 4);
     conformance::queue_groups(&queue).await;
 }
+
+#[tokio::test]
+async fn notification_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::notification_store(db.as_ref()).await;
+}

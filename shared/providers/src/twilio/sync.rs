@@ -20,8 +20,8 @@ impl SyncHandler for TwilioSync {
         if event.event.object_kind.as_deref() != Some("message") {
             return Ok(Vec::new());
         }
-        let params: Vec<(String, String)> = form_urlencoded::parse(&event.raw).into_owned().collect();
-        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let params = super::verify::form_params(&event.raw);
+        let param = |name: &str| params.get(name).and_then(|v| v.iter().next()).map(|v| v.to_string());
         let (Some(sid), Some(status)) = (param("MessageSid"), param("MessageStatus").or_else(|| param("SmsStatus")))
         else {
             return Ok(Vec::new());
