@@ -9,6 +9,7 @@ use bytes::Bytes;
 use portage_core::{EventKey, EventRecord, EventStatus, NewEvent, NormalizedEvent, StoreError};
 
 use crate::DynamoTable;
+use crate::index::shard_of;
 use crate::item::{Item, get_n, get_s, n, opt_n, opt_s, s};
 
 /// Largest compressed payload stored: DynamoDB items stop at 400 KB.
@@ -28,21 +29,19 @@ pub(crate) fn event_pk(key: &EventKey) -> String {
     format!("EVENT#{}#{}#{}", key.provider, key.connection, key.event_id)
 }
 
-/// Index partitions per status.
-pub(crate) const GSI_SHARDS: u32 = 8;
-
-/// The index shard of an event: FNV-1a of its key, stable across builds and
-/// releases (it is stored).
+/// The index shard of an event (see [`crate::index`]).
 pub(crate) fn shard(key: &EventKey) -> u32 {
-    let bytes =
-        key.provider.bytes().chain([b'#']).chain(key.connection.bytes()).chain([b'#']).chain(key.event_id.bytes());
-    let hash = bytes.fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
-    hash % GSI_SHARDS
+    shard_of(&[&key.provider, &key.connection, &key.event_id])
+}
+
+/// The index partition of a status, without its shard.
+pub(crate) fn status_partition(status: EventStatus) -> String {
+    format!("EVENTS#{status}")
 }
 
 /// The index partition of a status: one of `GSI_SHARDS` per status.
 pub(crate) fn status_pk(status: EventStatus, shard: u32) -> String {
-    format!("EVENTS#{status}#{shard}")
+    format!("{}#{shard}", status_partition(status))
 }
 
 fn compress(raw: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -98,7 +97,8 @@ pub(crate) fn record_from_items(event: &Item, payload: Option<&Item>) -> Result<
 }
 
 impl DynamoTable {
-    fn expires_at(&self, received_at_ms: i64) -> AttributeValue {
+    /// When an item made at `received_at_ms` expires (the table's TTL).
+    pub(crate) fn expires_at(&self, received_at_ms: i64) -> AttributeValue {
         let retention = i64::try_from(self.event_retention.as_secs()).unwrap_or(i64::MAX);
         n(received_at_ms.div_euclid(1000).saturating_add(retention))
     }
@@ -154,7 +154,8 @@ impl DynamoTable {
 
 #[cfg(test)]
 mod tests {
-    use super::{GSI_SHARDS, shard};
+    use super::shard;
+    use crate::index::GSI_SHARDS;
     use portage_core::EventKey;
 
     #[test]

@@ -17,7 +17,8 @@ use bytes::Bytes;
 use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
 use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, StoreError};
 
-use crate::event_items::{GSI_SHARDS, event_pk, gsi1_sort_key, record_from_items, shard, status_pk};
+use crate::event_items::{event_pk, gsi1_sort_key, record_from_items, shard, status_partition, status_pk};
+use crate::index::{IndexFilter, IndexRead};
 use crate::item::{Item, get_s, n, opt_n, s};
 use crate::{DynamoTable, backend, is_conditional_failure};
 
@@ -73,46 +74,16 @@ impl DynamoTable {
     /// Events of one status, newest first within each shard (the caller
     /// merges): at most `filter.limit` from each shard.
     async fn query_status(&self, status: EventStatus, filter: &EventFilter) -> Result<Vec<EventRecord>, StoreError> {
-        let mut records = Vec::new();
-        for shard in 0..GSI_SHARDS {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .expression_attribute_values(":pk", s(status_pk(status, shard)))
-                .scan_index_forward(false);
-            query = match &filter.before {
-                Some(before) => query
-                    .key_condition_expression("gsi1pk = :pk AND gsi1sk < :before")
-                    .expression_attribute_values(":before", s(gsi1_sort_key(before.received_at_ms, &before.key))),
-                None => query.key_condition_expression("gsi1pk = :pk"),
-            };
-            let mut conditions = Vec::new();
-            if let Some(provider) = &filter.provider {
-                conditions.push("provider = :provider");
-                query = query.expression_attribute_values(":provider", s(provider));
-            }
-            if let Some(connection) = &filter.connection {
-                conditions.push("#connection = :connection");
-                query = query
-                    .expression_attribute_names("#connection", "connection")
-                    .expression_attribute_values(":connection", s(connection));
-            }
-            if !conditions.is_empty() {
-                query = query.filter_expression(conditions.join(" AND "));
-            }
-            let mut pages = query.into_paginator().items().send();
-            let mut taken = 0;
-            while let Some(item) = pages.next().await {
-                records.push(record_from_items(&item.map_err(backend)?, None)?);
-                taken += 1;
-                if filter.limit.is_some_and(|limit| taken >= limit) {
-                    break;
-                }
-            }
-        }
-        Ok(records)
+        let read = IndexRead {
+            partition: &status_partition(status),
+            before: filter.before.as_ref().map(|before| gsi1_sort_key(before.received_at_ms, &before.key)),
+            newest_first: true,
+            limit: filter.limit,
+        };
+        let only = IndexFilter::default()
+            .equals("provider", filter.provider.as_deref())
+            .equals("connection", filter.connection.as_deref());
+        self.read_index(&read, &only).await?.iter().map(|item| record_from_items(item, None)).collect()
     }
 }
 
@@ -267,32 +238,20 @@ impl EventLog for DynamoTable {
     }
 
     async fn stranded(&self, before_ms: i64, limit: usize) -> Result<Vec<EventKey>, StoreError> {
-        let mut keys = Vec::new();
-        for shard in 0..GSI_SHARDS {
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk")
-                .filter_expression("claimed_at_ms < :before")
-                .expression_attribute_values(":pk", s(status_pk(EventStatus::Received, shard)))
-                .expression_attribute_values(":before", n(before_ms))
-                .into_paginator()
-                .items()
-                .send();
-            while let Some(item) = pages.next().await {
-                if keys.len() >= limit {
-                    return Ok(keys);
-                }
-                let item = item.map_err(backend)?;
-                keys.push(EventKey::new(
-                    get_s(&item, "provider")?,
-                    get_s(&item, "connection")?,
-                    get_s(&item, "event_id")?,
-                ));
-            }
-        }
-        Ok(keys)
+        let read = IndexRead {
+            partition: &status_partition(EventStatus::Received),
+            before: None,
+            newest_first: false,
+            limit: Some(limit),
+        };
+        let old = IndexFilter::default().condition("claimed_at_ms < :before", vec![(":before", n(before_ms))]);
+        let items = self.read_index(&read, &old).await?;
+        items
+            .iter()
+            .take(limit)
+            .map(|item| {
+                Ok(EventKey::new(get_s(item, "provider")?, get_s(item, "connection")?, get_s(item, "event_id")?))
+            })
+            .collect()
     }
 }

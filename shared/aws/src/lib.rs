@@ -21,10 +21,13 @@
 //! Event items carry `expires_at` (Unix seconds), the table's TTL attribute.
 
 mod api_keys;
+mod commands;
 mod event_items;
 mod event_log;
+mod index;
 mod item;
 mod leases;
+mod notifications;
 pub mod provision;
 mod queue;
 mod secrets;

@@ -1,5 +1,6 @@
 //! Creates, idempotently, the resources template.yaml declares: the table
-//! (with its index and TTL), the events queue and its dead-letter queue. Used
+//! (with its index and TTL), the events queue, the FIFO commands queue and
+//! their dead-letter queues. Used
 //! by `portage aws provision` against an account or an emulator, and by the
 //! tests against moto.
 
@@ -23,17 +24,39 @@ pub struct Provisioned {
     pub queue_url: String,
     /// Dead-letter queue URL.
     pub dlq_url: String,
+    /// Commands queue URL (FIFO).
+    pub command_queue_url: String,
+    /// Commands dead-letter queue URL (FIFO).
+    pub command_dlq_url: String,
 }
 
-/// Creates `{name}` (table), `{name}-events` and `{name}-events-dlq` unless
-/// they exist; the queue dead-letters after `max_receives` receives.
+/// Creates `{name}` (table), `{name}-events`, `{name}-events-dlq`,
+/// `{name}-commands.fifo` and `{name}-commands-dlq.fifo` unless they exist;
+/// the queues dead-letter after `max_receives` receives.
 pub async fn provision(config: &SdkConfig, name: &str, max_receives: u32) -> Result<Provisioned, StoreError> {
     create_table(&aws_sdk_dynamodb::Client::new(config), name).await?;
     let sqs = aws_sdk_sqs::Client::new(config);
+    let (queue_url, dlq_url) = create_queues(&sqs, &format!("{name}-events"), "", max_receives).await?;
+    let (command_queue_url, command_dlq_url) =
+        create_queues(&sqs, &format!("{name}-commands"), ".fifo", max_receives).await?;
+    Ok(Provisioned { table: name.to_owned(), queue_url, dlq_url, command_queue_url, command_dlq_url })
+}
+
+/// A queue `{base}{suffix}` and its dead-letter queue `{base}-dlq{suffix}`
+/// (FIFO both when the suffix is `.fifo`); returns their URLs.
+async fn create_queues(
+    sqs: &aws_sdk_sqs::Client,
+    base: &str,
+    suffix: &str,
+    max_receives: u32,
+) -> Result<(String, String), StoreError> {
+    let fifo = suffix == ".fifo";
+    let create = |name: String| {
+        let request = sqs.create_queue().queue_name(name);
+        if fifo { request.attributes(QueueAttributeName::FifoQueue, "true") } else { request }
+    };
     // CreateQueue is idempotent for the same name and attributes.
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-events-dlq"))
+    let dlq_url = create(format!("{base}-dlq{suffix}"))
         .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
         .send()
         .await
@@ -51,9 +74,7 @@ pub async fn provision(config: &SdkConfig, name: &str, max_receives: u32) -> Res
         .unwrap_or_default();
     let dlq_arn = attributes.get(&QueueAttributeName::QueueArn).cloned().unwrap_or_default();
     let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives }).to_string();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-events"))
+    let queue_url = create(format!("{base}{suffix}"))
         .attributes(QueueAttributeName::RedrivePolicy, redrive)
         .attributes(QueueAttributeName::VisibilityTimeout, "180")
         .send()
@@ -61,7 +82,7 @@ pub async fn provision(config: &SdkConfig, name: &str, max_receives: u32) -> Res
         .map_err(backend)?
         .queue_url
         .unwrap_or_default();
-    Ok(Provisioned { table: name.to_owned(), queue_url, dlq_url })
+    Ok((queue_url, dlq_url))
 }
 
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), StoreError> {

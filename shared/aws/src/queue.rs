@@ -1,6 +1,9 @@
-//! The queue port on SQS: an events queue whose redrive policy moves a message
-//! to the dead-letter queue after the maximum receive count, as template.yaml
-//! declares.
+//! The queue port on SQS, as template.yaml declares it: a standard queue for
+//! events and notifications and, beside it, a FIFO queue for commands whose
+//! message group is the command's resource (so commands on one resource run
+//! in submission order, and other resources are not held up). Each has a
+//! dead-letter queue its redrive policy moves a message to after the maximum
+//! receive count.
 
 use std::time::Duration;
 
@@ -19,43 +22,127 @@ const SQS_BATCH: usize = 10;
 /// How long dead letters stay hidden while an operator command reads them.
 const INSPECT_VISIBILITY_SECS: i32 = 30;
 
-/// The events queue and its dead-letter queue.
+/// One queue and its dead-letter queue. A FIFO queue's URL ends in `.fifo`.
 #[derive(Clone)]
-pub struct SqsQueue {
-    client: Client,
-    queue_url: String,
+struct Lane {
+    url: String,
     dead_letter_url: String,
 }
 
+impl Lane {
+    fn fifo(&self) -> bool {
+        self.url.ends_with(".fifo")
+    }
+}
+
+/// The queues: events (and notifications), and commands when deployed apart.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    events: Lane,
+    commands: Option<Lane>,
+}
+
 /// A receipt carries the body too, so that dead-lettering (a copy to the
-/// dead-letter queue, then a delete) needs nothing but the receipt.
+/// dead-letter queue, then a delete) needs nothing but the receipt, and
+/// which queue it came from.
 #[derive(Serialize, Deserialize)]
 struct Receipt {
     handle: String,
     body: String,
+    #[serde(default)]
+    commands: bool,
+}
+
+/// A new message's entry; on a FIFO queue in `group` (delays are the
+/// queue's there, not the message's).
+fn entry(
+    i: usize,
+    body: String,
+    fifo: bool,
+    group: &str,
+    delay: i32,
+) -> Result<SendMessageBatchRequestEntry, StoreError> {
+    let entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
+    let entry = if fifo {
+        // Every send is a new message: duplicates are the stores' to settle.
+        entry.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()))
+    } else {
+        entry.delay_seconds(delay)
+    };
+    entry.build().map_err(backend)
+}
+
+/// A FIFO message group for a task: its resource, else its own (a command
+/// on nothing in particular waits for no other).
+fn group_of(task: &Task) -> String {
+    match task {
+        Task::Command { id, group } => group.clone().unwrap_or_else(|| id.clone()),
+        other => other.encode(),
+    }
 }
 
 impl SqsQueue {
-    /// The adapter over the two queues, with a client built once at start-up.
+    /// The adapter over the events queue and its dead-letter queue, with a
+    /// client built once at start-up.
     pub fn new(client: Client, queue_url: impl Into<String>, dead_letter_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into(), dead_letter_url: dead_letter_url.into() }
+        let events = Lane { url: queue_url.into(), dead_letter_url: dead_letter_url.into() };
+        Self { client, events, commands: None }
+    }
+
+    /// Sends command tasks to their own (FIFO) queue and dead-letter queue.
+    pub fn with_command_queue(mut self, queue_url: impl Into<String>, dead_letter_url: impl Into<String>) -> Self {
+        self.commands = Some(Lane { url: queue_url.into(), dead_letter_url: dead_letter_url.into() });
+        self
     }
 
     /// The receipt for a message received here or handed over by Lambda's
-    /// SQS event source (receipt handle and body).
+    /// SQS event source (receipt handle and body), from the events queue.
     pub fn receipt(handle: &str, body: &str) -> String {
-        serde_json::to_string(&Receipt { handle: handle.to_owned(), body: body.to_owned() }).unwrap_or_default()
+        Self::receipt_of(handle, body, false)
     }
 
-    /// Reads every dead letter, hiding each for a short while so repeated
-    /// receives return distinct messages. Returns (message, receipt handle).
-    async fn read_dead_letters(&self) -> Result<Vec<aws_sdk_sqs::types::Message>, StoreError> {
+    /// As [`SqsQueue::receipt`], for a message of the queue whose ARN is
+    /// `source_arn` (the Lambda record's `eventSourceARN`).
+    pub fn receipt_from(&self, handle: &str, body: &str, source_arn: &str) -> String {
+        let commands = self.commands.as_ref().is_some_and(|lane| {
+            lane.url.rsplit('/').next().is_some_and(|name| source_arn.rsplit(':').next() == Some(name))
+        });
+        Self::receipt_of(handle, body, commands)
+    }
+
+    fn receipt_of(handle: &str, body: &str, commands: bool) -> String {
+        let receipt = Receipt { handle: handle.to_owned(), body: body.to_owned(), commands };
+        serde_json::to_string(&receipt).unwrap_or_default()
+    }
+
+    fn lanes(&self) -> impl Iterator<Item = (&Lane, bool)> {
+        std::iter::once((&self.events, false)).chain(self.commands.iter().map(|lane| (lane, true)))
+    }
+
+    fn lane_for(&self, task: &Task) -> (&Lane, bool) {
+        match (task, &self.commands) {
+            (Task::Command { .. }, Some(lane)) => (lane, true),
+            _ => (&self.events, false),
+        }
+    }
+
+    fn lane_of(&self, receipt: &Receipt) -> &Lane {
+        match (&self.commands, receipt.commands) {
+            (Some(lane), true) => lane,
+            _ => &self.events,
+        }
+    }
+
+    /// Reads every dead letter of a lane, hiding each for a short while so
+    /// repeated receives return distinct messages.
+    async fn read_dead_letters(&self, lane: &Lane) -> Result<Vec<aws_sdk_sqs::types::Message>, StoreError> {
         let mut all: Vec<aws_sdk_sqs::types::Message> = Vec::new();
         loop {
             let got = self
                 .client
                 .receive_message()
-                .queue_url(&self.dead_letter_url)
+                .queue_url(&lane.dead_letter_url)
                 .max_number_of_messages(SQS_BATCH as i32)
                 .visibility_timeout(INSPECT_VISIBILITY_SECS)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -72,11 +159,11 @@ impl SqsQueue {
     }
 
     /// Makes dead letters an operator command looked at visible again.
-    async fn release(&self, handles: &[String]) -> Result<(), StoreError> {
+    async fn release(&self, lane: &Lane, handles: &[String]) -> Result<(), StoreError> {
         for handle in handles {
             self.client
                 .change_message_visibility()
-                .queue_url(&self.dead_letter_url)
+                .queue_url(&lane.dead_letter_url)
                 .receipt_handle(handle)
                 .visibility_timeout(0)
                 .send()
@@ -105,45 +192,124 @@ impl Queue for SqsQueue {
         self.send_delayed(tasks, Duration::ZERO).await
     }
 
-    /// SQS delays a message by 15 minutes at most; a longer delay is cut to that.
+    /// SQS delays a message by 15 minutes at most; a longer delay is cut to
+    /// that. The FIFO commands queue delays by its own setting only.
     async fn send_delayed(&self, tasks: &[Task], delay: Duration) -> Result<(), StoreError> {
         let delay = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
-        for chunk in tasks.chunks(SQS_BATCH) {
-            let mut batch = self.client.send_message_batch().queue_url(&self.queue_url);
-            for (i, task) in chunk.iter().enumerate() {
-                let body = task.encode();
-                let entry = SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .delay_seconds(delay)
-                    .build()
-                    .map_err(backend)?;
-                batch = batch.entries(entry);
-            }
-            let sent = batch.send().await.map_err(backend)?;
-            if let Some(failed) = sent.failed.first() {
-                return Err(StoreError::Backend(format!("SQS refused a message: {}", failed.code)));
+        for (lane, commands) in self.lanes() {
+            let tasks: Vec<&Task> = tasks.iter().filter(|task| self.lane_for(task).1 == commands).collect();
+            for chunk in tasks.chunks(SQS_BATCH) {
+                let mut batch = self.client.send_message_batch().queue_url(&lane.url);
+                for (i, task) in chunk.iter().enumerate() {
+                    batch = batch.entries(entry(i, task.encode(), lane.fifo(), &group_of(task), delay)?);
+                }
+                let sent = batch.send().await.map_err(backend)?;
+                if let Some(failed) = sent.failed.first() {
+                    return Err(StoreError::Backend(format!("SQS refused a message: {}", failed.code)));
+                }
             }
         }
         Ok(())
     }
 
+    /// Reads the events queue, then the commands queue for what room is left.
     async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = Vec::new();
+        for (lane, commands) in self.lanes() {
+            let room = max.clamp(1, SQS_BATCH).saturating_sub(deliveries.len());
+            if room > 0 {
+                self.receive_lane(lane, commands, room, visibility, &mut deliveries).await?;
+            }
+        }
+        Ok(deliveries)
+    }
+
+    async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
+        let receipt = parse_receipt(receipt)?;
+        self.client
+            .delete_message()
+            .queue_url(&self.lane_of(&receipt).url)
+            .receipt_handle(receipt.handle)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
+        let receipt = parse_receipt(receipt)?;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.lane_of(&receipt).url)
+            .receipt_handle(receipt.handle)
+            .visibility_timeout(secs(delay))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        let parsed = parse_receipt(receipt)?;
+        let lane = self.lane_of(&parsed);
+        let reason_attribute =
+            MessageAttributeValue::builder().data_type("String").string_value(reason).build().map_err(backend)?;
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(&lane.dead_letter_url)
+            .message_body(&parsed.body)
+            .message_attributes("reason", reason_attribute);
+        if lane.fifo() {
+            // Each letter its own group, so an inspection reads them all at once.
+            let unique = format!("{:032x}", rand::random::<u128>());
+            send = send.message_group_id(&unique).message_deduplication_id(&unique);
+        }
+        send.send().await.map_err(backend)?;
+        self.ack(receipt).await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut letters = Vec::new();
+        for (lane, _) in self.lanes() {
+            letters.extend(self.lane_dead_letters(lane).await?);
+        }
+        letters.sort_by_key(|d| d.dead_at_ms);
+        Ok(letters)
+    }
+
+    async fn redrive(&self, ids: Option<&[String]>) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        for (lane, _) in self.lanes() {
+            moved += self.redrive_lane(lane, ids).await?;
+        }
+        Ok(moved)
+    }
+}
+
+impl SqsQueue {
+    async fn receive_lane(
+        &self,
+        lane: &Lane,
+        commands: bool,
+        max: usize,
+        visibility: Duration,
+        deliveries: &mut Vec<Delivery>,
+    ) -> Result<(), StoreError> {
         let got = self
             .client
             .receive_message()
-            .queue_url(&self.queue_url)
+            .queue_url(&lane.url)
             .max_number_of_messages(max.clamp(1, SQS_BATCH) as i32)
             .visibility_timeout(secs(visibility))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .map_err(backend)?;
-        let mut deliveries = Vec::new();
         for m in got.messages.unwrap_or_default() {
             let body = m.body.clone().unwrap_or_default();
             let count = attribute_number(&m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1);
-            let receipt = Self::receipt(m.receipt_handle.as_deref().unwrap_or_default(), &body);
+            let receipt = Self::receipt_of(m.receipt_handle.as_deref().unwrap_or_default(), &body, commands);
             match Task::decode(&body) {
                 Ok(task) => {
                     deliveries.push(Delivery { receipt, task, receive_count: u32::try_from(count).unwrap_or(u32::MAX) })
@@ -156,53 +322,13 @@ impl Queue for SqsQueue {
                 }
             }
         }
-        Ok(deliveries)
-    }
-
-    async fn ack(&self, receipt: &str) -> Result<(), StoreError> {
-        let receipt = parse_receipt(receipt)?;
-        self.client
-            .delete_message()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt.handle)
-            .send()
-            .await
-            .map_err(backend)?;
         Ok(())
     }
 
-    async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), StoreError> {
-        let receipt = parse_receipt(receipt)?;
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.queue_url)
-            .receipt_handle(receipt.handle)
-            .visibility_timeout(secs(delay))
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
-    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
-        let receipt = parse_receipt(receipt)?;
-        let reason_attribute =
-            MessageAttributeValue::builder().data_type("String").string_value(reason).build().map_err(backend)?;
-        self.client
-            .send_message()
-            .queue_url(&self.dead_letter_url)
-            .message_body(&receipt.body)
-            .message_attributes("reason", reason_attribute)
-            .send()
-            .await
-            .map_err(backend)?;
-        self.ack(&Self::receipt(&receipt.handle, &receipt.body)).await
-    }
-
-    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
-        let messages = self.read_dead_letters().await?;
+    async fn lane_dead_letters(&self, lane: &Lane) -> Result<Vec<DeadLetter>, StoreError> {
+        let messages = self.read_dead_letters(lane).await?;
         let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
-        let mut letters = messages
+        let letters = messages
             .iter()
             .map(|m| {
                 let reason = m
@@ -221,14 +347,13 @@ impl Queue for SqsQueue {
                     dead_at_ms: attribute_number(m, MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
                 }
             })
-            .collect::<Vec<_>>();
-        self.release(&handles).await?;
-        letters.sort_by_key(|d| d.dead_at_ms);
+            .collect();
+        self.release(lane, &handles).await?;
         Ok(letters)
     }
 
-    async fn redrive(&self, ids: Option<&[String]>) -> Result<usize, StoreError> {
-        let messages = self.read_dead_letters().await?;
+    async fn redrive_lane(&self, lane: &Lane, ids: Option<&[String]>) -> Result<usize, StoreError> {
+        let messages = self.read_dead_letters(lane).await?;
         let mut moved = 0;
         let mut keep = Vec::new();
         for m in messages {
@@ -238,23 +363,24 @@ impl Queue for SqsQueue {
                 keep.push(handle);
                 continue;
             }
-            self.client
-                .send_message()
-                .queue_url(&self.queue_url)
-                .message_body(m.body.unwrap_or_default())
-                .send()
-                .await
-                .map_err(backend)?;
+            let body = m.body.unwrap_or_default();
+            let mut send = self.client.send_message().queue_url(&lane.url).message_body(&body);
+            if lane.fifo() {
+                let group = Task::decode(&body).map(|task| group_of(&task)).unwrap_or_else(|_| id.clone());
+                send =
+                    send.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()));
+            }
+            send.send().await.map_err(backend)?;
             self.client
                 .delete_message()
-                .queue_url(&self.dead_letter_url)
+                .queue_url(&lane.dead_letter_url)
                 .receipt_handle(handle)
                 .send()
                 .await
                 .map_err(backend)?;
             moved += 1;
         }
-        self.release(&keep).await?;
+        self.release(lane, &keep).await?;
         Ok(moved)
     }
 }

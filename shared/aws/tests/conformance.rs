@@ -139,3 +139,62 @@ async fn pages_conform() {
     conformance::state_pages(&table, "conformance").await;
     conformance::event_pages(&table, "conformance").await;
 }
+
+#[tokio::test]
+async fn command_store_conforms() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    conformance::command_store(&DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)).await;
+}
+
+#[tokio::test]
+async fn notification_store_conforms() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    conformance::notification_store(&DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table)).await;
+}
+
+#[tokio::test]
+async fn command_queue_keeps_resource_order() {
+    let config = moto::config().await;
+    let p = moto::provisioned(&config, 4).await;
+    let queue = portage_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&config), p.queue_url, p.dlq_url)
+        .with_command_queue(p.command_queue_url, p.command_dlq_url);
+    conformance::queue_groups(&queue).await;
+}
+
+#[tokio::test]
+async fn command_dead_letters_are_read_and_redriven() {
+    use portage_core::ports::Queue;
+    let config = moto::config().await;
+    let p = moto::provisioned(&config, 4).await;
+    let queue = portage_aws::SqsQueue::new(aws_sdk_sqs::Client::new(&config), p.queue_url, p.dlq_url)
+        .with_command_queue(p.command_queue_url, p.command_dlq_url);
+    let task = |id: &str| portage_core::Task::Command {
+        id: id.to_owned(),
+        group: Some("stripe:default:customer:cus_1".into()),
+    };
+    let event =
+        portage_core::Task::Event { provider: "stripe".into(), connection: "default".into(), event_id: "evt_1".into() };
+    queue.send(&[task("cmd_1"), task("cmd_2"), event]).await.unwrap();
+    let visibility = std::time::Duration::from_secs(30);
+    let got = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(got.len(), 3, "{got:?}");
+    for delivery in &got {
+        queue.dead_letter(&delivery.receipt, "gave_up").await.unwrap();
+    }
+    let letters = queue.dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 3);
+    assert!(letters.iter().all(|l| l.reason == "gave_up"));
+    let commands: Vec<String> = letters
+        .iter()
+        .filter(|l| matches!(l.message, Some(portage_core::Task::Command { .. })))
+        .map(|l| l.id.clone())
+        .collect();
+    assert_eq!(commands.len(), 2, "command letters are read from the commands' own dead-letter queue");
+    assert_eq!(queue.redrive(Some(&commands)).await.unwrap(), 2);
+    assert_eq!(queue.dead_letters().await.unwrap().len(), 1, "the event's letter stays");
+    let again = queue.receive(10, visibility).await.unwrap();
+    assert_eq!(again.len(), 2, "both commands are back, in their group: {again:?}");
+    assert!(again.iter().all(|d| matches!(&d.task, portage_core::Task::Command { group: Some(_), .. })));
+}

@@ -16,7 +16,8 @@ pub(crate) enum AwsCommand {
     /// Create (idempotently) the table, queues and secrets in the account the standard AWS
     /// environment names (AWS_ENDPOINT_URL for an emulator); print the functions' environment.
     Provision {
-        /// Name of the table; the queues are NAME-events and NAME-events-dlq, secrets NAME/…
+        /// Name of the table; the queues are NAME-events, NAME-events-dlq, NAME-commands.fifo and
+        /// NAME-commands-dlq.fifo, secrets NAME/…
         #[arg(long, default_value = "portage")]
         name: String,
         /// Receives before a message is moved to the dead-letter queue.
@@ -30,8 +31,9 @@ pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
-/// The deployed event log and queue, named by the functions' environment
-/// (`PORTAGE_TABLE`, `PORTAGE_QUEUE_URL`, `PORTAGE_DLQ_URL`: what `aws
+/// The deployed table and queues, named by the functions' environment
+/// (`PORTAGE_TABLE`, `PORTAGE_QUEUE_URL`, `PORTAGE_DLQ_URL`, and
+/// `PORTAGE_COMMAND_QUEUE_URL` with `PORTAGE_COMMAND_DLQ_URL`: what `aws
 /// provision` prints, or the stack's resources).
 pub(crate) async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue>)> {
     let var = |name: &str| {
@@ -43,7 +45,10 @@ pub(crate) async fn deployed() -> anyhow::Result<(Arc<DynamoTable>, Arc<SqsQueue
     let (table, queue_url, dlq_url) = (var("PORTAGE_TABLE")?, var("PORTAGE_QUEUE_URL")?, var("PORTAGE_DLQ_URL")?);
     let sdk = sdk_config().await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url, dlq_url);
+    let mut queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url, dlq_url);
+    if let Ok(command_queue_url) = var("PORTAGE_COMMAND_QUEUE_URL") {
+        queue = queue.with_command_queue(command_queue_url, var("PORTAGE_COMMAND_DLQ_URL")?);
+    }
     Ok((Arc::new(table), Arc::new(queue)))
 }
 
@@ -66,6 +71,8 @@ pub(crate) async fn run(command: AwsCommand) -> anyhow::Result<ExitCode> {
     println!("PORTAGE_TABLE={}", provisioned.table);
     println!("PORTAGE_QUEUE_URL={}", provisioned.queue_url);
     println!("PORTAGE_DLQ_URL={}", provisioned.dlq_url);
+    println!("PORTAGE_COMMAND_QUEUE_URL={}", provisioned.command_queue_url);
+    println!("PORTAGE_COMMAND_DLQ_URL={}", provisioned.command_dlq_url);
     println!("PORTAGE_SECRETS_PREFIX={prefix}");
     Ok(ExitCode::SUCCESS)
 }

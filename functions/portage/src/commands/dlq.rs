@@ -47,24 +47,20 @@ fn task_label(task: &Task) -> String {
     }
 }
 
-/// The stores a redrive touches: events, the local database (commands and
-/// notifications; none on AWS so far) and the queue.
-type Stores = (Arc<dyn EventLog>, Option<Arc<portage_embedded::Database>>, Arc<dyn Queue>);
+/// The stores a redrive touches: events, commands, notifications and the queue.
+type Stores = (Arc<dyn EventLog>, Arc<dyn CommandStore>, Arc<dyn NotificationStore>, Arc<dyn Queue>);
 
 /// Runs a `dlq` subcommand.
 pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<ExitCode> {
     let aws = match &command {
         DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. } => *aws,
     };
-    // The deployed table keeps no commands yet: an AWS redrive moves event letters' events only.
-    // The deployed table keeps no commands or notifications yet: an AWS
-    // redrive makes only event letters' events runnable again.
-    let (events, local, queue): Stores = if aws {
+    let (events, commands, notifications, queue): Stores = if aws {
         let (table, queue) = super::aws::deployed().await?;
-        (table, None, queue)
+        (table.clone(), table.clone(), table, queue)
     } else {
         let app = App::open(global)?;
-        (app.db.clone(), Some(app.db.clone()), app.queue.clone())
+        (app.db.clone(), app.db.clone(), app.db.clone(), app.queue.clone())
     };
     match command {
         DlqCommand::List { format, .. } => {
@@ -93,8 +89,8 @@ pub(crate) async fn run(global: &Global, command: DlqCommand) -> anyhow::Result<
             let now = portage_core::ports::SystemClock.now_ms();
             let stores = RedriveStores {
                 events: events.as_ref(),
-                commands: local.as_deref().map(|db| db as &dyn CommandStore),
-                notifications: local.as_deref().map(|db| db as &dyn NotificationStore),
+                commands: Some(commands.as_ref()),
+                notifications: Some(notifications.as_ref()),
             };
             let moved = redrive_dead_letters(stores, queue.as_ref(), ids.as_deref(), now).await?;
             println!("redriven {moved}");
