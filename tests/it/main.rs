@@ -17,6 +17,7 @@ mod cli;
 mod command_crash;
 mod crash_recovery;
 mod fetched_signing_keys;
+mod lambda_commands;
 mod lambda_e2e;
 mod lambda_sources;
 mod messaging_commands;

@@ -20,12 +20,12 @@ const KEY: &str = "sk_test_notify_4242";
 
 /// A receiver that records every attempt and refuses the first `fail` of each message.
 #[derive(Default)]
-struct Receiver {
-    attempts: Mutex<Vec<(String, String, String, String)>>,
+pub(crate) struct Receiver {
+    pub(crate) attempts: Mutex<Vec<(String, String, String, String)>>,
     fail: Mutex<usize>,
 }
 
-async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: String) -> StatusCode {
+pub(crate) async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: String) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let id = header("webhook-id");
     let mut attempts = receiver.attempts.lock().unwrap();
@@ -35,7 +35,7 @@ async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body
 }
 
 /// Checks each attempt with the official library's `Webhook(secret).verify`.
-fn verified_by_the_official_library(secret: &str, attempts: &[(String, String, String, String)]) {
+pub(crate) fn verified_by_the_official_library(secret: &str, attempts: &[(String, String, String, String)]) {
     let python = repo_root().join("target/ci-venv/bin/python");
     let cases: Vec<Value> =
         attempts.iter().map(|(id, ts, sig, body)| json!({"id": id, "ts": ts, "sig": sig, "body": body})).collect();

@@ -33,7 +33,7 @@ mod queue;
 mod secrets;
 mod state_store;
 
-pub use queue::SqsQueue;
+pub use queue::{NOT_BEFORE_ATTRIBUTE, SqsQueue};
 pub use secrets::SecretsManagerSecrets;
 
 use std::time::Duration;

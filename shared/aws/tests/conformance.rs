@@ -198,3 +198,38 @@ async fn command_dead_letters_are_read_and_redriven() {
     assert_eq!(again.len(), 2, "both commands are back, in their group: {again:?}");
     assert!(again.iter().all(|d| matches!(&d.task, portage_core::Task::Command { group: Some(_), .. })));
 }
+
+#[tokio::test]
+async fn a_delay_past_sqs_limit_waits_in_hops() {
+    use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+    use portage_core::ports::Queue;
+    let config = moto::config().await;
+    let (queue_url, dlq_url) = moto::queues(&config, 4).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let queue = portage_aws::SqsQueue::new(sqs.clone(), &queue_url, dlq_url);
+    let task = portage_core::Task::Notification { id: "msg_1".into() };
+    let future = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 3_600_000;
+    let until = MessageAttributeValue::builder().data_type("Number").string_value(future.to_string()).build().unwrap();
+    // As a hop arrives: visible now, its delay's end an hour away.
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_body(task.encode())
+        .message_attributes(portage_aws::NOT_BEFORE_ATTRIBUTE, until)
+        .send()
+        .await
+        .unwrap();
+    let visibility = std::time::Duration::from_secs(30);
+    assert!(queue.receive(10, visibility).await.unwrap().is_empty(), "received before its time: sent on");
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    let count = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
+    assert_eq!(count(QueueAttributeName::ApproximateNumberOfMessagesDelayed), "1", "the next hop waits");
+    assert_eq!(count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible), "0", "the early copy is gone");
+}

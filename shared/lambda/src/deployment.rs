@@ -4,15 +4,25 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use portage_api::ApiContext;
+use portage_api::actions::ActionCatalog;
 use portage_aws::{DynamoTable, SecretsManagerSecrets, SqsQueue};
+use portage_core::command_runner::{CommandRunner, RunnerConfig};
 use portage_core::ingest::{IngestConfig, Ingestor};
 use portage_core::intake::SeparateIntake;
+use portage_core::notifications::Notifier;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::{Provider, Registry};
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::{SyncConfig, Worker};
+use portage_providers::capabilities::ActionDeps;
+use portage_providers::notify::Deliverer;
 
 use crate::settings::Settings;
+
+/// How long a worker holds a command it executes: the sync worker's timeout
+/// in template.yaml.
+const COMMAND_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The adapters over the deployed table, queues and secrets.
 pub struct Deployment {
@@ -35,7 +45,10 @@ impl Deployment {
         let settings = Settings::from_env()?;
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &settings.table);
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&config), &settings.queue_url, &settings.dlq_url);
+        let mut queue = SqsQueue::new(aws_sdk_sqs::Client::new(&config), &settings.queue_url, &settings.dlq_url);
+        if let Some((url, dlq_url)) = &settings.command_queues {
+            queue = queue.with_command_queue(url, dlq_url);
+        }
         let secrets = SecretsManagerSecrets::new(
             aws_sdk_secretsmanager::Client::new(&config),
             &settings.secrets_prefix,
@@ -83,15 +96,64 @@ impl Deployment {
         Ok(Arc::new(portage_client::ClientPool::new(self.secrets.clone(), origins)?))
     }
 
-    /// The sync flow, its handlers fetching through `clients`.
-    pub fn worker(&self, clients: &Arc<portage_client::ClientPool>) -> Worker {
-        Worker::new(
+    /// The worker: events through the sync flow (its handlers fetching
+    /// through `clients`), commands through their actions' executors, and
+    /// notifications delivered; state changes and command results told to
+    /// the subscriptions.
+    pub fn worker(&self, clients: &Arc<portage_client::ClientPool>) -> Result<Worker, crate::Error> {
+        let notifier = Arc::new(Notifier::new(self.table.clone(), self.queue.clone(), self.clock.clone()));
+        let executors = portage_providers::action_executors(&ActionDeps {
+            clients: clients.clone(),
+            secrets: self.secrets.clone(),
+            clock: self.clock.clone(),
+            public_base_url: self.settings.public_base_url.clone(),
+        });
+        let runner_config = RunnerConfig {
+            // As long as the worker's invocation may last: a lease that runs
+            // out means the execution died.
+            lease: COMMAND_LEASE,
+            max_attempts: self.settings.max_receives,
+            ..RunnerConfig::default()
+        };
+        let runner = CommandRunner::new(
+            portage_providers::catalog(),
+            executors,
+            self.table.clone(),
+            self.table.clone(),
+            self.clock.clone(),
+            runner_config,
+        )
+        .with_notifier(notifier.clone());
+        let deliverer =
+            Deliverer::new(self.table.clone(), self.clock.clone(), self.settings.notification_schedule.clone())?;
+        Ok(Worker::new(
             portage_providers::sync_handlers(clients, &self.clock),
             self.table.clone(),
             self.table.clone(),
             self.clock.clone(),
             SyncConfig::default(),
         )
+        .with_commands(Arc::new(runner))
+        .with_notifier(notifier)
+        .with_notifications(Arc::new(deliverer)))
+    }
+
+    /// The application API over this deployment (the `/v1` routes).
+    pub fn api_context(&self, clients: &Arc<portage_client::ClientPool>) -> Result<ApiContext, crate::Error> {
+        Ok(ApiContext {
+            keys: self.table.clone(),
+            events: self.table.clone(),
+            state: self.table.clone(),
+            queue: self.queue.clone(),
+            commands: self.table.clone(),
+            actions: Arc::new(ActionCatalog::new(portage_providers::catalog())?),
+            secrets: self.secrets.clone(),
+            notifications: self.table.clone(),
+            wake: None,
+            worker: Arc::new(self.worker(clients)?),
+            registry: portage_providers::registry(),
+            clock: self.clock.clone(),
+        })
     }
 
     /// The reconcile flow over the configured connections (every provider's

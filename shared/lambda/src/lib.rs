@@ -1,8 +1,9 @@
 //! Portage's Lambda glue. Each function binary under `functions/` is a few
 //! lines that call one of [`webhook::run`], [`notifications::run`],
-//! [`sync_worker::run`] or [`reconcile::run`]; those build the AWS clients and adapters once, in the
+//! [`sync_worker::run`], [`reconcile::run`] or [`api::run`]; those build the AWS clients and adapters once, in the
 //! init phase, and then serve invocations through the Lambda runtime API.
 
+pub mod api;
 pub mod deployment;
 pub mod metrics;
 pub mod notifications;

@@ -1,8 +1,8 @@
 //! The reconcile function, run by the EventBridge schedules with
 //! `{"mode": "incremental"}` (every 15 minutes) or `{"mode": "full"}` (daily).
 //!
-//! Each run first re-enqueues events recorded but never queued (an ingest
-//! that died between its two writes), then walks every configured
+//! Each run first re-enqueues events and commands recorded but never queued
+//! (an ingest or an API call that died between its two writes), then walks every configured
 //! connection's reconcile cursors ([`portage_core::reconcile`]) for the
 //! providers that can list changes, and returns a report of both.
 
@@ -21,12 +21,15 @@ use crate::metrics;
 pub async fn run() -> Result<(), crate::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deployment = Deployment::load().await?;
-    let recovery = Arc::new(StrandedRecovery::new(
-        deployment.table.clone(),
-        deployment.queue.clone(),
-        deployment.clock.clone(),
-        deployment.settings.reclaim_after,
-    ));
+    let recovery = Arc::new(
+        StrandedRecovery::new(
+            deployment.table.clone(),
+            deployment.queue.clone(),
+            deployment.clock.clone(),
+            deployment.settings.reclaim_after,
+        )
+        .with_commands(deployment.table.clone()),
+    );
     let clients = deployment.clients()?;
     let reconciler = Arc::new(deployment.reconciler(&clients).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -6,6 +6,10 @@
 //! | `PORTAGE_TABLE` | all | the DynamoDB table |
 //! | `PORTAGE_QUEUE_URL` | all | the events queue |
 //! | `PORTAGE_DLQ_URL` | all | its dead-letter queue |
+//! | `PORTAGE_COMMAND_QUEUE_URL` | api, sync-worker | the FIFO commands queue (commands go on the events queue when unset) |
+//! | `PORTAGE_COMMAND_DLQ_URL` | api, sync-worker | its dead-letter queue (required with the queue) |
+//! | `PORTAGE_MAX_RECEIVES` | sync-worker | the queues' `maxReceiveCount`: a command's last receive is its last execution (5) |
+//! | `PORTAGE_NOTIFICATION_SCHEDULE` | sync-worker | seconds before each delivery attempt, comma-separated (`0,5,300,1800,7200,18000,36000,36000`) |
 //! | `PORTAGE_SECRETS_PREFIX` | webhooks | prefix of the Secrets Manager names (`portage/`) |
 //! | `PORTAGE_SECRETS_TTL_SECONDS` | webhooks | secrets cache lifetime (300) |
 //! | `PORTAGE_MAX_BODY_BYTES` | webhooks | body size limit (1048576) |
@@ -48,6 +52,12 @@ pub struct Settings {
     pub queue_url: String,
     /// Dead-letter queue URL.
     pub dlq_url: String,
+    /// The FIFO commands queue and its dead-letter queue, when deployed apart.
+    pub command_queues: Option<(String, String)>,
+    /// The queues' receive limit.
+    pub max_receives: u32,
+    /// Delays before each notification delivery attempt.
+    pub notification_schedule: Vec<Duration>,
     /// Secrets Manager name prefix.
     pub secrets_prefix: String,
     /// Secrets cache lifetime.
@@ -95,6 +105,13 @@ impl Settings {
             table: required("PORTAGE_TABLE")?,
             queue_url: required("PORTAGE_QUEUE_URL")?,
             dlq_url: required("PORTAGE_DLQ_URL")?,
+            command_queues: match std::env::var("PORTAGE_COMMAND_QUEUE_URL") {
+                Ok(url) if !url.is_empty() => Some((url, required("PORTAGE_COMMAND_DLQ_URL")?)),
+                _ => None,
+            },
+            max_receives: u32::try_from(number("PORTAGE_MAX_RECEIVES", 5)?.max(1))
+                .map_err(|_| SettingsError::NotANumber("PORTAGE_MAX_RECEIVES"))?,
+            notification_schedule: schedule(&std::env::var("PORTAGE_NOTIFICATION_SCHEDULE").unwrap_or_default())?,
             secrets_prefix: std::env::var("PORTAGE_SECRETS_PREFIX").unwrap_or_else(|_| "portage/".to_owned()),
             secrets_ttl: Duration::from_secs(number("PORTAGE_SECRETS_TTL_SECONDS", 300)?),
             max_body_bytes: usize::try_from(number("PORTAGE_MAX_BODY_BYTES", 1024 * 1024)?).unwrap_or(usize::MAX),
@@ -110,6 +127,17 @@ impl Settings {
             reconcile_overlap: Duration::from_secs(number("PORTAGE_RECONCILE_OVERLAP_SECONDS", 600)?),
         })
     }
+}
+
+/// Parses `0,5,300`: seconds before each delivery attempt; empty for the default.
+fn schedule(text: &str) -> Result<Vec<Duration>, SettingsError> {
+    if text.trim().is_empty() {
+        return Ok(portage_providers::notify::DEFAULT_SCHEDULE_SECS.map(Duration::from_secs).to_vec());
+    }
+    text.split(',')
+        .map(|secs| secs.trim().parse().map(Duration::from_secs))
+        .collect::<Result<_, _>>()
+        .map_err(|_| SettingsError::Malformed("PORTAGE_NOTIFICATION_SCHEDULE"))
 }
 
 /// Reads `PORTAGE_CONNECTIONS` (see [`parse_connections`]).
@@ -136,7 +164,14 @@ fn parse_connections(text: &str) -> Result<Option<Vec<(String, String)>>, Settin
 
 #[cfg(test)]
 mod tests {
-    use super::parse_connections;
+    use super::{parse_connections, schedule};
+
+    #[test]
+    fn schedules_are_seconds_or_the_default() {
+        assert_eq!(schedule("").unwrap().len(), 8);
+        assert_eq!(schedule("0, 5").unwrap(), [std::time::Duration::ZERO, std::time::Duration::from_secs(5)]);
+        assert!(schedule("0,soon").is_err());
+    }
 
     #[test]
     fn connections_are_provider_slash_connection_pairs() {

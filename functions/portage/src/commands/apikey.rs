@@ -2,12 +2,14 @@
 //! A key is printed once, when it is made, and stored only as a hash.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use portage_api::keys;
 use portage_api::views::rfc3339_ms;
 use portage_core::api_keys::{ApiKeyRecord, ApiKeys, Scope};
+use portage_core::ports::{Clock, SystemClock};
 use serde_json::json;
 
 use crate::app::App;
@@ -24,11 +26,17 @@ pub(crate) enum ApiKeyCommand {
         /// `table` for people, `json` for programs.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
+        /// The deployed table (PORTAGE_TABLE, as `aws provision` prints it) instead of the local store.
+        #[arg(long)]
+        aws: bool,
     },
     /// Revoke a key: requests with it are refused from now on.
     Revoke {
         /// The key's name.
         name: String,
+        /// The deployed table instead of the local store.
+        #[arg(long)]
+        aws: bool,
     },
 }
 
@@ -42,18 +50,26 @@ pub(crate) struct CreateArgs {
     /// events:write, connections:read, connections:write, admin.
     #[arg(long = "scope", required = true)]
     pub scopes: Vec<Scope>,
+    /// The deployed table (PORTAGE_TABLE, as `aws provision` prints it) instead of the local store.
+    #[arg(long)]
+    pub aws: bool,
 }
 
 /// Runs an `apikey` subcommand.
 pub(crate) async fn run(global: &Global, command: ApiKeyCommand) -> anyhow::Result<ExitCode> {
-    let app = App::open(global)?;
+    let aws = match &command {
+        ApiKeyCommand::Create(CreateArgs { aws, .. })
+        | ApiKeyCommand::List { aws, .. }
+        | ApiKeyCommand::Revoke { aws, .. } => *aws,
+    };
+    let store: Arc<dyn ApiKeys> = if aws { super::aws::deployed().await?.0 } else { App::open(global)?.db };
     match command {
         ApiKeyCommand::Create(args) => {
-            let key = create(app.db.as_ref(), &args.name, &args.scopes, app.clock.now_ms()).await?;
+            let key = create(store.as_ref(), &args.name, &args.scopes, SystemClock.now_ms()).await?;
             println!("{}", key.expose());
         }
-        ApiKeyCommand::List { format } => {
-            let listed = app.db.list().await?;
+        ApiKeyCommand::List { format, .. } => {
+            let listed = store.list().await?;
             match format {
                 Format::Json => print_json(&listed.iter().map(view).collect::<Vec<_>>())?,
                 Format::Table => {
@@ -73,8 +89,8 @@ pub(crate) async fn run(global: &Global, command: ApiKeyCommand) -> anyhow::Resu
                 }
             }
         }
-        ApiKeyCommand::Revoke { name } => {
-            if !app.db.revoke(&name).await? {
+        ApiKeyCommand::Revoke { name, .. } => {
+            if !store.revoke(&name).await? {
                 bail!("no API key named '{name}'");
             }
             println!("revoked {name}");

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend;
 
+mod letters;
+
 /// SQS's largest batch for send, receive and delete.
 const SQS_BATCH: usize = 10;
 /// How long dead letters stay hidden while an operator command reads them.
@@ -54,6 +56,22 @@ struct Receipt {
     commands: bool,
 }
 
+/// SQS's longest message delay.
+const MAX_DELAY: Duration = Duration::from_secs(900);
+/// The message attribute that holds a longer delay's end (Unix ms): a
+/// message received before it is sent on again, in hops of at most
+/// [`MAX_DELAY`], so a ten-hour retry waits ten hours.
+pub const NOT_BEFORE_ATTRIBUTE: &str = "not_before_ms";
+
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn not_before(until_ms: i64) -> Result<MessageAttributeValue, StoreError> {
+    MessageAttributeValue::builder().data_type("Number").string_value(until_ms.to_string()).build().map_err(backend)
+}
+
 /// A new message's entry; on a FIFO queue in `group` (delays are the
 /// queue's there, not the message's).
 fn entry(
@@ -61,14 +79,22 @@ fn entry(
     body: String,
     fifo: bool,
     group: &str,
-    delay: i32,
+    delay: Duration,
 ) -> Result<SendMessageBatchRequestEntry, StoreError> {
     let entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
     let entry = if fifo {
         // Every send is a new message: duplicates are the stores' to settle.
         entry.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()))
+    } else if delay > MAX_DELAY {
+        let until = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
+        let attribute = MessageAttributeValue::builder()
+            .data_type("Number")
+            .string_value(until.to_string())
+            .build()
+            .map_err(backend)?;
+        entry.delay_seconds(secs(MAX_DELAY)).message_attributes(NOT_BEFORE_ATTRIBUTE, attribute)
     } else {
-        entry.delay_seconds(delay)
+        entry.delay_seconds(secs(delay))
     };
     entry.build().map_err(backend)
 }
@@ -133,45 +159,6 @@ impl SqsQueue {
             _ => &self.events,
         }
     }
-
-    /// Reads every dead letter of a lane, hiding each for a short while so
-    /// repeated receives return distinct messages.
-    async fn read_dead_letters(&self, lane: &Lane) -> Result<Vec<aws_sdk_sqs::types::Message>, StoreError> {
-        let mut all: Vec<aws_sdk_sqs::types::Message> = Vec::new();
-        loop {
-            let got = self
-                .client
-                .receive_message()
-                .queue_url(&lane.dead_letter_url)
-                .max_number_of_messages(SQS_BATCH as i32)
-                .visibility_timeout(INSPECT_VISIBILITY_SECS)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .map_err(backend)?;
-            let messages = got.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return Ok(all);
-            }
-            all.extend(messages);
-        }
-    }
-
-    /// Makes dead letters an operator command looked at visible again.
-    async fn release(&self, lane: &Lane, handles: &[String]) -> Result<(), StoreError> {
-        for handle in handles {
-            self.client
-                .change_message_visibility()
-                .queue_url(&lane.dead_letter_url)
-                .receipt_handle(handle)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .map_err(backend)?;
-        }
-        Ok(())
-    }
 }
 
 fn parse_receipt(receipt: &str) -> Result<Receipt, StoreError> {
@@ -192,10 +179,10 @@ impl Queue for SqsQueue {
         self.send_delayed(tasks, Duration::ZERO).await
     }
 
-    /// SQS delays a message by 15 minutes at most; a longer delay is cut to
-    /// that. The FIFO commands queue delays by its own setting only.
+    /// SQS delays a message by 15 minutes at most; a longer delay is made
+    /// of hops (see [`NOT_BEFORE_ATTRIBUTE`]). The FIFO commands queue delays
+    /// by its own setting only.
     async fn send_delayed(&self, tasks: &[Task], delay: Duration) -> Result<(), StoreError> {
-        let delay = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
         for (lane, commands) in self.lanes() {
             let tasks: Vec<&Task> = tasks.iter().filter(|task| self.lane_for(task).1 == commands).collect();
             for chunk in tasks.chunks(SQS_BATCH) {
@@ -303,6 +290,7 @@ impl SqsQueue {
             .max_number_of_messages(max.clamp(1, SQS_BATCH) as i32)
             .visibility_timeout(secs(visibility))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names(NOT_BEFORE_ATTRIBUTE)
             .send()
             .await
             .map_err(backend)?;
@@ -310,6 +298,14 @@ impl SqsQueue {
             let body = m.body.clone().unwrap_or_default();
             let count = attribute_number(&m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1);
             let receipt = Self::receipt_of(m.receipt_handle.as_deref().unwrap_or_default(), &body, commands);
+            let not_before = m
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(NOT_BEFORE_ATTRIBUTE))
+                .and_then(|v| v.string_value.as_deref()?.parse().ok());
+            if self.wait_on(&receipt, not_before).await? {
+                continue;
+            }
             match Task::decode(&body) {
                 Ok(task) => {
                     deliveries.push(Delivery { receipt, task, receive_count: u32::try_from(count).unwrap_or(u32::MAX) })
@@ -325,62 +321,24 @@ impl SqsQueue {
         Ok(())
     }
 
-    async fn lane_dead_letters(&self, lane: &Lane) -> Result<Vec<DeadLetter>, StoreError> {
-        let messages = self.read_dead_letters(lane).await?;
-        let handles: Vec<String> = messages.iter().filter_map(|m| m.receipt_handle.clone()).collect();
-        let letters = messages
-            .iter()
-            .map(|m| {
-                let reason = m
-                    .message_attributes
-                    .as_ref()
-                    .and_then(|a| a.get("reason"))
-                    .and_then(|v| v.string_value.clone())
-                    .unwrap_or_else(|| "max_receives_exceeded".to_owned());
-                let receives = attribute_number(m, MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(0);
-                DeadLetter {
-                    id: m.message_id.clone().unwrap_or_default(),
-                    message: Task::decode(m.body.as_deref().unwrap_or_default()).ok(),
-                    // Our own reads of the dead-letter queue count as receives: leave them out.
-                    receive_count: u32::try_from(receives.saturating_sub(1)).unwrap_or(0),
-                    reason,
-                    dead_at_ms: attribute_number(m, MessageSystemAttributeName::SentTimestamp).unwrap_or(0),
-                }
-            })
-            .collect();
-        self.release(lane, &handles).await?;
-        Ok(letters)
-    }
-
-    async fn redrive_lane(&self, lane: &Lane, ids: Option<&[String]>) -> Result<usize, StoreError> {
-        let messages = self.read_dead_letters(lane).await?;
-        let mut moved = 0;
-        let mut keep = Vec::new();
-        for m in messages {
-            let id = m.message_id.clone().unwrap_or_default();
-            let handle = m.receipt_handle.clone().unwrap_or_default();
-            if ids.is_some_and(|ids| !ids.contains(&id)) {
-                keep.push(handle);
-                continue;
-            }
-            let body = m.body.unwrap_or_default();
-            let mut send = self.client.send_message().queue_url(&lane.url).message_body(&body);
-            if lane.fifo() {
-                let group = Task::decode(&body).map(|task| group_of(&task)).unwrap_or_else(|_| id.clone());
-                send =
-                    send.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()));
-            }
-            send.send().await.map_err(backend)?;
-            self.client
-                .delete_message()
-                .queue_url(&lane.dead_letter_url)
-                .receipt_handle(handle)
-                .send()
-                .await
-                .map_err(backend)?;
-            moved += 1;
+    /// Sends a message received before its delay's end on for the next
+    /// hop, then deletes it; true when it did (the caller skips it).
+    pub async fn wait_on(&self, receipt: &str, not_before_ms: Option<i64>) -> Result<bool, StoreError> {
+        let remaining = not_before_ms.map_or(0, |until| until.saturating_sub(now_ms()));
+        if remaining <= 0 {
+            return Ok(false);
         }
-        self.release(lane, &keep).await?;
-        Ok(moved)
+        let parsed = parse_receipt(receipt)?;
+        let hop = Duration::from_millis(u64::try_from(remaining).unwrap_or(0));
+        let mut send = self.client.send_message().queue_url(&self.lane_of(&parsed).url).message_body(&parsed.body);
+        send = if hop > MAX_DELAY {
+            let until = not_before(not_before_ms.unwrap_or_default())?;
+            send.delay_seconds(secs(MAX_DELAY)).message_attributes(NOT_BEFORE_ATTRIBUTE, until)
+        } else {
+            send.delay_seconds(secs(hop))
+        };
+        send.send().await.map_err(backend)?;
+        self.ack(receipt).await?;
+        Ok(true)
     }
 }

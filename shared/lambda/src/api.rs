@@ -1,0 +1,16 @@
+//! The API function: API Gateway events in, `portage_api`'s router (the one
+//! `portage serve` mounts), its answers out. Keys, commands, subscriptions
+//! and deliveries live in the table; commands go on the FIFO commands queue.
+
+use std::sync::Arc;
+
+use crate::deployment::Deployment;
+
+/// Serves the `/v1` routes until the runtime stops the process.
+pub async fn run() -> Result<(), crate::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deployment = Deployment::load().await?;
+    let clients = deployment.clients()?;
+    let router = portage_api::router(Arc::new(deployment.api_context(&clients)?));
+    lambda_http::run(router).await
+}
