@@ -1,7 +1,7 @@
 //! Commands through `portage serve` against the Stripe fake: each takes
 //! effect once (Stripe's `Idempotency-Key`, derived from the command id),
 //! results become state, refusals end `failed`, and a thousand commands
-//! under injected 5xx and dropped connections all end, none twice.
+//! under injected 5xx, dropped connections and timeouts all end, none twice.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -114,12 +114,20 @@ async fn stripe_actions_take_effect_once_and_their_results_become_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_commands_under_faults_all_end_and_none_takes_effect_twice() {
     let fake = Stripe::new(KEY, 0, 2000);
-    fake.switches.set(Faults { error_rate: 0.1, drop_rate: 0.1, ..Faults::default() });
+    // 20 % faults: 5xx, dropped answers (after the effect) and answers too late for the client.
+    fake.switches.set(Faults {
+        error_rate: 0.08,
+        drop_rate: 0.08,
+        hang_rate: 0.04,
+        hang: Duration::from_millis(1_500),
+        ..Faults::default()
+    });
     let running = portage_fakes::serve(fake.router()).await;
     let dir = tempfile::tempdir().unwrap();
     // Five connections, so five clients share the work (each within Stripe's test-mode rate).
     let connections = ["c0", "c1", "c2", "c3", "c4"];
-    let server = Server::start(dir.path(), Some(&config(&running.base, &connections)));
+    let config = format!("{}[client]\ncall_timeout_ms = 500\n", config(&running.base, &connections));
+    let server = Server::start(dir.path(), Some(&config));
     let (client, key) = (reqwest::Client::new(), dev_key(dir.path()));
 
     let bodies: Vec<Value> = (0..1000)

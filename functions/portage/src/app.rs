@@ -84,7 +84,8 @@ impl App {
         if let Some(clients) = self.clients.get() {
             return Ok(clients.clone());
         }
-        let made = Arc::new(ClientPool::new(self.secrets.clone(), self.settings.origins.clone())?);
+        let pool = ClientPool::new(self.secrets.clone(), self.settings.origins.clone())?;
+        let made = Arc::new(pool.with_call_timeout(self.settings.call_timeout)?);
         Ok(self.clients.get_or_init(|| made).clone())
     }
 

@@ -13,6 +13,9 @@
 //! max_receives = 5                  # then the message is dead-lettered
 //! stranded_check_seconds = 30       # how often the scheduler re-enqueues stranded events
 //!
+//! [client]
+//! call_timeout_ms = 30000           # a provider call unanswered this long is interrupted
+//!
 //! [providers.stripe]
 //! tolerance_seconds = 300
 //! legacy_signatures = false         # HubSpot: also accept v1/v2 (no timestamp)
@@ -69,6 +72,15 @@ struct FileConfig {
     origins: BTreeMap<String, String>,
     #[serde(default)]
     notifications: NotificationsSection,
+    #[serde(default)]
+    client: ClientSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientSection {
+    /// How long a provider call may go unanswered (30000).
+    call_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +157,9 @@ pub(crate) struct Settings {
     pub origins: Origins,
     /// The delay before each notification delivery attempt.
     pub notification_schedule: Vec<Duration>,
+    /// How long a provider call may go unanswered before it counts as
+    /// interrupted: `[client] call_timeout_ms`.
+    pub call_timeout: Duration,
 }
 
 fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
@@ -221,6 +236,7 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     let schedule = file.notifications.retry_schedule_seconds.unwrap_or_else(|| DEFAULT_SCHEDULE_SECS.to_vec());
     Ok(Settings {
         notification_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
+        call_timeout: Duration::from_millis(file.client.call_timeout_ms.unwrap_or(30_000).max(1)),
         origins,
         data_dir: global.data.clone(),
         sync: SyncConfig { lease: visibility, retry_base, ..SyncConfig::default() },

@@ -124,11 +124,18 @@ pub struct ApiClient {
     metrics: Arc<Metrics>,
 }
 
-/// The user agent every call sends.
+/// The HTTP client every call goes through: the user agent every call
+/// sends, and a call's timeout of 30 s.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    http_client_with_timeout(CALL_TIMEOUT)
+}
+
+/// As [`http_client`], with another timeout for a call (sent, and no
+/// answer within it: [`crate::ProviderError::Interrupted`]).
+pub fn http_client_with_timeout(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
-        .timeout(CALL_TIMEOUT)
+        .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT)
         .pool_idle_timeout(Duration::from_secs(60))
         .build()

@@ -24,7 +24,7 @@ mod retry;
 mod signing_keys;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-pub use client::{ApiClient, ApiRequest, ApiResponse, http_client};
+pub use client::{ApiClient, ApiRequest, ApiResponse, http_client, http_client_with_timeout};
 pub use error::{ErrorDetail, FieldError, ProviderError, short_message};
 pub use metrics::Metrics;
 pub use oauth::OAuthSession;

@@ -54,6 +54,12 @@ impl ClientPool {
         })
     }
 
+    /// Gives every call of the pool's clients `timeout` instead of 30 s.
+    pub fn with_call_timeout(mut self, timeout: std::time::Duration) -> Result<Self, reqwest::Error> {
+        self.http = crate::http_client_with_timeout(timeout)?;
+        Ok(self)
+    }
+
     /// The calls, retries and limits every client of the pool counted.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
