@@ -156,4 +156,26 @@ async fn a_command_runs_once_through_the_api_and_worker_functions() {
     verified_by_the_official_library(&secret, &attempts);
     let body: Value = serde_json::from_str(&attempts[0].3).unwrap();
     assert_eq!((body["type"].clone(), body["data"]["id"].clone()), (json!("command.succeeded"), json!(id)));
+
+    // Two updates of that customer while Stripe is down: the first is
+    // retried, and the second, behind it in the customer's group, waits
+    // unprocessed rather than overtaking it.
+    fake.switches.set(portage_fakes::Faults { outage: true, ..portage_fakes::Faults::default() });
+    let mut updates = Vec::new();
+    for n in 0..2 {
+        let update = json!({"provider": "stripe", "action": "customer.update", "idempotency_key": format!("rename-{n}"),
+            "input": {"customer": customer, "name": format!("Ada {n}")}});
+        let queued = api.invoke(api_event("POST", "/v1/commands", &key, Some(&update))).await.unwrap();
+        updates.push(answer_body(&queued)["id"].as_str().unwrap().to_owned());
+    }
+    let messages = receive_all(&sqs, &command_queue).await;
+    assert_eq!(messages.len(), 2, "one group, both in one receive");
+    let answer = worker.invoke(sqs_event(&messages, &command_queue)).await.unwrap();
+    assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 2, "both go back: {answer}");
+    let first =
+        answer_body(&api.invoke(api_event("GET", &format!("/v1/commands/{}", updates[0]), &key, None)).await.unwrap());
+    assert_eq!((first["status"].clone(), first["attempts"].clone()), (json!("queued"), json!(1)), "{first}");
+    let second =
+        answer_body(&api.invoke(api_event("GET", &format!("/v1/commands/{}", updates[1]), &key, None)).await.unwrap());
+    assert_eq!((second["status"].clone(), second["attempts"].clone()), (json!("queued"), json!(0)), "{second}");
 }

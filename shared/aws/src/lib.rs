@@ -1,6 +1,6 @@
 //! Portage's AWS adapters, the deployed counterparts of `portage-embedded`:
-//! the event log and the state store in one DynamoDB table ([`DynamoTable`]),
-//! the queue on SQS ([`SqsQueue`]). Both pass the shared conformance suite
+//! the event log, state, API keys, commands and notifications in one
+//! DynamoDB table ([`DynamoTable`]), the queues on SQS ([`SqsQueue`]). Both pass the shared conformance suite
 //! against moto's server.
 //!
 //! ## Table keys
@@ -13,6 +13,10 @@
 //! | reconcile cursor | `CURSOR#reconcile/{provider}/{connection}/{kind}` | `CURSOR` | |
 //! | API key | `APIKEY#{sha256 of the key}` | `APIKEY` | `name`, `prefix`, `scopes`, `created_at_ms`, `last_used_at_ms` |
 //! | API key, by name | `APIKEYS` | `{name}` | `hash` |
+//! | command | `COMMAND#{id}` | `COMMAND` | `gsi1pk = COMMANDS#{status}#{shard}`, `gsi1sk = {created_at_ms:015}#{id}` |
+//! | idempotency key | `CMDKEY#{provider}#{connection}#{key}` | `CMDKEY` | `id`, `fingerprint` |
+//! | subscription | `SUBSCRIPTIONS` | `{id}` | `url`, `types`, `secret`, `allow_private` |
+//! | notification | `NOTIFICATION#{id}` | `NOTIFICATION` | `gsi1pk = NOTIFICATIONS#{status}#{shard}`, `gsi1sk = {created_at_ms:015}#{id}` |
 //! | lease (an OAuth refresh) | `LEASE#oauth:{provider}/{connection}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
 //!
 //! Provider and connection names never hold `#` (connection names are
@@ -40,7 +44,8 @@ use std::time::Duration;
 
 use portage_core::StoreError;
 
-/// Portage's one DynamoDB table: event records, state records and cursors.
+/// Portage's one DynamoDB table: events, state, cursors, API keys, commands,
+/// subscriptions and notifications.
 #[derive(Clone)]
 pub struct DynamoTable {
     client: aws_sdk_dynamodb::Client,
