@@ -7,13 +7,13 @@
 //! conditional on the status it was read in.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use portage_core::StoreError;
 use portage_core::commands::{
     BeginOutcome, CommandFilter, CommandOutcome, CommandRecord, CommandStatus, CommandStore, NewCommand, SubmitOutcome,
 };
 
-use crate::index::{IndexFilter, IndexRead, shard_of};
+use crate::index::{IndexFilter, IndexRead, StatusMove, shard_of};
 use crate::item::{Item, get_n, get_s, n, opt_n, opt_s, s};
 use crate::{DynamoTable, backend, is_conditional_failure};
 
@@ -41,8 +41,8 @@ fn partition(status: CommandStatus) -> String {
     format!("COMMANDS#{status}")
 }
 
-fn status_pk(status: CommandStatus, id: &str) -> AttributeValue {
-    s(format!("{}#{}", partition(status), shard_of(&[id])))
+fn status_pk(status: CommandStatus, id: &str) -> String {
+    format!("{}#{}", partition(status), shard_of(&[id]))
 }
 
 /// The index's sort key: creation time, then the id (the listing's position).
@@ -104,34 +104,21 @@ impl DynamoTable {
         to: CommandStatus,
         set: &str,
         condition: &str,
-        values: Vec<(&str, AttributeValue)>,
+        mut values: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<Item>, StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(command_pk(id)))
-            .key("sk", s("COMMAND"))
-            .update_expression(format!("SET #status = :to, gsi1pk = :to_pk, updated_at_ms = :now{set}"))
-            .condition_expression(format!("#status = :from{condition}"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":to_pk", status_pk(to, id))
-            .expression_attribute_values(":from", s(from.as_str()))
-            .return_values(ReturnValue::AllNew);
-        for (name, attribute) in [("#result", "result"), ("#error", "error")] {
-            if set.contains(name) {
-                update = update.expression_attribute_names(name, attribute);
-            }
-        }
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        match update.send().await {
-            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-            Err(e) if is_conditional_failure(&e) => Ok(None),
-            Err(e) => Err(backend(e)),
-        }
+        values.push((":from", s(from.as_str())));
+        let names = [("#result", "result"), ("#error", "error")].into_iter().filter(|(name, _)| set.contains(name));
+        self.move_status(StatusMove {
+            pk: command_pk(id),
+            sk: "COMMAND",
+            to: to.as_str(),
+            to_pk: status_pk(to, id),
+            set: &format!(", updated_at_ms = :now{set}"),
+            condition: &format!("#status = :from{condition}"),
+            names: names.collect(),
+            values,
+        })
+        .await
     }
 
     async fn existing_command(&self, c: &NewCommand) -> Result<SubmitOutcome, StoreError> {
@@ -173,7 +160,7 @@ impl CommandStore for DynamoTable {
             .item("input", json(&c.input)?)
             .item("created_at_ms", n(c.created_at_ms))
             .item("updated_at_ms", n(c.created_at_ms))
-            .item("gsi1pk", status_pk(CommandStatus::Queued, &c.id))
+            .item("gsi1pk", s(status_pk(CommandStatus::Queued, &c.id)))
             .item("gsi1sk", s(sort_key(c.created_at_ms, &c.id)))
             .item("expires_at", self.expires_at(c.created_at_ms))
             .condition_expression("attribute_not_exists(pk)");

@@ -12,13 +12,13 @@
 //! partition (and through it the table); queries read all eight and merge.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use bytes::Bytes;
 use portage_core::ports::{EventLog, Finish, LeaseOutcome, RecordOutcome};
 use portage_core::{EventFilter, EventKey, EventRecord, EventStatus, NewEvent, StoreError};
 
 use crate::event_items::{event_pk, gsi1_sort_key, record_from_items, shard, status_partition, status_pk};
-use crate::index::{IndexFilter, IndexRead};
+use crate::index::{IndexFilter, IndexRead, StatusMove};
 use crate::item::{Item, get_s, n, opt_n, s};
 use crate::{DynamoTable, backend, is_conditional_failure};
 
@@ -40,7 +40,7 @@ impl DynamoTable {
         Ok(got.item)
     }
 
-    /// Sets the status (and its index key) when `condition` holds; false when it did not.
+    /// Sets the status (and its index key) when `condition` holds; `None` when it did not.
     async fn transition(
         &self,
         key: &EventKey,
@@ -49,26 +49,17 @@ impl DynamoTable {
         condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Option<Item>, StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(event_pk(key)))
-            .key("sk", s("EVENT"))
-            .update_expression(format!("SET #status = :to, gsi1pk = :to_pk{set}"))
-            .condition_expression(format!("attribute_exists(pk) AND ({condition})"))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":to_pk", s(status_pk(to, shard(key))))
-            .return_values(ReturnValue::AllNew);
-        for (name, value) in values {
-            update = update.expression_attribute_values(name, value);
-        }
-        match update.send().await {
-            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-            Err(e) if is_conditional_failure(&e) => Ok(None),
-            Err(e) => Err(backend(e)),
-        }
+        self.move_status(StatusMove {
+            pk: event_pk(key),
+            sk: "EVENT",
+            to: to.as_str(),
+            to_pk: status_pk(to, shard(key)),
+            set,
+            condition: &format!("attribute_exists(pk) AND ({condition})"),
+            names: Vec::new(),
+            values,
+        })
+        .await
     }
 
     /// Events of one status, newest first within each shard (the caller

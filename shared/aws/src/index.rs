@@ -5,11 +5,11 @@
 //! partitions, so one status never throttles an index partition (and through
 //! it the table); a reader queries the eight and merges.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use portage_core::StoreError;
 
 use crate::item::Item;
-use crate::{DynamoTable, backend};
+use crate::{DynamoTable, backend, is_conditional_failure};
 
 /// Index partitions per status.
 pub(crate) const GSI_SHARDS: u32 = 8;
@@ -68,7 +68,56 @@ pub(crate) struct IndexRead<'a> {
     pub(crate) limit: Option<usize>,
 }
 
+/// A conditional move of an item to another status (and so to another
+/// index partition), with what else the update sets.
+pub(crate) struct StatusMove<'a> {
+    /// The item's key.
+    pub(crate) pk: String,
+    /// Its sort key.
+    pub(crate) sk: &'a str,
+    /// The new status.
+    pub(crate) to: &'a str,
+    /// The new status's index partition, with the item's shard.
+    pub(crate) to_pk: String,
+    /// More of the update expression after `SET #status, gsi1pk` (`, a = :a`, `REMOVE b`).
+    pub(crate) set: &'a str,
+    /// The condition (`#status` is the status attribute).
+    pub(crate) condition: &'a str,
+    /// Attribute names the expressions use beside `#status`.
+    pub(crate) names: Vec<(&'a str, &'a str)>,
+    /// Values the expressions use beside `:to` and `:to_pk`.
+    pub(crate) values: Vec<(&'a str, AttributeValue)>,
+}
+
 impl DynamoTable {
+    /// Applies a move; the item as it is now, or `None` when the condition
+    /// did not hold.
+    pub(crate) async fn move_status(&self, step: StatusMove<'_>) -> Result<Option<Item>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(step.pk))
+            .key("sk", AttributeValue::S(step.sk.to_owned()))
+            .update_expression(format!("SET #status = :to, gsi1pk = :to_pk{}", step.set))
+            .condition_expression(step.condition)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", AttributeValue::S(step.to.to_owned()))
+            .expression_attribute_values(":to_pk", AttributeValue::S(step.to_pk))
+            .return_values(ReturnValue::AllNew);
+        for (name, attribute) in step.names {
+            update = update.expression_attribute_names(name, attribute);
+        }
+        for (name, value) in step.values {
+            update = update.expression_attribute_values(name, value);
+        }
+        match update.send().await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     /// Items of one status from all its shards, each shard in the order
     /// asked, concatenated: the caller sorts and truncates.
     pub(crate) async fn read_index(&self, read: &IndexRead<'_>, filter: &IndexFilter) -> Result<Vec<Item>, StoreError> {

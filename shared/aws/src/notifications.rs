@@ -12,7 +12,7 @@ use futures::future::try_join_all;
 use portage_core::notifications::{Notification, NotificationStatus, NotificationStore, Subscription};
 use portage_core::{Secret, StoreError};
 
-use crate::index::{IndexFilter, IndexRead, shard_of};
+use crate::index::{IndexFilter, IndexRead, StatusMove, shard_of};
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
 use crate::{DynamoTable, backend, is_conditional_failure};
 
@@ -28,8 +28,8 @@ fn partition(status: NotificationStatus) -> String {
     format!("NOTIFICATIONS#{}", status.as_str())
 }
 
-fn status_pk(status: NotificationStatus, id: &str) -> AttributeValue {
-    s(format!("{}#{}", partition(status), shard_of(&[id])))
+fn status_pk(status: NotificationStatus, id: &str) -> String {
+    format!("{}#{}", partition(status), shard_of(&[id]))
 }
 
 fn subscription_from_item(item: &Item) -> Result<Subscription, StoreError> {
@@ -59,33 +59,29 @@ fn notification_from_item(item: &Item) -> Result<Notification, StoreError> {
 }
 
 impl DynamoTable {
-    /// The update that moves a pending notification to `to`, with its error.
-    fn attempt_update(
+    /// Moves a pending notification to `to`, setting `set` too; false when
+    /// it was not pending.
+    async fn settle(
         &self,
         id: &str,
         to: NotificationStatus,
-        error: Option<&str>,
-        now_ms: i64,
-    ) -> Result<Update, StoreError> {
-        let error_clause = if error.is_some() { ", last_error = :error" } else { " REMOVE last_error" };
-        let mut update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(notification_pk(id)))
-            .key("sk", s("NOTIFICATION"))
-            .update_expression(format!(
-                "SET #status = :to, gsi1pk = :to_pk, attempts = attempts + :one, updated_at_ms = :now{error_clause}"
-            ))
-            .condition_expression("#status = :pending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":to_pk", status_pk(to, id))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()));
-        if let Some(error) = error {
-            update = update.expression_attribute_values(":error", s(error));
-        }
-        update.build().map_err(backend)
+        set: &str,
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        values.push((":pending", s(NotificationStatus::Pending.as_str())));
+        let moved = self
+            .move_status(StatusMove {
+                pk: notification_pk(id),
+                sk: "NOTIFICATION",
+                to: to.as_str(),
+                to_pk: status_pk(to, id),
+                set,
+                condition: "#status = :pending",
+                names: Vec::new(),
+                values,
+            })
+            .await?;
+        Ok(moved.is_some())
     }
 
     /// Runs conditional writes together; false when a condition did not hold.
@@ -179,22 +175,8 @@ impl NotificationStore for DynamoTable {
         };
         let of_it = IndexFilter::default().equals("subscription_id", Some(id));
         for item in self.read_index(&read, &of_it).await? {
-            let failed = NotificationStatus::Failed;
-            let id = get_s(&item, "id")?;
-            let give_up = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(notification_pk(&id)))
-                .key("sk", s("NOTIFICATION"))
-                .update_expression("SET #status = :to, gsi1pk = :to_pk, last_error = :error")
-                .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":to", s(failed.as_str()))
-                .expression_attribute_values(":to_pk", status_pk(failed, &id))
-                .expression_attribute_values(":error", s("subscription removed"))
-                .expression_attribute_values(":pending", s(NotificationStatus::Pending.as_str()))
-                .build()
-                .map_err(backend)?;
-            self.conditional(vec![TransactWriteItem::builder().update(give_up).build()]).await?;
+            let error = vec![(":error", s("subscription removed"))];
+            self.settle(&get_s(&item, "id")?, NotificationStatus::Failed, ", last_error = :error", error).await?;
         }
         Ok(true)
     }
@@ -214,7 +196,7 @@ impl NotificationStore for DynamoTable {
                 .item("attempts", n(0))
                 .item("created_at_ms", n(note.created_at_ms))
                 .item("updated_at_ms", n(note.created_at_ms))
-                .item("gsi1pk", status_pk(NotificationStatus::Pending, &note.id))
+                .item("gsi1pk", s(status_pk(NotificationStatus::Pending, &note.id)))
                 .item("gsi1sk", s(format!("{:015}#{}", note.created_at_ms, note.id)))
                 .item("expires_at", self.expires_at(note.created_at_ms))
                 .send()
@@ -245,9 +227,16 @@ impl NotificationStore for DynamoTable {
         error: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let update = self.attempt_update(id, status, error, now_ms)?;
+        let mut values = vec![(":one", n(1)), (":now", n(now_ms))];
+        let set = match error {
+            Some(error) => {
+                values.push((":error", s(error)));
+                ", attempts = attempts + :one, updated_at_ms = :now, last_error = :error"
+            }
+            None => ", attempts = attempts + :one, updated_at_ms = :now REMOVE last_error",
+        };
         // Not pending (delivered or given up meanwhile): nothing to record.
-        self.conditional(vec![TransactWriteItem::builder().update(update).build()]).await.map(|_| ())
+        self.settle(id, status, set, values).await.map(|_| ())
     }
 
     async fn notifications(
@@ -279,7 +268,7 @@ impl NotificationStore for DynamoTable {
             .condition_expression("#status = :failed")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":to", s(pending.as_str()))
-            .expression_attribute_values(":to_pk", status_pk(pending, id))
+            .expression_attribute_values(":to_pk", s(status_pk(pending, id)))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":failed", s(NotificationStatus::Failed.as_str()))
