@@ -33,22 +33,6 @@ fn record_from_item(item: &Item) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
-impl DynamoTable {
-    async fn item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(got.item)
-    }
-}
-
 #[async_trait]
 impl ApiKeys for DynamoTable {
     async fn create(&self, record: &ApiKeyRecord) -> Result<bool, StoreError> {

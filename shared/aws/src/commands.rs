@@ -82,17 +82,7 @@ fn record_from_item(item: &Item) -> Result<CommandRecord, StoreError> {
 
 impl DynamoTable {
     async fn command_item(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(command_pk(id)))
-            .key("sk", s("COMMAND"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(got.item)
+        self.item(command_pk(id), "COMMAND").await
     }
 
     /// Moves a command to `to` when it is in `from` (and `condition` holds):
@@ -122,17 +112,8 @@ impl DynamoTable {
     }
 
     async fn existing_command(&self, c: &NewCommand) -> Result<SubmitOutcome, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(key_pk(&c.provider, &c.connection, &c.idempotency_key)))
-            .key("sk", s("CMDKEY"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        let key = got.item.ok_or_else(|| StoreError::Backend("the idempotency key vanished".into()))?;
+        let key = self.item(key_pk(&c.provider, &c.connection, &c.idempotency_key), "CMDKEY").await?;
+        let key = key.ok_or_else(|| StoreError::Backend("the idempotency key vanished".into()))?;
         if get_s(&key, "fingerprint")? != c.fingerprint {
             return Ok(SubmitOutcome::Conflict);
         }

@@ -27,17 +27,7 @@ const ALL_STATUSES: [EventStatus; 5] =
 
 impl DynamoTable {
     async fn event_item(&self, key: &EventKey) -> Result<Option<Item>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(event_pk(key)))
-            .key("sk", s("EVENT"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(got.item)
+        self.item(event_pk(key), "EVENT").await
     }
 
     /// Sets the status (and its index key) when `condition` holds; `None` when it did not.

@@ -61,6 +61,23 @@ impl DynamoTable {
     }
 }
 
+impl DynamoTable {
+    /// One item, read consistently.
+    pub(crate) async fn item(&self, pk: String, sk: &str) -> Result<Option<item::Item>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(got.item)
+    }
+}
+
 /// Whether a write was refused by its condition (alone or in a transaction).
 pub(crate) fn is_conditional_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
 where

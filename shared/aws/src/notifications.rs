@@ -139,17 +139,7 @@ impl NotificationStore for DynamoTable {
     }
 
     async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SUBSCRIPTIONS_PK))
-            .key("sk", s(id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        got.item.as_ref().map(subscription_from_item).transpose()
+        self.item(SUBSCRIPTIONS_PK.to_owned(), id).await?.as_ref().map(subscription_from_item).transpose()
     }
 
     async fn remove_subscription(&self, id: &str) -> Result<bool, StoreError> {
@@ -207,17 +197,7 @@ impl NotificationStore for DynamoTable {
     }
 
     async fn notification(&self, id: &str) -> Result<Option<Notification>, StoreError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(notification_pk(id)))
-            .key("sk", s("NOTIFICATION"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        got.item.as_ref().map(notification_from_item).transpose()
+        self.item(notification_pk(id), "NOTIFICATION").await?.as_ref().map(notification_from_item).transpose()
     }
 
     async fn attempted(
