@@ -155,3 +155,77 @@ async fn amazon_notifications_are_ingested_locally_and_never_over_http() {
         .unwrap();
     assert_eq!(posted.status(), 404, "SP-API notifications never come over HTTP");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_apps_are_set_replaced_and_listed_without_their_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let secret = "hubspot-client-secret-4242";
+    let set = cli(
+        data,
+        &[
+            "apps",
+            "set",
+            "hubspot",
+            "client_id=portage-app",
+            &format!("client_secret={secret}"),
+            "redirect_uri=https://portage.example.com/connect/hubspot/callback",
+            "scopes=crm.objects.contacts.read crm.objects.contacts.write",
+        ],
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let listed = cli(data, &["apps", "list", "--format", "json"]);
+    let text = stdout(&listed);
+    assert!(!text.contains(secret) && !text.contains("portage-app"), "never the secrets: {text}");
+    let apps: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        apps,
+        json!([{"provider": "hubspot", "redirect_uri": "https://portage.example.com/connect/hubspot/callback",
+            "scopes": ["crm.objects.contacts.read", "crm.objects.contacts.write"]}])
+    );
+
+    // Replaced whole: what is left out is cleared.
+    assert!(cli(data, &["apps", "set", "hubspot", "client_id=portage-app", "client_secret=new"]).status.success());
+    let apps: Value = serde_json::from_str(&stdout(&cli(data, &["apps", "list", "--format", "json"]))).unwrap();
+    assert_eq!(apps, json!([{"provider": "hubspot", "redirect_uri": null, "scopes": []}]));
+
+    // eBay's redirect_uri is its RuName.
+    assert!(
+        cli(data, &["apps", "set", "ebay", "client_id=a", "client_secret=b", "redirect_uri=Portage-PRD-1"])
+            .status
+            .success()
+    );
+    for refused in [
+        vec!["apps", "set", "hubspot", "client_id=a"],
+        vec!["apps", "set", "hubspot", "client_id=a", "client_secret=b", "token=c"],
+        vec!["apps", "set", "hubspot", "client_id=a", "client_secret=b", "redirect_uri=http://x.example/cb"],
+        vec!["apps", "set", "nosuch", "client_id=a", "client_secret=b"],
+    ] {
+        let out = cli(data, &refused);
+        assert!(!out.status.success(), "{refused:?} was accepted");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("client_secret=b"), "values are never echoed");
+    }
+    let listed: Value = serde_json::from_str(&stdout(&cli(data, &["apps", "list", "--format", "json"]))).unwrap();
+    let mut providers: Vec<&str> = listed.as_array().unwrap().iter().map(|a| a["provider"].as_str().unwrap()).collect();
+    providers.sort_unstable();
+    assert_eq!(providers, ["ebay", "hubspot"], "the refused settings changed nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_apps_live_in_secrets_manager_on_aws() {
+    let prefix = format!("{}/", crate::moto::unique("portage"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::bin())
+            .args(args)
+            .envs(crate::lambda_common::aws_env())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "portage {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    let said = run(&["apps", "set", "--aws", "--prefix", &prefix, "etsy", "client_id=keystring", "client_secret=shh"]);
+    assert!(said.contains(&format!("{prefix}apps/etsy")) && !said.contains("shh"), "{said}");
+    let listed: Value =
+        serde_json::from_str(&run(&["apps", "list", "--aws", "--prefix", &prefix, "--format", "json"])).unwrap();
+    assert_eq!(listed, json!([{"provider": "etsy", "redirect_uri": null, "scopes": []}]));
+}

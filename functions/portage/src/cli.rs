@@ -69,6 +69,9 @@ pub(crate) enum Command {
     /// Write a connection's secrets.
     #[command(subcommand)]
     Secrets(crate::commands::secrets::SecretsCommand),
+    /// Register Portage's app (OAuth client) at a provider, and list which have one.
+    #[command(subcommand)]
+    Apps(crate::commands::apps::AppsCommand),
     /// Print what each provider can do: webhooks, sync, reconcile, commands, connect.
     Providers(crate::commands::providers::ProvidersArgs),
 }

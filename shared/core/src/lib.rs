@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod api_keys;
+pub mod apps;
 pub mod command_runner;
 pub mod commands;
 pub mod domain;

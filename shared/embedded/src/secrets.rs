@@ -36,9 +36,10 @@ impl MapSecrets {
     }
 
     /// Every `(provider, connection)` that has a secret: the connections a
-    /// local reconcile walks.
+    /// local reconcile walks (provider apps are not connections).
     pub fn connections(&self) -> Vec<(String, String)> {
-        self.values.read().map(|values| values.keys().cloned().collect()).unwrap_or_default()
+        let values = self.values.read().map(|values| values.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        values.into_iter().filter(|(provider, _)| provider != portage_core::apps::APPS).collect()
     }
 
     /// The connection's signing secrets (see [`Secrets::signing_secrets`]).

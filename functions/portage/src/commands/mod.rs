@@ -3,6 +3,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod apikey;
+pub(crate) mod apps;
 pub(crate) mod aws;
 pub(crate) mod command;
 pub(crate) mod dlq;
@@ -39,6 +40,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile(args) => reconcile::run(global, args).await,
         Command::Aws(command) => aws::run(command).await,
         Command::Secrets(command) => secrets::run(global, command).await,
+        Command::Apps(command) => apps::run(global, command).await,
         Command::Providers(args) => providers::run(&args),
     }
 }
