@@ -3,18 +3,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use portage_api::actions::ActionCatalog;
 use portage_client::{ClientPool, HttpSigningKeys};
-use portage_core::command_runner::CommandRunner;
 use portage_core::ingest::Ingestor;
-use portage_core::notifications::Notifier;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::Registry;
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::Worker;
 use portage_embedded::{Database, MapSecrets, SqliteQueue};
-use portage_providers::capabilities::ActionDeps;
-use portage_providers::notify::Deliverer;
+use portage_providers::wiring::WorkerParts;
 use tokio::sync::Notify;
 
 use crate::cli::Global;
@@ -90,61 +86,30 @@ impl App {
     }
 
     /// The worker over this deployment's ports: events through sync,
-    /// commands through their providers' actions.
+    /// commands through their providers' actions, notifications delivered.
     pub(crate) fn worker(&self) -> anyhow::Result<Worker> {
-        let clients = self.clients()?;
-        let runner = CommandRunner::new(
-            portage_providers::catalog(),
-            portage_providers::action_executors(&ActionDeps {
-                clients: clients.clone(),
-                secrets: self.secrets.clone(),
-                clock: self.clock.clone(),
-                public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
-            }),
-            self.db.clone(),
-            self.db.clone(),
-            self.clock.clone(),
-            self.worker_settings.commands.clone(),
-        )
-        .with_notifier(self.notifier());
-        Ok(Worker::new(
-            portage_providers::sync_handlers(&clients, &self.clock),
-            self.db.clone(),
-            self.db.clone(),
-            self.clock.clone(),
-            self.settings.sync.clone(),
-        )
-        .with_commands(Arc::new(runner))
-        .with_notifier(self.notifier())
-        .with_notifications(Arc::new(Deliverer::new(
-            self.db.clone(),
-            self.clock.clone(),
-            self.settings.notification_schedule.clone(),
-        )?)))
-    }
-
-    /// Tells the subscriptions of this deployment what happened.
-    fn notifier(&self) -> Arc<Notifier> {
-        Arc::new(Notifier::new(self.db.clone(), self.queue.clone(), self.clock.clone()))
-    }
-
-    /// The application API's view of this deployment (the `/v1` routes);
-    /// `wake` is nudged when a command is queued.
-    pub(crate) fn api_context(&self, wake: Option<Arc<Notify>>) -> anyhow::Result<portage_api::ApiContext> {
-        Ok(portage_api::ApiContext {
-            keys: self.db.clone(),
-            events: self.db.clone(),
-            state: self.db.clone(),
+        Ok(portage_providers::wiring::worker(WorkerParts {
+            store: self.db.clone(),
             queue: self.queue.clone(),
-            commands: self.db.clone(),
-            actions: Arc::new(ActionCatalog::new(portage_providers::catalog())?),
             secrets: self.secrets.clone(),
-            notifications: self.db.clone(),
-            wake,
-            worker: Arc::new(self.worker()?),
-            registry: self.registry.clone(),
+            clients: self.clients()?,
             clock: self.clock.clone(),
-        })
+            sync: self.settings.sync.clone(),
+            commands: self.worker_settings.commands.clone(),
+            schedule: self.settings.notification_schedule.clone(),
+            public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+        })?)
+    }
+
+    /// The application API's view of this deployment (the `/v1` routes),
+    /// replaying through `worker`; `wake` is nudged when a command is queued.
+    pub(crate) fn api_context(
+        &self,
+        worker: Arc<Worker>,
+        wake: Option<Arc<Notify>>,
+    ) -> anyhow::Result<portage_api::ApiContext> {
+        let (secrets, clock) = (self.secrets.clone(), self.clock.clone());
+        Ok(portage_api::ApiContext::over(self.db.clone(), self.queue.clone(), secrets, worker, clock, wake)?)
     }
 
     /// How long ingest waits before re-enqueueing a `received` event.

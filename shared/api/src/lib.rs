@@ -74,6 +74,32 @@ pub struct ApiContext {
 }
 
 impl ApiContext {
+    /// The routes' view of a deployment whose stores are all `store`; the
+    /// actions are every provider's. `worker` serves replays.
+    pub fn over<S: portage_core::ports::DeploymentStore>(
+        store: Arc<S>,
+        queue: Arc<dyn Queue>,
+        secrets: Arc<dyn Secrets>,
+        worker: Arc<Worker>,
+        clock: Arc<dyn Clock>,
+        wake: Option<Arc<tokio::sync::Notify>>,
+    ) -> Result<Self, actions::SchemaError> {
+        Ok(Self {
+            keys: store.clone(),
+            events: store.clone(),
+            state: store.clone(),
+            queue,
+            commands: store.clone(),
+            actions: Arc::new(actions::ActionCatalog::new(portage_providers::catalog())?),
+            secrets,
+            notifications: store,
+            wake,
+            worker,
+            registry: portage_providers::registry(),
+            clock,
+        })
+    }
+
     /// 404 `unknown_provider` unless the registry has `provider`.
     fn known_provider(&self, provider: &str) -> Result<(), ApiError> {
         self.registry.get(provider).map(|_| ()).ok_or(ApiError::NotFound("unknown_provider"))

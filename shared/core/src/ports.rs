@@ -289,3 +289,25 @@ impl Clock for SystemClock {
             .unwrap_or(0)
     }
 }
+
+/// One adapter that keeps every store a deployment has (the SQLite
+/// database, the DynamoDB table), so the flows are wired to it in one place.
+pub trait DeploymentStore:
+    EventLog
+    + StateStore
+    + crate::commands::CommandStore
+    + crate::notifications::NotificationStore
+    + crate::api_keys::ApiKeys
+    + 'static
+{
+}
+
+impl<T> DeploymentStore for T where
+    T: EventLog
+        + StateStore
+        + crate::commands::CommandStore
+        + crate::notifications::NotificationStore
+        + crate::api_keys::ApiKeys
+        + 'static
+{
+}

@@ -5,18 +5,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use portage_api::ApiContext;
-use portage_api::actions::ActionCatalog;
 use portage_aws::{DynamoTable, SecretsManagerSecrets, SqsQueue};
-use portage_core::command_runner::{CommandRunner, RunnerConfig};
+use portage_core::command_runner::RunnerConfig;
 use portage_core::ingest::{IngestConfig, Ingestor};
 use portage_core::intake::SeparateIntake;
-use portage_core::notifications::Notifier;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::{Provider, Registry};
 use portage_core::reconcile::Reconciler;
 use portage_core::sync::{SyncConfig, Worker};
-use portage_providers::capabilities::ActionDeps;
-use portage_providers::notify::Deliverer;
+use portage_providers::wiring::WorkerParts;
 
 use crate::settings::Settings;
 
@@ -101,59 +98,30 @@ impl Deployment {
     /// notifications delivered; state changes and command results told to
     /// the subscriptions.
     pub fn worker(&self, clients: &Arc<portage_client::ClientPool>) -> Result<Worker, crate::Error> {
-        let notifier = Arc::new(Notifier::new(self.table.clone(), self.queue.clone(), self.clock.clone()));
-        let executors = portage_providers::action_executors(&ActionDeps {
-            clients: clients.clone(),
+        Ok(portage_providers::wiring::worker(WorkerParts {
+            store: self.table.clone(),
+            queue: self.queue.clone(),
             secrets: self.secrets.clone(),
+            clients: clients.clone(),
             clock: self.clock.clone(),
+            sync: SyncConfig::default(),
+            commands: RunnerConfig {
+                // As long as the worker's invocation may last: a lease that
+                // runs out means the execution died.
+                lease: COMMAND_LEASE,
+                max_attempts: self.settings.max_receives,
+                ..RunnerConfig::default()
+            },
+            schedule: self.settings.notification_schedule.clone(),
             public_base_url: self.settings.public_base_url.clone(),
-        });
-        let runner_config = RunnerConfig {
-            // As long as the worker's invocation may last: a lease that runs
-            // out means the execution died.
-            lease: COMMAND_LEASE,
-            max_attempts: self.settings.max_receives,
-            ..RunnerConfig::default()
-        };
-        let runner = CommandRunner::new(
-            portage_providers::catalog(),
-            executors,
-            self.table.clone(),
-            self.table.clone(),
-            self.clock.clone(),
-            runner_config,
-        )
-        .with_notifier(notifier.clone());
-        let deliverer =
-            Deliverer::new(self.table.clone(), self.clock.clone(), self.settings.notification_schedule.clone())?;
-        Ok(Worker::new(
-            portage_providers::sync_handlers(clients, &self.clock),
-            self.table.clone(),
-            self.table.clone(),
-            self.clock.clone(),
-            SyncConfig::default(),
-        )
-        .with_commands(Arc::new(runner))
-        .with_notifier(notifier)
-        .with_notifications(Arc::new(deliverer)))
+        })?)
     }
 
     /// The application API over this deployment (the `/v1` routes).
     pub fn api_context(&self, clients: &Arc<portage_client::ClientPool>) -> Result<ApiContext, crate::Error> {
-        Ok(ApiContext {
-            keys: self.table.clone(),
-            events: self.table.clone(),
-            state: self.table.clone(),
-            queue: self.queue.clone(),
-            commands: self.table.clone(),
-            actions: Arc::new(ActionCatalog::new(portage_providers::catalog())?),
-            secrets: self.secrets.clone(),
-            notifications: self.table.clone(),
-            wake: None,
-            worker: Arc::new(self.worker(clients)?),
-            registry: portage_providers::registry(),
-            clock: self.clock.clone(),
-        })
+        let worker = Arc::new(self.worker(clients)?);
+        let (queue, secrets, clock) = (self.queue.clone(), self.secrets.clone(), self.clock.clone());
+        Ok(ApiContext::over(self.table.clone(), queue, secrets, worker, clock, None)?)
     }
 
     /// The reconcile flow over the configured connections (every provider's

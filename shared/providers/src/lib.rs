@@ -23,6 +23,7 @@ pub mod slack;
 pub mod standardwebhooks;
 pub mod stripe;
 pub mod twilio;
+pub mod wiring;
 pub mod woocommerce;
 
 use std::sync::Arc;

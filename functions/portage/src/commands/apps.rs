@@ -51,10 +51,6 @@ pub(crate) enum AppsCommand {
     },
 }
 
-fn deployed_secrets(prefix: &str, sdk: &aws_config::SdkConfig) -> portage_aws::SecretsManagerSecrets {
-    portage_aws::SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(sdk), prefix, std::time::Duration::ZERO)
-}
-
 /// Runs an `apps` subcommand.
 pub(crate) async fn run(global: &Global, command: AppsCommand) -> anyhow::Result<ExitCode> {
     let registry = portage_providers::registry();
@@ -77,7 +73,7 @@ pub(crate) async fn run(global: &Global, command: AppsCommand) -> anyhow::Result
                 }
             }
             if aws {
-                let secrets = deployed_secrets(&prefix, &super::aws::sdk_config().await);
+                let secrets = super::aws::deployed_secrets(&prefix).await;
                 secrets.put(APPS, &provider, &values).await?;
                 println!("set the {provider} app in {}", secrets.secret_name(APPS, &provider));
             } else {
@@ -86,11 +82,8 @@ pub(crate) async fn run(global: &Global, command: AppsCommand) -> anyhow::Result
             }
         }
         AppsCommand::List { aws, prefix, format } => {
-            let secrets: Arc<dyn Secrets> = if aws {
-                Arc::new(deployed_secrets(&prefix, &super::aws::sdk_config().await))
-            } else {
-                App::open(global)?.secrets
-            };
+            let secrets: Arc<dyn Secrets> =
+                if aws { Arc::new(super::aws::deployed_secrets(&prefix).await) } else { App::open(global)?.secrets };
             let mut rows = Vec::new();
             for provider in registry.names() {
                 if let Some(app) = ProviderApp::load(secrets.as_ref(), provider).await? {

@@ -31,6 +31,13 @@ pub(crate) async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// The deployed secrets under `prefix`, uncached: an operator command reads
+/// and writes what is there now.
+pub(crate) async fn deployed_secrets(prefix: &str) -> portage_aws::SecretsManagerSecrets {
+    let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+    portage_aws::SecretsManagerSecrets::new(client, prefix, std::time::Duration::ZERO)
+}
+
 /// The deployed table and queues, named by the functions' environment
 /// (`PORTAGE_TABLE`, `PORTAGE_QUEUE_URL`, `PORTAGE_DLQ_URL`, and
 /// `PORTAGE_COMMAND_QUEUE_URL` with `PORTAGE_COMMAND_DLQ_URL`: what `aws
@@ -58,11 +65,7 @@ pub(crate) async fn run(command: AwsCommand) -> anyhow::Result<ExitCode> {
     let sdk = sdk_config().await;
     let provisioned = portage_aws::provision::provision(&sdk, &name, max_receives).await?;
     let prefix = format!("{name}/");
-    let secrets = portage_aws::SecretsManagerSecrets::new(
-        aws_sdk_secretsmanager::Client::new(&sdk),
-        &prefix,
-        std::time::Duration::ZERO,
-    );
+    let secrets = deployed_secrets(&prefix).await;
     let registry = portage_providers::registry();
     for provider in registry.iter().filter(|p| p.transport() == Transport::Http) {
         // An empty secret per webhook source's default connection, as template.yaml declares.

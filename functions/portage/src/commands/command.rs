@@ -4,6 +4,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -122,7 +123,7 @@ async fn run_one(app: &App, args: RunArgs) -> anyhow::Result<ExitCode> {
         input: Some(read_input(&args.input)?),
         idempotency_key: args.idempotency_key,
     };
-    let ctx = app.api_context(None)?;
+    let ctx = app.api_context(Arc::new(app.worker()?), None)?;
     let (mut command, _) = match record(&ctx, request).await {
         Ok(recorded) => recorded,
         Err(error) => bail!("{}", error.describe()),

@@ -50,12 +50,7 @@ pub(crate) async fn run(global: &Global, command: SecretsCommand) -> anyhow::Res
     }
     let keys: Vec<&str> = values.iter().map(|(k, _)| k.as_str()).collect();
     if aws {
-        let sdk = super::aws::sdk_config().await;
-        let secrets = portage_aws::SecretsManagerSecrets::new(
-            aws_sdk_secretsmanager::Client::new(&sdk),
-            &prefix,
-            std::time::Duration::ZERO,
-        );
+        let secrets = super::aws::deployed_secrets(&prefix).await;
         secrets.put(provider, connection, &values).await?;
         println!("set {} in {}", keys.join(", "), secrets.secret_name(provider, connection));
     } else {

@@ -82,7 +82,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
         .collect();
 
-    let api = portage_api::router(Arc::new(app.api_context(Some(work.clone()))?));
+    let api = portage_api::router(Arc::new(app.api_context(worker.clone(), Some(work.clone()))?));
     let router = Router::new()
         .route("/health", get(health))
         // GET too: eBay's endpoint challenge arrives as a GET.

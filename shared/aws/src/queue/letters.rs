@@ -4,7 +4,7 @@
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use portage_core::{DeadLetter, StoreError, Task};
 
-use super::{INSPECT_VISIBILITY_SECS, Lane, SQS_BATCH, SqsQueue, attribute_number, group_of};
+use super::{INSPECT_VISIBILITY_SECS, Lane, SQS_BATCH, SqsQueue, attribute_number, fresh_id, group_of};
 use crate::backend;
 
 impl SqsQueue {
@@ -89,8 +89,7 @@ impl SqsQueue {
             let mut send = self.client.send_message().queue_url(&lane.url).message_body(&body);
             if lane.fifo() {
                 let group = Task::decode(&body).map(|task| group_of(&task)).unwrap_or_else(|_| id.clone());
-                send =
-                    send.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()));
+                send = send.message_group_id(group).message_deduplication_id(fresh_id());
             }
             send.send().await.map_err(backend)?;
             self.client

@@ -68,6 +68,12 @@ fn now_ms() -> i64 {
     i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A FIFO deduplication id (or group) no other send has: every send is a
+/// new message, and duplicates are the stores' to settle.
+fn fresh_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 fn not_before(until_ms: i64) -> Result<MessageAttributeValue, StoreError> {
     MessageAttributeValue::builder().data_type("Number").string_value(until_ms.to_string()).build().map_err(backend)
 }
@@ -83,8 +89,7 @@ fn entry(
 ) -> Result<SendMessageBatchRequestEntry, StoreError> {
     let entry = SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(body);
     let entry = if fifo {
-        // Every send is a new message: duplicates are the stores' to settle.
-        entry.message_group_id(group).message_deduplication_id(format!("{:032x}", rand::random::<u128>()))
+        entry.message_group_id(group).message_deduplication_id(fresh_id())
     } else if delay > MAX_DELAY {
         let until = now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
         let attribute = MessageAttributeValue::builder()
@@ -249,7 +254,7 @@ impl Queue for SqsQueue {
             .message_attributes("reason", reason_attribute);
         if lane.fifo() {
             // Each letter its own group, so an inspection reads them all at once.
-            let unique = format!("{:032x}", rand::random::<u128>());
+            let unique = fresh_id();
             send = send.message_group_id(&unique).message_deduplication_id(&unique);
         }
         send.send().await.map_err(backend)?;

@@ -1,0 +1,57 @@
+//! The worker wired the same way wherever it runs (`portage serve`, the
+//! Lambda sync worker): events through the providers' sync handlers,
+//! commands through their actions' executors, notifications delivered, and
+//! state changes and command results told to the subscriptions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portage_client::ClientPool;
+use portage_core::command_runner::{CommandRunner, RunnerConfig};
+use portage_core::notifications::Notifier;
+use portage_core::ports::{Clock, DeploymentStore, Queue, Secrets};
+use portage_core::sync::{SyncConfig, Worker};
+
+use crate::capabilities::ActionDeps;
+use crate::notify::Deliverer;
+
+/// What a worker is built from.
+pub struct WorkerParts<S> {
+    /// The deployment's stores.
+    pub store: Arc<S>,
+    /// Its queue (notifications are queued on it).
+    pub queue: Arc<dyn Queue>,
+    /// Connections' credentials.
+    pub secrets: Arc<dyn Secrets>,
+    /// The long-lived API clients.
+    pub clients: Arc<ClientPool>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// How events are processed.
+    pub sync: SyncConfig,
+    /// How commands are executed.
+    pub commands: RunnerConfig,
+    /// Delays before each notification delivery attempt.
+    pub schedule: Vec<Duration>,
+    /// Portage's public URL prefix, for callbacks providers are told of.
+    pub public_base_url: Option<String>,
+}
+
+/// The worker over `parts`.
+pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwest::Error> {
+    let WorkerParts { store, queue, secrets, clients, clock, sync, commands, schedule, public_base_url } = parts;
+    let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
+    let executors = crate::action_executors(&ActionDeps {
+        clients: clients.clone(),
+        secrets,
+        clock: clock.clone(),
+        public_base_url,
+    });
+    let runner = CommandRunner::new(crate::catalog(), executors, store.clone(), store.clone(), clock.clone(), commands)
+        .with_notifier(notifier.clone());
+    let deliverer = Deliverer::new(store.clone(), clock.clone(), schedule)?;
+    Ok(Worker::new(crate::sync_handlers(&clients, &clock), store.clone(), store, clock, sync)
+        .with_commands(Arc::new(runner))
+        .with_notifier(notifier)
+        .with_notifications(Arc::new(deliverer)))
+}
