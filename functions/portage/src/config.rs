@@ -196,7 +196,7 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     let dev: DevSecrets = read_toml(&global.data.join(DEV_SECRETS_FILE), false)?;
     let set: DevSecrets = read_toml(&global.data.join(SECRETS_FILE), false)?;
 
-    let mut secrets = MapSecrets::new();
+    let mut secrets = MapSecrets::new().saving_to(portage_embedded::SecretsFile::new(global.data.join(SECRETS_FILE)));
     insert_all(&mut secrets, &dev.connections);
     insert_all(&mut secrets, &set.connections);
     insert_all(&mut secrets, &file.connections);
@@ -301,29 +301,12 @@ pub(crate) fn save_local_secrets(
     connection: &str,
     values: &[(String, Secret)],
 ) -> anyhow::Result<PathBuf> {
-    let path = data_dir.join(SECRETS_FILE);
-    let mut file: DevSecrets = read_toml(&path, false)?;
-    let keys = file.connections.entry(provider.to_owned()).or_default().entry(connection.to_owned()).or_default();
-    for (key, value) in values {
-        keys.insert(key.clone(), value.expose().to_owned());
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let text = toml::to_string(&file).context("cannot encode secrets")?;
-    write_private(&path, &text).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
+    let file = portage_embedded::SecretsFile::new(data_dir.join(SECRETS_FILE));
+    file.merge(provider, connection, values)?;
+    Ok(file.path().to_owned())
 }
 
 /// Writes a file readable by its owner only.
 pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()
+    portage_embedded::write_private(path, text)
 }

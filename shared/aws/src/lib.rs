@@ -17,6 +17,9 @@
 //! | idempotency key | `CMDKEY#{provider}#{connection}#{key}` | `CMDKEY` | `id`, `fingerprint` |
 //! | subscription | `SUBSCRIPTIONS` | `{id}` | `url`, `types`, `secret`, `allow_private` |
 //! | notification | `NOTIFICATION#{id}` | `NOTIFICATION` | `gsi1pk = NOTIFICATIONS#{status}#{shard}`, `gsi1sk = {created_at_ms:015}#{id}` |
+//! | connect session | `CONNECT#{id}` | `SESSION` | `status`, `state_digest`, `verifier`, `expires_at_ms`, `expires_at` a day after |
+//! | connect state | `CONNECTSTATE#{sha256 of the state}` | `STATE` | `session`, `expires_at` |
+//! | connection | `CONNECTIONS` | `{provider}#{connection}` | `record` (JSON, no credential) |
 //! | lease (an OAuth refresh) | `LEASE#oauth:{provider}/{connection}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
 //!
 //! Provider and connection names never hold `#` (connection names are
@@ -26,6 +29,7 @@
 
 mod api_keys;
 mod commands;
+mod connect;
 mod event_items;
 mod event_log;
 mod index;

@@ -160,4 +160,24 @@ impl Secrets for SecretsManagerSecrets {
         *cached = Some((Instant::now(), merged));
         Ok(())
     }
+
+    async fn delete(&self, provider: &str, connection: &str) -> Result<(), StoreError> {
+        let slot = self.slot(provider, connection);
+        let mut cached = slot.lock().await;
+        // Without a recovery window: connecting the account again re-creates the name at once.
+        let deleted = self
+            .client
+            .delete_secret()
+            .secret_id(self.secret_name(provider, connection))
+            .force_delete_without_recovery(true)
+            .send()
+            .await;
+        if let Err(e) = deleted
+            && !e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception())
+        {
+            return Err(backend(e));
+        }
+        *cached = Some((Instant::now(), Values::new()));
+        Ok(())
+    }
 }

@@ -141,6 +141,13 @@ async fn pages_conform() {
 }
 
 #[tokio::test]
+async fn connect_store_conforms() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    conformance::connect_store(&DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table), "run").await;
+}
+
+#[tokio::test]
 async fn command_store_conforms() {
     let config = moto::config().await;
     let table = moto::table(&config).await;

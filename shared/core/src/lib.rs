@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod apps;
 pub mod command_runner;
 pub mod commands;
+pub mod connect;
 pub mod domain;
 pub mod error;
 pub mod ingest;

@@ -228,6 +228,10 @@ pub trait Secrets: Send + Sync {
     /// Sets secrets of a connection (merged with the ones it has): what
     /// `portage secrets set` writes, and where refreshed OAuth tokens go.
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError>;
+
+    /// Deletes every secret of a connection (a disconnect): afterwards
+    /// `get` finds none of them.
+    async fn delete(&self, provider: &str, connection: &str) -> Result<(), StoreError>;
 }
 
 /// Named leases, one holder at a time across every process that shares the
@@ -298,6 +302,7 @@ pub trait DeploymentStore:
     + crate::commands::CommandStore
     + crate::notifications::NotificationStore
     + crate::api_keys::ApiKeys
+    + crate::connect::ConnectStore
     + 'static
 {
 }
@@ -308,6 +313,7 @@ impl<T> DeploymentStore for T where
         + crate::commands::CommandStore
         + crate::notifications::NotificationStore
         + crate::api_keys::ApiKeys
+        + crate::connect::ConnectStore
         + 'static
 {
 }

@@ -9,6 +9,7 @@
 
 mod api_keys;
 mod commands;
+mod connect;
 pub mod db;
 mod event_log;
 mod intake;
@@ -22,7 +23,7 @@ mod state_store;
 pub use db::Database;
 pub use queue::SqliteQueue;
 pub use schema::SCHEMA_VERSION;
-pub use secrets::MapSecrets;
+pub use secrets::{MapSecrets, SecretsDocument, SecretsFile, write_private};
 
 use std::path::Path;
 use std::sync::Arc;

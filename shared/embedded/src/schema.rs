@@ -12,8 +12,9 @@ use crate::db::backend;
 /// release before connection-scoped keys; [`migrate`] upgrades it in place.
 /// Version 2 adds the application API's tables (API keys, commands,
 /// subscriptions, notifications) and the queue's ordering groups, which an
-/// older file simply gains.
-pub const SCHEMA_VERSION: i64 = 2;
+/// older file simply gains; version 3, connect sessions and the registry of
+/// connections.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Tables and indexes of [`SCHEMA_VERSION`], created when absent.
 const SCHEMA: &str = "
@@ -145,6 +146,29 @@ CREATE TABLE IF NOT EXISTS notifications (
     updated_at_ms    INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS commands_unstarted ON commands (updated_at_ms) WHERE status = 'queued' AND attempts = 0;
+-- Connect sessions: one per attempt to link an account, found by id (its URL,
+-- WooCommerce's user_id) or by the SHA-256 of its state (the callback).
+CREATE TABLE IF NOT EXISTS connect_sessions (
+    id             TEXT    PRIMARY KEY,
+    provider       TEXT    NOT NULL,
+    connection     TEXT    NOT NULL,
+    return_url     TEXT    NOT NULL,
+    shop           TEXT,
+    region         TEXT,
+    scopes         TEXT    NOT NULL,
+    status         TEXT    NOT NULL,
+    state_digest   TEXT    UNIQUE,
+    verifier       TEXT,
+    created_at_ms  INTEGER NOT NULL,
+    expires_at_ms  INTEGER NOT NULL
+);
+-- The registry of connections (never a credential: those are secrets).
+CREATE TABLE IF NOT EXISTS connections (
+    provider    TEXT NOT NULL,
+    connection  TEXT NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (provider, connection)
+);
 ";
 
 /// Version 0 → 1: the event key and the state key gain the connection, and

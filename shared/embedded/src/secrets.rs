@@ -1,7 +1,10 @@
 //! The secrets port over an in-memory map, filled by the local program from
 //! its configuration file, the environment and the development secret file.
+//! What flows write (connected accounts' tokens, refreshed tokens) is also
+//! saved to a [`SecretsFile`] when one is given, so it outlives the process.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
@@ -14,11 +17,12 @@ type Values = BTreeMap<(String, String), BTreeMap<String, Secret>>;
 #[derive(Debug, Default)]
 pub struct MapSecrets {
     values: RwLock<Values>,
+    file: Option<SecretsFile>,
 }
 
 impl Clone for MapSecrets {
     fn clone(&self) -> Self {
-        Self { values: RwLock::new(self.values.read().map(|v| v.clone()).unwrap_or_default()) }
+        Self { values: RwLock::new(self.values.read().map(|v| v.clone()).unwrap_or_default()), file: self.file.clone() }
     }
 }
 
@@ -26,6 +30,12 @@ impl MapSecrets {
     /// An empty set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Also saves what `put` and `delete` change to `file`.
+    pub fn saving_to(mut self, file: SecretsFile) -> Self {
+        self.file = Some(file);
+        self
     }
 
     /// Sets one secret, replacing an earlier value under the same key.
@@ -74,12 +84,109 @@ impl Secrets for MapSecrets {
 
     async fn put(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
         let mut all = self.values.write().map_err(|_| StoreError::Backend("secrets lock poisoned".into()))?;
+        if let Some(file) = &self.file {
+            file.merge(provider, connection, values)?;
+        }
         let keys = all.entry((provider.to_owned(), connection.to_owned())).or_default();
         for (key, value) in values {
             keys.insert(key.clone(), value.clone());
         }
         Ok(())
     }
+
+    async fn delete(&self, provider: &str, connection: &str) -> Result<(), StoreError> {
+        let mut all = self.values.write().map_err(|_| StoreError::Backend("secrets lock poisoned".into()))?;
+        if let Some(file) = &self.file {
+            file.remove(provider, connection)?;
+        }
+        all.remove(&(provider.to_owned(), connection.to_owned()));
+        Ok(())
+    }
+}
+
+/// The shape of a secrets file: `[connections.PROVIDER.CONNECTION]` tables
+/// of keys and values.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct SecretsDocument {
+    /// Values by provider, connection and key.
+    #[serde(default)]
+    pub connections: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+/// A TOML file of secrets readable by its owner only (`DATA/secrets.toml`):
+/// what `portage secrets set` writes and a local deployment's flows save to.
+#[derive(Debug, Clone)]
+pub struct SecretsFile {
+    path: PathBuf,
+}
+
+impl SecretsFile {
+    /// The file at `path` (created on first write).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file holds; empty when it does not exist.
+    pub fn read(&self) -> Result<SecretsDocument, StoreError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                StoreError::Corrupt(format!("{} is not a secrets file: {}", self.path.display(), e.message()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SecretsDocument::default()),
+            Err(e) => Err(StoreError::Backend(format!("cannot read {}: {e}", self.path.display()))),
+        }
+    }
+
+    /// Merges values into a connection's table.
+    pub fn merge(&self, provider: &str, connection: &str, values: &[(String, Secret)]) -> Result<(), StoreError> {
+        let mut document = self.read()?;
+        let keys =
+            document.connections.entry(provider.to_owned()).or_default().entry(connection.to_owned()).or_default();
+        for (key, value) in values {
+            keys.insert(key.clone(), value.expose().to_owned());
+        }
+        self.write(&document)
+    }
+
+    /// Removes a connection's table.
+    pub fn remove(&self, provider: &str, connection: &str) -> Result<(), StoreError> {
+        let mut document = self.read()?;
+        let Some(connections) = document.connections.get_mut(provider) else { return Ok(()) };
+        if connections.remove(connection).is_some() {
+            return self.write(&document);
+        }
+        Ok(())
+    }
+
+    fn write(&self, document: &SecretsDocument) -> Result<(), StoreError> {
+        let text = toml::to_string(document).map_err(|e| StoreError::Invalid(format!("cannot encode secrets: {e}")))?;
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        write_private(&self.path, &text)
+            .map_err(|e| StoreError::Backend(format!("cannot write {}: {e}", self.path.display())))
+    }
+}
+
+/// Writes a file readable by its owner only, durably.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 #[cfg(test)]

@@ -69,6 +69,9 @@ impl Secrets for CrashingPut {
         }
         self.inner.put(p, c, v).await
     }
+    async fn delete(&self, p: &str, c: &str) -> Result<(), StoreError> {
+        self.inner.delete(p, c).await
+    }
 }
 
 async fn setup(expires_at: u64) -> (Arc<portage_fakes::oauth::OAuth>, String, Arc<CrashingPut>) {

@@ -7,9 +7,11 @@
 
 mod api;
 mod commands;
+mod connect;
 
 pub use api::{api_keys, event_pages, state_pages};
 pub use commands::{command_store, notification_store, queue_groups};
+pub use connect::connect_store;
 
 use std::time::Duration;
 
@@ -403,6 +405,18 @@ pub async fn secrets(secrets: &dyn crate::ports::Secrets, provider: &str) {
     );
     assert!(secrets.get(provider, "c1", "client_id").await.unwrap().is_none());
     assert!(secrets.get(provider, "c2", "api_key").await.unwrap().is_none());
+    secrets.put(provider, "c2", &[("api_key".into(), Secret::new("other"))]).await.unwrap();
+    secrets.delete(provider, "c1").await.unwrap();
+    assert!(secrets.get(provider, "c1", "api_key").await.unwrap().is_none(), "deleted");
+    assert!(secrets.signing_secrets(provider, "c1").await.unwrap().is_empty(), "deleted");
+    assert!(secrets.get(provider, "c2", "api_key").await.unwrap().is_some(), "only that connection");
+    secrets.delete(provider, "c1").await.unwrap();
+    secrets.put(provider, "c1", &[("api_key".into(), Secret::new("again"))]).await.unwrap();
+    assert_eq!(
+        secrets.get(provider, "c1", "api_key").await.unwrap().map(|s| s.expose().to_owned()),
+        Some("again".into()),
+        "a deleted connection can be connected again"
+    );
 }
 
 /// Checks a leases adapter: one holder at a time, free again after release

@@ -113,3 +113,22 @@ async fn notification_store_conforms() {
     let db = portage_embedded::open(dir.path()).unwrap();
     conformance::notification_store(db.as_ref()).await;
 }
+
+#[tokio::test]
+async fn connect_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::connect_store(db.as_ref(), "run").await;
+}
+
+#[tokio::test]
+async fn saved_secrets_outlive_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = portage_embedded::SecretsFile::new(dir.path().join("secrets.toml"));
+    let secrets = portage_embedded::MapSecrets::new().saving_to(file.clone());
+    conformance::secrets(&secrets, "conformance").await;
+    let saved = file.read().unwrap();
+    assert_eq!(saved.connections["conformance"]["c1"]["api_key"], "again");
+    assert_eq!(saved.connections["conformance"]["c2"]["api_key"], "other");
+    assert!(!saved.connections["conformance"]["c1"].contains_key("webhook_secret"), "deleted before");
+}
