@@ -107,9 +107,31 @@ impl App {
         &self,
         worker: Arc<Worker>,
         wake: Option<Arc<Notify>>,
+        public_base_url: Option<String>,
     ) -> anyhow::Result<portage_api::ApiContext> {
         let (secrets, clock) = (self.secrets.clone(), self.clock.clone());
-        Ok(portage_api::ApiContext::over(self.db.clone(), self.queue.clone(), secrets, worker, clock, wake)?)
+        let connector = Arc::new(self.connector(public_base_url)?);
+        Ok(portage_api::ApiContext::over(self.db.clone(), self.queue.clone(), secrets, worker, clock, wake, connector)?)
+    }
+
+    /// The connect flows over this deployment, with callbacks under
+    /// `public_base_url`.
+    pub(crate) fn connector(
+        &self,
+        public_base_url: Option<String>,
+    ) -> anyhow::Result<portage_providers::connect::Connector> {
+        let settings = portage_providers::connect::ConnectSettings {
+            public_base_url,
+            return_urls: self.settings.return_urls.clone(),
+        };
+        Ok(portage_providers::wiring::connector(
+            self.db.clone(),
+            self.queue.clone(),
+            self.secrets.clone(),
+            self.clock.clone(),
+            self.settings.origins.clone(),
+            settings,
+        )?)
     }
 
     /// How long ingest waits before re-enqueueing a `received` event.

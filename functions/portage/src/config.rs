@@ -74,6 +74,16 @@ struct FileConfig {
     notifications: NotificationsSection,
     #[serde(default)]
     client: ClientSection,
+    #[serde(default)]
+    connect: ConnectSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectSection {
+    /// Prefixes a connect session's `return_url` must start with.
+    #[serde(default)]
+    return_urls: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +170,9 @@ pub(crate) struct Settings {
     /// How long a provider call may go unanswered before it counts as
     /// interrupted: `[client] call_timeout_ms`.
     pub call_timeout: Duration,
+    /// Allowed return URLs of connect sessions: `[connect] return_urls`,
+    /// and `PORTAGE_CONNECT_RETURN_URLS` (comma-separated) beside them.
+    pub return_urls: Vec<String>,
 }
 
 fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
@@ -234,6 +247,15 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     let origins =
         Origins::parse(&format!("{from_file},{from_env}")).context("invalid [origins] or PORTAGE_PROVIDER_ORIGINS")?;
     let schedule = file.notifications.retry_schedule_seconds.unwrap_or_else(|| DEFAULT_SCHEDULE_SECS.to_vec());
+    let from_env = std::env::var("PORTAGE_CONNECT_RETURN_URLS").unwrap_or_default();
+    let return_urls = file
+        .connect
+        .return_urls
+        .iter()
+        .map(|u| u.trim().to_owned())
+        .chain(from_env.split(',').map(|u| u.trim().to_owned()))
+        .filter(|u| !u.is_empty())
+        .collect();
     Ok(Settings {
         notification_schedule: schedule.into_iter().map(Duration::from_secs).collect(),
         call_timeout: Duration::from_millis(file.client.call_timeout_ms.unwrap_or(30_000).max(1)),
@@ -257,6 +279,7 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
         },
         ingest,
         secrets,
+        return_urls,
     })
 }
 

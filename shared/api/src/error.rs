@@ -50,6 +50,9 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// A connect step was refused.
+    #[error("connect: {0}")]
+    Connect(#[from] portage_providers::connect::ConnectError),
     /// The store could not be reached; the caller may retry.
     #[error("store unavailable: {0}")]
     Store(#[from] StoreError),
@@ -87,8 +90,32 @@ impl ApiError {
             Self::Unacceptable { code, message } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, json!({ "error": code, "message": message }))
             }
+            Self::Connect(error) => {
+                (connect_status(error), json!({ "error": error.code(), "message": error.to_string() }))
+            }
             Self::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "store_unavailable" })),
         }
+    }
+}
+
+/// The status of a refused connect step.
+fn connect_status(error: &portage_providers::connect::ConnectError) -> StatusCode {
+    use portage_providers::connect::ConnectError as E;
+    match error {
+        E::UnknownProvider | E::SessionNotFound | E::ConnectionNotFound => StatusCode::NOT_FOUND,
+        E::SessionUsed => StatusCode::GONE,
+        E::InvalidState | E::InvalidHmac | E::ShopMismatch => StatusCode::BAD_REQUEST,
+        E::ProviderUnavailable => StatusCode::BAD_GATEWAY,
+        E::NoPublicBaseUrl | E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        E::NotConnectable
+        | E::ReturnUrlNotAllowed
+        | E::InvalidShop
+        | E::InvalidRegion
+        | E::InvalidConnection
+        | E::InvalidScopes
+        | E::NoProviderApp
+        | E::InvalidCredentials
+        | E::InvalidBaseUrl => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -14,10 +14,15 @@
 //! | `GET /v1/state/{provider}/{kind}`, `GET /v1/state/{provider}/{kind}/{id}` | `state:read` |
 //! | `GET /v1/events`, `GET /v1/events/{provider}/{event_id}`, `GET /v1/dlq` | `events:read` |
 //! | `POST /v1/events/{provider}/{event_id}/replay`, `POST /v1/dlq/redrive` | `events:write` |
+//! | `GET /v1/connections`, `GET /v1/connections/{provider}/{connection}` | `connections:read` |
+//! | `POST /v1/connect/sessions`, `PUT`/`DELETE /v1/connections/{provider}/{connection}` | `connections:write` |
+//!
+//! The browser's `/connect/…` routes ([`connect::browser_router`]) take no key.
 
 pub mod actions;
 pub mod auth;
 pub mod commands;
+pub mod connect;
 mod dlq;
 pub mod error;
 mod events;
@@ -71,6 +76,8 @@ pub struct ApiContext {
     pub registry: Registry,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The connect flows and the registry of connections.
+    pub connector: Arc<portage_providers::connect::Connector>,
 }
 
 impl ApiContext {
@@ -83,6 +90,7 @@ impl ApiContext {
         worker: Arc<Worker>,
         clock: Arc<dyn Clock>,
         wake: Option<Arc<tokio::sync::Notify>>,
+        connector: Arc<portage_providers::connect::Connector>,
     ) -> Result<Self, actions::SchemaError> {
         Ok(Self {
             keys: store.clone(),
@@ -97,6 +105,7 @@ impl ApiContext {
             worker,
             registry: portage_providers::registry(),
             clock,
+            connector,
         })
     }
 
@@ -135,6 +144,15 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         .route("/events/{provider}/{event_id}/replay", scoped(Scope::EventsWrite, post(events::replay)))
         .route("/dlq", scoped(Scope::EventsRead, get(dlq::list)))
         .route("/dlq/redrive", scoped(Scope::EventsWrite, post(dlq::redrive)))
+        .route("/connect/sessions", scoped(Scope::ConnectionsWrite, post(connect::create_session)))
+        .route("/connections", scoped(Scope::ConnectionsRead, get(connect::list)))
+        .route(
+            "/connections/{provider}/{connection}",
+            scoped(Scope::ConnectionsRead, get(connect::get_one)).merge(scoped(
+                Scope::ConnectionsWrite,
+                axum::routing::put(connect::put_keys).delete(connect::disconnect),
+            )),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(ctx.clone(), auth::authenticate))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

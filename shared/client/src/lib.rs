@@ -22,6 +22,7 @@ mod pool;
 mod rate_limit;
 mod retry;
 mod signing_keys;
+mod token;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use client::{ApiClient, ApiRequest, ApiResponse, http_client, http_client_with_timeout};
@@ -34,6 +35,9 @@ pub use pool::{ClientPool, CredentialSource};
 pub use rate_limit::{Limit, Observation, RateLimiter};
 pub use retry::{RetryPolicy, retry_after};
 pub use signing_keys::{ConfigError, HttpSigningKeys};
+pub use token::{
+    ClientAuth, ClientCredentials, Grant, TokenAnswer, TokenEncoding, TokenEndpoint, TokenError, request_token,
+};
 
 /// `Portage/<version>`: the user agent of every outbound request.
 pub const USER_AGENT: &str = concat!("Portage/", env!("CARGO_PKG_VERSION"));

@@ -21,18 +21,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, RefreshToken, TokenResponse, TokenUrl};
 use portage_core::Secret;
 use portage_core::ports::{Clock, Leases, Secrets, SystemClock};
 use tracing::{info, warn};
 
 use crate::error::{ErrorDetail, ProviderError};
+use crate::token::{ClientCredentials, Grant, TokenEndpoint, TokenError, request_token};
 
 /// Keys of a connection's secrets.
 const ACCESS: &str = "access_token";
 const REFRESH: &str = "refresh_token";
 const EXPIRES: &str = "access_token_expires_at";
+const REFRESH_EXPIRES: &str = "refresh_token_expires_at";
 /// A token is refreshed this long before it expires.
 const MARGIN: Duration = Duration::from_secs(60);
 /// How long a refresh may hold its lease.
@@ -44,7 +44,7 @@ const WAIT_FOR_OTHERS: Duration = Duration::from_secs(15);
 pub struct OAuthSession {
     provider: &'static str,
     connection: String,
-    token_url: String,
+    endpoint: TokenEndpoint,
     secrets: Arc<dyn Secrets>,
     http: reqwest::Client,
     current: tokio::sync::Mutex<Option<(Secret, Option<u64>)>>,
@@ -60,20 +60,21 @@ enum Turn {
 }
 
 impl OAuthSession {
-    /// Tokens of `provider`/`connection`, refreshed at `token_url` with the
-    /// connection's `client_id` and `client_secret`. `http` must not follow
-    /// redirects (the token endpoint's answer carries credentials).
+    /// Tokens of `provider`/`connection`, refreshed at `endpoint` with the
+    /// connection's `client_id` and `client_secret`, or else the provider
+    /// app's (see [`portage_core::apps`]). `http` must not follow redirects
+    /// (the token endpoint's answer carries credentials).
     pub fn new(
         provider: &'static str,
         connection: &str,
-        token_url: &str,
+        endpoint: TokenEndpoint,
         secrets: Arc<dyn Secrets>,
         http: reqwest::Client,
     ) -> Self {
         Self {
             provider,
             connection: connection.to_owned(),
-            token_url: token_url.to_owned(),
+            endpoint,
             secrets,
             http,
             current: tokio::sync::Mutex::new(None),
@@ -240,34 +241,41 @@ impl OAuthSession {
         }
     }
 
+    /// The client credentials: the connection's own, else the provider app's.
+    async fn client_credentials(&self) -> Result<ClientCredentials, RefreshFailure> {
+        let own = (self.read("client_id").await, self.read("client_secret").await);
+        if let (Ok(Some(id)), Ok(Some(secret))) = own {
+            return Ok(ClientCredentials { id: id.expose().to_owned(), secret });
+        }
+        let app = portage_core::apps::ProviderApp::load(self.secrets.as_ref(), self.provider).await;
+        match app.map_err(|e| RefreshFailure::Provider(self.store_error(&e)))? {
+            Some(app) => Ok(ClientCredentials { id: app.client_id, secret: app.client_secret }),
+            None => Err(RefreshFailure::Missing("client_id and client_secret (nor a provider app)")),
+        }
+    }
+
     /// One refresh-token grant, its result saved before it is used.
     async fn exchange(&self) -> Result<(Secret, Option<u64>), RefreshFailure> {
-        let read = |key: &'static str| async move {
-            self.read(key).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(key))
-        };
-        let (id, secret, refresh) = (read("client_id").await?, read("client_secret").await?, read(REFRESH).await?);
-        let token_url =
-            TokenUrl::new(self.token_url.clone()).map_err(|_| RefreshFailure::Missing("a valid token URL"))?;
-        let client = BasicClient::new(ClientId::new(id.expose().to_owned()))
-            .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
-            .set_token_uri(token_url);
-        let response = client
-            .exchange_refresh_token(&RefreshToken::new(refresh.expose().to_owned()))
-            .request_async(&self.http)
+        let client = self.client_credentials().await?;
+        let refresh =
+            self.read(REFRESH).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(REFRESH))?;
+        let answer = request_token(&self.http, &self.endpoint, &client, &Grant::Refresh(&refresh), now_secs())
             .await
-            .map_err(|e| match &e {
-                oauth2::RequestTokenError::ServerResponse(r) if r.error().as_ref() == "invalid_grant" => {
-                    RefreshFailure::InvalidGrant
-                }
-                oauth2::RequestTokenError::ServerResponse(r) => RefreshFailure::Refused(r.error().as_ref().to_owned()),
-                _ => RefreshFailure::Unreachable,
+            .map_err(|e| match e {
+                e if e.is_invalid_grant() => RefreshFailure::InvalidGrant,
+                TokenError::Refused(code) => RefreshFailure::Refused(code),
+                TokenError::Unreachable | TokenError::Malformed => RefreshFailure::Unreachable,
             })?;
-        let access = Secret::new(response.access_token().secret().clone());
-        let expires = response.expires_in().map(|d| now_secs() + d.as_secs());
+        let access = answer.access_token.clone();
+        let expires = answer.expires_at;
         let mut values = vec![(ACCESS.to_owned(), access.clone())];
         values.push((EXPIRES.to_owned(), Secret::new(expires.map(|e| e.to_string()).unwrap_or_default())));
-        if let Some(rotated) = response.refresh_token() {
-            values.push((REFRESH.to_owned(), Secret::new(rotated.secret().clone())));
+        let rotated = answer.refresh_token.is_some();
+        if let Some(rotated) = answer.refresh_token {
+            values.push((REFRESH.to_owned(), rotated));
+        }
+        if let Some(at) = answer.refresh_expires_at {
+            values.push((REFRESH_EXPIRES.to_owned(), Secret::new(at.to_string())));
         }
         self.secrets.put(self.provider, &self.connection, &values).await.map_err(|e| {
             RefreshFailure::Provider(ProviderError::Transient(ErrorDetail {
@@ -276,7 +284,7 @@ impl OAuthSession {
                 ..Default::default()
             }))
         })?;
-        info!(provider = self.provider, connection = %self.connection, rotated = response.refresh_token().is_some(), "access token refreshed");
+        info!(provider = self.provider, connection = %self.connection, rotated, "access token refreshed");
         Ok((access, expires))
     }
 }

@@ -14,14 +14,16 @@ use crate::{Secret, StoreError};
 /// The secrets namespace apps are kept under, in the provider's place.
 pub const APPS: &str = "apps";
 
-/// The keys an app has: the first two are required.
-pub const APP_KEYS: [&str; 4] = ["client_id", "client_secret", "redirect_uri", "scopes"];
+/// The keys an app has: the first two are required. Amazon's consent URL
+/// names the app by its `application_id` (not its LWA client id), and a
+/// draft app's by `draft=true` (`version=beta`).
+pub const APP_KEYS: [&str; 6] = ["client_id", "client_secret", "redirect_uri", "scopes", "application_id", "draft"];
 
 /// Why an app's settings were refused.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AppError {
     /// A key that is not one of [`APP_KEYS`].
-    #[error("unknown app setting '{0}' (client_id, client_secret, redirect_uri, scopes)")]
+    #[error("unknown app setting '{0}' (client_id, client_secret, redirect_uri, scopes, application_id, draft)")]
     UnknownKey(String),
     /// `client_id` or `client_secret` is missing or empty.
     #[error("an app needs a non-empty {0}")]
@@ -43,6 +45,10 @@ pub struct ProviderApp {
     pub redirect_uri: Option<String>,
     /// Scopes asked for when a session names none.
     pub scopes: Vec<String>,
+    /// Amazon: the SP-API application id the consent URL names.
+    pub application_id: Option<String>,
+    /// Amazon: a draft app, authorised with `version=beta`.
+    pub draft: bool,
 }
 
 /// Checks an app's settings for `provider` (a full set: an app is replaced
@@ -81,7 +87,16 @@ impl ProviderApp {
         let scopes = scopes
             .map(|s| s.expose().split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
-        Ok(Some(Self { client_id: client_id.expose().to_owned(), client_secret, redirect_uri, scopes }))
+        let application_id = setting("application_id").await?.map(|s| s.expose().to_owned());
+        let draft = setting("draft").await?.is_some_and(|s| s.expose() == "true");
+        Ok(Some(Self {
+            client_id: client_id.expose().to_owned(),
+            client_secret,
+            redirect_uri,
+            scopes,
+            application_id,
+            draft,
+        }))
     }
 
     /// Etsy's `x-api-key` header: `keystring:shared_secret`.

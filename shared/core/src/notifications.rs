@@ -14,8 +14,17 @@ use crate::ports::{Clock, Queue};
 use crate::secret::Secret;
 
 /// Every type a subscription may name (or match with a `prefix*` pattern).
-pub const TYPES: [&str; 5] =
-    ["command.succeeded", "command.failed", "command.unknown", "state.changed", "event.failed"];
+pub const TYPES: [&str; 9] = [
+    "command.succeeded",
+    "command.failed",
+    "command.unknown",
+    "state.changed",
+    "event.failed",
+    "connection.connected",
+    "connection.needs_reauth",
+    "connection.expiring",
+    "connection.disconnected",
+];
 
 /// Whether `pattern` (a type, `prefix.*` or `*`) matches `kind`.
 pub fn matches(pattern: &str, kind: &str) -> bool {

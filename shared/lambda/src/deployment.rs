@@ -121,7 +121,26 @@ impl Deployment {
     pub fn api_context(&self, clients: &Arc<portage_client::ClientPool>) -> Result<ApiContext, crate::Error> {
         let worker = Arc::new(self.worker(clients)?);
         let (queue, secrets, clock) = (self.queue.clone(), self.secrets.clone(), self.clock.clone());
-        Ok(ApiContext::over(self.table.clone(), queue, secrets, worker, clock, None)?)
+        let connector = Arc::new(self.connector()?);
+        Ok(ApiContext::over(self.table.clone(), queue, secrets, worker, clock, None, connector)?)
+    }
+
+    /// The connect flows over this deployment (the connect function's, and
+    /// the API's registry of connections).
+    pub fn connector(&self) -> Result<portage_providers::connect::Connector, crate::Error> {
+        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        let settings = portage_providers::connect::ConnectSettings {
+            public_base_url: self.settings.public_base_url.clone(),
+            return_urls: self.settings.return_urls.clone(),
+        };
+        Ok(portage_providers::wiring::connector(
+            self.table.clone(),
+            self.queue.clone(),
+            self.secrets.clone(),
+            self.clock.clone(),
+            origins,
+            settings,
+        )?)
     }
 
     /// The reconcile flow over the configured connections (every provider's

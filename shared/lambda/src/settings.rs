@@ -72,6 +72,8 @@ pub struct Settings {
     pub legacy_signatures: bool,
     /// The URL prefix providers call, when it is not API Gateway's own.
     pub public_base_url: Option<String>,
+    /// Allowed return URLs of connect sessions (`PORTAGE_CONNECT_RETURN_URLS`, comma-separated).
+    pub return_urls: Vec<String>,
     /// The connection a notifications function records under.
     pub connection: String,
     /// `(provider, connection)` pairs to reconcile; `None` for every
@@ -120,6 +122,12 @@ impl Settings {
             connections: connections()?,
             legacy_signatures: std::env::var("PORTAGE_LEGACY_SIGNATURES").is_ok_and(|v| v == "true"),
             public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+            return_urls: std::env::var("PORTAGE_CONNECT_RETURN_URLS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty())
+                .collect(),
             connection: std::env::var("PORTAGE_CONNECTION")
                 .ok()
                 .filter(|v| !v.is_empty())

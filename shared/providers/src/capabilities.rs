@@ -15,14 +15,33 @@ use portage_core::provider::SyncHandler;
 use portage_core::reconcile::ChangeSource;
 use serde::Serialize;
 
-/// How a provider's accounts are linked to a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Connect {
-    /// OAuth 2.0 authorization code (with PKCE where supported).
-    Oauth2,
-    /// An API key or token the user pastes, validated by a call.
-    ApiKey,
+/// How a provider's accounts are linked to a connection: any of an OAuth
+/// flow (`oauth.rs`), API keys checked by a call, WooCommerce's key delivery.
+#[derive(Clone, Copy)]
+pub struct ConnectPiece {
+    /// Its OAuth 2.0 authorization-code flow.
+    pub oauth: Option<&'static crate::connect::OAuthFlow>,
+    /// Its API keys, and the call that checks them.
+    pub api_key: Option<&'static crate::connect::KeyCheck>,
+    /// WooCommerce's `/wc-auth/v1/authorize` key delivery.
+    pub wc_keys: bool,
+}
+
+impl ConnectPiece {
+    /// The ways, as `portage providers` names them.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if self.oauth.is_some() {
+            methods.push("oauth2");
+        }
+        if self.wc_keys {
+            methods.push("wc_keys");
+        }
+        if self.api_key.is_some() {
+            methods.push("api_key");
+        }
+        methods
+    }
 }
 
 /// Builds a provider's sync handler over the process's API clients.
@@ -96,8 +115,8 @@ pub struct Capabilities {
     pub reconcile: Option<Listing>,
     /// The actions an application may ask of it.
     pub commands: Option<CommandsPiece>,
-    /// How its accounts are linked, once Portage links them itself.
-    pub connect: Option<Connect>,
+    /// How its accounts are linked.
+    pub connect: Option<ConnectPiece>,
     /// It has an API policy (`api.rs`) for the shared client.
     pub api: bool,
 }
@@ -115,8 +134,8 @@ pub struct Row {
     pub reconcile: Vec<&'static str>,
     /// Actions.
     pub commands: Vec<&'static str>,
-    /// How accounts are linked; `null` until Portage links them.
-    pub connect: Option<Connect>,
+    /// How accounts are linked (`oauth2`, `wc_keys`, `api_key`).
+    pub connect: Vec<&'static str>,
 }
 
 impl Capabilities {
@@ -134,7 +153,7 @@ impl Capabilities {
             sync: self.sync.map(|s| s.kinds.to_vec()).unwrap_or_default(),
             reconcile: self.reconcile.map(|l| l.kinds.to_vec()).unwrap_or_default(),
             commands: self.commands.map(|c| c.actions.iter().map(|a| a.name).collect()).unwrap_or_default(),
-            connect: self.connect,
+            connect: self.connect.map(|c| c.methods()).unwrap_or_default(),
         }
     }
 }

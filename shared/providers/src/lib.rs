@@ -5,10 +5,12 @@
 mod actions;
 pub mod amazon;
 pub mod capabilities;
+pub mod connect;
 pub mod ebay;
 pub mod etsy;
 mod fields;
 pub mod github;
+pub mod google;
 pub mod hubspot;
 pub mod listings;
 pub mod magento;
@@ -52,12 +54,13 @@ pub fn registry() -> Registry {
 }
 
 /// Every provider's capabilities, by name.
-pub fn capabilities() -> [capabilities::Capabilities; 16] {
+pub fn capabilities() -> [capabilities::Capabilities; 17] {
     [
         amazon::CAPABILITIES,
         ebay::CAPABILITIES,
         etsy::CAPABILITIES,
         github::CAPABILITIES,
+        google::CAPABILITIES,
         hubspot::CAPABILITIES,
         magento::CAPABILITIES,
         paypal::CAPABILITIES,

@@ -55,3 +55,22 @@ pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwe
         .with_notifier(notifier)
         .with_notifications(Arc::new(deliverer)))
 }
+
+/// The connect flows over a deployment's stores, calling providers through
+/// `origins` (a sandbox, a test fake) with a client that follows no redirect.
+pub fn connector<S: DeploymentStore>(
+    store: Arc<S>,
+    queue: Arc<dyn Queue>,
+    secrets: Arc<dyn Secrets>,
+    clock: Arc<dyn Clock>,
+    origins: portage_client::Origins,
+    settings: crate::connect::ConnectSettings,
+) -> Result<crate::connect::Connector, reqwest::Error> {
+    let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
+    let http = reqwest::Client::builder()
+        .user_agent(portage_client::USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    Ok(crate::connect::Connector::new(store, secrets, http, origins, settings, notifier, clock))
+}

@@ -5,6 +5,7 @@
 //! latency, hangs past the client's timeout, dropped connections, a 429
 //! storm with `Retry-After`, a full outage.
 
+pub mod authorization;
 pub mod etsy;
 pub mod faults;
 pub mod hubspot;

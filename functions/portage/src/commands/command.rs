@@ -123,7 +123,7 @@ async fn run_one(app: &App, args: RunArgs) -> anyhow::Result<ExitCode> {
         input: Some(read_input(&args.input)?),
         idempotency_key: args.idempotency_key,
     };
-    let ctx = app.api_context(Arc::new(app.worker()?), None)?;
+    let ctx = app.api_context(Arc::new(app.worker()?), None, None)?;
     let (mut command, _) = match record(&ctx, request).await {
         Ok(recorded) => recorded,
         Err(error) => bail!("{}", error.describe()),

@@ -27,7 +27,7 @@ pub(crate) fn run(args: &ProvidersArgs) -> anyhow::Result<ExitCode> {
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
-                    let connect = r.connect.map_or_else(|| "-".to_owned(), |c| serde_json::json!(c).to_string());
+                    let connect = if r.connect.is_empty() { "-".to_owned() } else { r.connect.join(",") };
                     vec![
                         r.provider.to_owned(),
                         if r.webhooks { "yes" } else { "no" }.to_owned(),

@@ -82,16 +82,24 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         .map(|_| tokio::spawn(worker_loop(app.clone(), worker.clone(), work.clone(), stop_rx.clone())))
         .collect();
 
-    let api = portage_api::router(Arc::new(app.api_context(worker.clone(), Some(work.clone()))?));
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    let bound = listener.local_addr()?;
+    // Connect callbacks come back here unless Portage is reached through another URL.
+    let public_base_url = std::env::var("PORTAGE_PUBLIC_BASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let ctx = Arc::new(app.api_context(worker.clone(), Some(work.clone()), Some(public_base_url))?);
+    let connect = portage_api::connect::browser_router(ctx.connector.clone());
+    let api = portage_api::router(ctx);
     let router = Router::new()
         .route("/health", get(health))
         // GET too: eBay's endpoint challenge arrives as a GET.
         .route("/webhooks/{provider}", post(webhook_default).get(webhook_default))
         .route("/webhooks/{provider}/{connection}", post(webhook).get(webhook))
         .with_state(state)
-        .merge(api);
-    let listener = tokio::net::TcpListener::bind(args.addr).await?;
-    let bound = listener.local_addr()?;
+        .merge(api)
+        .merge(connect);
     println!("portage listening on http://{bound} (data: {})", global.data.display());
     info!(addr = %bound, "listening");
 

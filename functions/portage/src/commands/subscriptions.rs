@@ -76,7 +76,7 @@ pub(crate) async fn run(global: &Global, command: SubscriptionsCommand) -> anyho
     let store: &dyn NotificationStore = app.db.as_ref();
     match command {
         SubscriptionsCommand::Add { url, types, description, allow_private, format } => {
-            let ctx = app.api_context(Arc::new(app.worker()?), None)?;
+            let ctx = app.api_context(Arc::new(app.worker()?), None, None)?;
             let shown = match add(&ctx, url, types, description, allow_private).await {
                 Ok(shown) => shown,
                 Err(error) => bail!("{}", error.describe()),

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod commands;
+mod connect;
 mod routes;
 mod support;

@@ -21,11 +21,22 @@ pub(crate) struct Api {
     pub(crate) router: Router,
     pub(crate) db: Arc<Database>,
     pub(crate) queue: Arc<SqliteQueue>,
+    pub(crate) secrets: Arc<MapSecrets>,
     _dir: tempfile::TempDir,
 }
 
+/// Where connect callbacks come back in these tests.
+pub(crate) const PUBLIC_BASE: &str = "https://portage.test";
+/// The one allowed return URL.
+pub(crate) const RETURN_URL: &str = "https://app.example/connected";
+
 impl Api {
     pub(crate) fn new() -> Self {
+        Self::with_origins(portage_client::Origins::none())
+    }
+
+    /// A router whose connect flows reach provider hosts through `origins`.
+    pub(crate) fn with_origins(origins: portage_client::Origins) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = portage_embedded::open(dir.path()).unwrap();
         let clock = Arc::new(SystemClock);
@@ -48,9 +59,40 @@ impl Api {
             wake: None,
             worker: Arc::new(worker),
             registry: portage_providers::registry(),
-            clock,
+            clock: clock.clone(),
+            connector: Arc::new(
+                portage_providers::wiring::connector(
+                    db.clone(),
+                    queue_handle.clone(),
+                    secrets.clone(),
+                    clock,
+                    origins,
+                    portage_providers::connect::ConnectSettings {
+                        public_base_url: Some(PUBLIC_BASE.to_owned()),
+                        return_urls: vec![RETURN_URL.to_owned()],
+                    },
+                )
+                .unwrap(),
+            ),
         };
-        Self { router: portage_api::router(Arc::new(ctx)), db, queue: queue_handle, _dir: dir }
+        let browser = portage_api::connect::browser_router(ctx.connector.clone());
+        let router = portage_api::router(Arc::new(ctx)).merge(browser);
+        Self { router, db, queue: queue_handle, secrets, _dir: dir }
+    }
+
+    /// Sends a request without a key and answers its status and `Location`.
+    pub(crate) async fn browse(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Option<String>) {
+        let mut request = Request::builder().method(method).uri(uri);
+        let body = match body {
+            Some(value) => {
+                request = request.header("content-type", "application/json");
+                Body::from(value.to_string())
+            }
+            None => Body::empty(),
+        };
+        let response = self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
+        let location = response.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        (response.status(), location)
     }
 
     /// A new key with these scopes.

@@ -103,7 +103,13 @@ fn worker(
     leases: Option<(Arc<portage_embedded::Database>, &str)>,
 ) -> Arc<ApiClient> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let mut session = OAuthSession::new("thing", "default", &format!("{base}/oauth/token"), secrets, http.clone());
+    let mut session = OAuthSession::new(
+        "thing",
+        "default",
+        portage_client::TokenEndpoint::standard(format!("{base}/oauth/token")),
+        secrets,
+        http.clone(),
+    );
     if let Some((store, holder)) = leases {
         session = session.with_lease(store, holder);
     }

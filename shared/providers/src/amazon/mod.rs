@@ -6,10 +6,13 @@
 //! enqueue as webhooks. See `docs/integrations/amazon.md`.
 
 pub mod api;
+pub mod oauth;
 pub mod webhook;
 
 pub use webhook::Amazon;
 
 /// What amazon can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities =
-    crate::capabilities::Capabilities::listening("amazon", true);
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    connect: Some(crate::capabilities::ConnectPiece { oauth: Some(&oauth::FLOW), api_key: None, wc_keys: false }),
+    ..crate::capabilities::Capabilities::listening("amazon", true)
+};

@@ -11,9 +11,13 @@
 
 pub mod api;
 mod keys;
+pub mod oauth;
 pub mod webhook;
 
 pub use webhook::Ebay;
 
 /// What ebay can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities::listening("ebay", true);
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    connect: Some(crate::capabilities::ConnectPiece { oauth: Some(&oauth::FLOW), api_key: None, wc_keys: false }),
+    ..crate::capabilities::Capabilities::listening("ebay", true)
+};

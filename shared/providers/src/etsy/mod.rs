@@ -2,9 +2,13 @@
 //! thin body that names the receipt to fetch. See `docs/integrations/etsy.md`.
 
 pub mod api;
+pub mod oauth;
 pub mod webhook;
 
 pub use webhook::Etsy;
 
 /// What etsy can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities::listening("etsy", true);
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    connect: Some(crate::capabilities::ConnectPiece { oauth: Some(&oauth::FLOW), api_key: None, wc_keys: false }),
+    ..crate::capabilities::Capabilities::listening("etsy", true)
+};

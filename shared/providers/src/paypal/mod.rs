@@ -16,5 +16,21 @@ pub mod webhook;
 pub use webhook::PayPal;
 
 /// What paypal can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities =
-    crate::capabilities::Capabilities::listening("paypal", true);
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
+    ..crate::capabilities::Capabilities::listening("paypal", true)
+};
+
+/// How a user's own credentials for paypal are checked before they are saved.
+pub const KEYS: crate::connect::KeyCheck = crate::connect::KeyCheck {
+    required: &["client_id", "client_secret"],
+    optional: &["webhook_id"],
+    base_url: Some("https://api-m.paypal.com"),
+    alternatives: &["https://api-m.sandbox.paypal.com"],
+    probe: |input| crate::connect::KeyProbe {
+        method: http::Method::POST,
+        path: "/v1/oauth2/token".into(),
+        auth: crate::connect::KeyAuth::Basic(input.get("client_id"), input.get("client_secret")),
+        form: &[("grant_type", "client_credentials")],
+    },
+};

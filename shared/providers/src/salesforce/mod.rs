@@ -5,11 +5,14 @@
 //! layer on.
 
 pub mod api;
+pub mod oauth;
 mod outbound;
 pub mod webhook;
 
 pub use webhook::Salesforce;
 
 /// What salesforce can do (see [`crate::capabilities`]).
-pub const CAPABILITIES: crate::capabilities::Capabilities =
-    crate::capabilities::Capabilities::listening("salesforce", true);
+pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    connect: Some(crate::capabilities::ConnectPiece { oauth: Some(&oauth::FLOW), api_key: None, wc_keys: false }),
+    ..crate::capabilities::Capabilities::listening("salesforce", true)
+};

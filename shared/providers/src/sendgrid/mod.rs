@@ -21,5 +21,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         actions: &commands::ACTIONS,
         executor: |deps| Arc::new(commands::SendGridActions::new(deps.clients.clone(), deps.clock.clone())),
     }),
+    connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     ..Capabilities::listening("sendgrid", true)
+};
+
+/// How a user's own credentials for sendgrid are checked before they are saved.
+pub const KEYS: crate::connect::KeyCheck = crate::connect::KeyCheck {
+    required: &["api_key"],
+    optional: &["webhook_secret"],
+    base_url: Some("https://api.sendgrid.com"),
+    alternatives: &[],
+    probe: |input| crate::connect::KeyProbe {
+        method: http::Method::GET,
+        path: "/v3/scopes".into(),
+        auth: crate::connect::KeyAuth::Bearer(input.get("api_key")),
+        form: &[],
+    },
 };

@@ -31,6 +31,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
         actions: &commands::ACTIONS,
         executor: |deps| Arc::new(commands::StripeActions::new(deps.clients.clone(), deps.clock.clone())),
     }),
-    connect: None,
+    connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     api: true,
+};
+
+/// How a user's own credentials for stripe are checked before they are saved.
+pub const KEYS: crate::connect::KeyCheck = crate::connect::KeyCheck {
+    required: &["api_key"],
+    optional: &["webhook_secret"],
+    base_url: Some("https://api.stripe.com"),
+    alternatives: &[],
+    probe: |input| crate::connect::KeyProbe {
+        method: http::Method::GET,
+        path: "/v1/balance".into(),
+        auth: crate::connect::KeyAuth::Bearer(input.get("api_key")),
+        form: &[],
+    },
 };

@@ -31,5 +31,20 @@ pub const CAPABILITIES: Capabilities = Capabilities {
             ))
         },
     }),
+    connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     ..Capabilities::listening("twilio", true)
+};
+
+/// How a user's own credentials for twilio are checked before they are saved.
+pub const KEYS: crate::connect::KeyCheck = crate::connect::KeyCheck {
+    required: &["account_sid", "auth_token"],
+    optional: &[],
+    base_url: Some("https://api.twilio.com"),
+    alternatives: &[],
+    probe: |input| crate::connect::KeyProbe {
+        method: http::Method::GET,
+        path: format!("/2010-04-01/Accounts/{}.json", input.get("account_sid")),
+        auth: crate::connect::KeyAuth::Basic(input.get("account_sid"), input.get("auth_token")),
+        form: &[],
+    },
 };

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use portage_providers::capabilities::Connect;
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -36,9 +34,9 @@ fn every_provider_has_the_fixed_shape() {
     let registry = portage_providers::registry();
     let capabilities = portage_providers::capabilities();
     let template = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
-    let mut names: Vec<&str> = capabilities.iter().map(|c| c.provider).collect();
+    let mut names: Vec<&str> = capabilities.iter().filter(|c| c.webhooks).map(|c| c.provider).collect();
     names.sort_unstable();
-    assert_eq!(names, registry.names(), "the registry and the capabilities name the same providers");
+    assert_eq!(names, registry.names(), "the registry holds every provider that takes notifications");
     for c in &capabilities {
         let p = c.provider;
         let folder = repo().join("shared/providers/src").join(p);
@@ -71,7 +69,14 @@ fn every_provider_has_the_fixed_shape() {
                 );
             }
         }
-        assert_eq!(has("oauth.rs"), c.connect == Some(Connect::Oauth2), "{p}: oauth.rs is its OAuth app");
+        assert_eq!(has("oauth.rs"), c.connect.is_some_and(|c| c.oauth.is_some()), "{p}: oauth.rs is its OAuth app");
+        if let Some(flow) = c.connect.and_then(|c| c.oauth) {
+            let place = portage_providers::connect::Place { shop: Some("acme.myshopify.com"), region: None };
+            let endpoints = (flow.endpoints)(&place);
+            assert_eq!(endpoints.authorize.scheme(), "https", "{p}: authorizes over https");
+            assert!(endpoints.token.url.starts_with("https://"), "{p}: exchanges over https");
+            assert!(docs_page(p).contains("## Connect"), "{p}: the docs page says how it connects");
+        }
         if let Some(listing) = c.reconcile {
             assert!(!listing.kinds.is_empty(), "{p}: a listing lists something");
             assert!(c.api, "{p}: a listing needs an API policy");

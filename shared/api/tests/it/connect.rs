@@ -1,0 +1,264 @@
+//! Connect flows driven the way a browser drives them: the app opens a
+//! session, the browser follows its URL to the provider's fake authorization
+//! server, consents, comes back to the callback, and lands on the app's
+//! return URL; plus the hostile variants, in which nothing is stored.
+
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use portage_core::Secret;
+use portage_core::api_keys::Scope;
+use portage_core::ports::Secrets;
+use portage_fakes::authorization::{AuthorizationServer, ClientAuth, Quirks};
+use serde_json::{Map, Value, json};
+
+use crate::support::{Api, PUBLIC_BASE, RETURN_URL};
+
+fn quirks(authorize_path: &'static str, token_path: &'static str, client_auth: ClientAuth) -> Quirks {
+    Quirks {
+        authorize_path,
+        token_path,
+        client_auth,
+        json: false,
+        pkce_required: false,
+        code_param: "code",
+        callback_extra: Vec::new(),
+        shopify_shop: None,
+        answer_extra: Map::new(),
+        client: ("client-1", "secret-1"),
+    }
+}
+
+/// An API whose `hosts` all reach `fake`, with an app registered for `provider`.
+async fn api_with(provider: &str, fake: &Arc<AuthorizationServer>, hosts: &[&str]) -> (Api, String) {
+    let running = portage_fakes::serve(fake.router()).await;
+    let origins = hosts.iter().map(|h| format!("{h}={}", running.base)).collect::<Vec<_>>().join(",");
+    let api = Api::with_origins(portage_client::Origins::parse(&origins).unwrap());
+    let app =
+        [("client_id".to_owned(), Secret::new("client-1")), ("client_secret".to_owned(), Secret::new("secret-1"))];
+    api.secrets.put(portage_core::apps::APPS, provider, &app).await.unwrap();
+    let key = api.key("ops", &[Scope::ConnectionsWrite, Scope::ConnectionsRead]).await;
+    (api, key)
+}
+
+fn path_of(url: &str) -> String {
+    let parsed = url::Url::parse(url).unwrap();
+    match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    }
+}
+
+fn query_of(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+}
+
+/// Opens a session and follows it to the provider; answers the session's
+/// URL and where the provider sent the browser back.
+async fn to_provider(api: &Api, key: &str, body: Value) -> (String, String) {
+    let (status, created) = api.call(Method::POST, "/v1/connect/sessions", Some(key), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let url = created["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("{PUBLIC_BASE}/connect/sessions/cs_")), "{url}");
+    let (status, authorize) = api.browse(Method::GET, &path_of(&url), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let authorize = authorize.unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consented = http.get(&authorize).send().await.unwrap();
+    assert_eq!(consented.status(), StatusCode::FOUND);
+    let back = consented.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&format!("{PUBLIC_BASE}/connect/")), "{back}");
+    (url, back)
+}
+
+fn session(provider: &str) -> Value {
+    json!({ "provider": provider, "connection": "acme", "return_url": format!("{RETURN_URL}?tab=1") })
+}
+
+async fn secret(api: &Api, provider: &str, key: &str) -> Option<String> {
+    api.secrets.get(provider, "acme", key).await.unwrap().map(|s| s.expose().to_owned())
+}
+
+#[tokio::test]
+async fn etsy_connects_with_pkce_and_every_step_works_once() {
+    let mut q = quirks("/oauth/connect", "/v3/public/oauth/token", ClientAuth::IdOnly);
+    q.pkce_required = true;
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("etsy", &fake, &["www.etsy.com", "api.etsy.com"]).await;
+    let (url, back) = to_provider(&api, &key, session("etsy")).await;
+
+    let asked = fake.authorize_requests.lock().unwrap()[0].clone();
+    let param = |name: &str| asked.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    assert_eq!(param("client_id").as_deref(), Some("client-1"));
+    assert_eq!(param("redirect_uri"), Some(format!("{PUBLIC_BASE}/connect/etsy/callback")));
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    assert!(param("state").unwrap().len() >= 32, "at least 128 bits of state");
+
+    let (status, done) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let done = done.unwrap();
+    assert!(done.starts_with(RETURN_URL), "{done}");
+    let outcome = query_of(&done);
+    for pair in [("tab", "1"), ("provider", "etsy"), ("connection", "acme"), ("status", "connected")] {
+        assert!(outcome.contains(&(pair.0.to_owned(), pair.1.to_owned())), "{done}");
+    }
+    assert_eq!(secret(&api, "etsy", "access_token").await.as_deref(), Some("at-1"));
+    assert_eq!(secret(&api, "etsy", "refresh_token").await.as_deref(), Some("rt-1"));
+    let refresh_end: i64 = secret(&api, "etsy", "refresh_token_expires_at").await.unwrap().parse().unwrap();
+    assert!((refresh_end - portage_core::ports::SystemClock.now_secs() - 90 * 86_400).abs() < 60, "Etsy's 90 days");
+
+    let (status, listed) = api.get("/v1/connections?provider=etsy", &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed[0]["status"], "connected");
+    assert_eq!(listed[0]["auth"], "oauth2");
+    assert!(listed[0]["expires_at"].is_string());
+    assert!(!listed.to_string().contains("at-1") && !listed.to_string().contains("rt-1"), "never a token");
+
+    let (status, _) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a state works once (and the code with it)");
+    let (status, _) = api.browse(Method::GET, &path_of(&url), None).await;
+    assert_eq!(status, StatusCode::GONE, "a session's URL works once");
+    assert_eq!(fake.exchanges.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+use portage_core::ports::Clock as _;
+
+#[tokio::test]
+async fn shopify_checks_the_shop_and_the_callback_hmac() {
+    let mut q = quirks("/admin/oauth/authorize", "/admin/oauth/access_token", ClientAuth::Body);
+    q.json = true;
+    q.shopify_shop = Some("acme.myshopify.com");
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("shopify", &fake, &["acme.myshopify.com"]).await;
+    for shop in ["evil.com", "x.myshopify.com.evil.com", "x.myshopify.com/", "https://acme.myshopify.com", ""] {
+        let mut body = session("shopify");
+        body["shop"] = json!(shop);
+        let (status, answer) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(body)).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_shop")),
+            "{shop}"
+        );
+    }
+    let mut body = session("shopify");
+    body["shop"] = json!("acme.myshopify.com");
+
+    let (_, back) = to_provider(&api, &key, body.clone()).await;
+    let forged = back.replace("code=code-", "code=codf-");
+    let (status, _) = api.browse(Method::GET, &path_of(&forged), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a forged hmac is refused");
+    assert!(secret(&api, "shopify", "access_token").await.is_none(), "nothing stored");
+
+    let (status, done) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::FOUND, "the genuine callback still works");
+    assert!(done.unwrap().contains("status=connected"));
+    assert_eq!(secret(&api, "shopify", "shop").await.as_deref(), Some("acme.myshopify.com"));
+    assert_eq!(secret(&api, "shopify", "access_token").await.as_deref(), Some("at-1"));
+}
+
+#[tokio::test]
+async fn amazon_exchanges_its_spapi_oauth_code_and_keeps_the_seller() {
+    let mut q = quirks("/apps/authorize/consent", "/auth/o2/token", ClientAuth::Body);
+    q.code_param = "spapi_oauth_code";
+    q.callback_extra = vec![("selling_partner_id", "A1SELLER")];
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("amazon", &fake, &["sellercentral-europe.amazon.com", "api.amazon.com"]).await;
+    let mut body = session("amazon");
+    body["region"] = json!("eu");
+    let (_, back) = to_provider(&api, &key, body).await;
+    let (status, done) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(done.unwrap().contains("status=connected"));
+    assert_eq!(secret(&api, "amazon", "selling_partner_id").await.as_deref(), Some("A1SELLER"));
+    assert_eq!(secret(&api, "amazon", "region").await.as_deref(), Some("eu"));
+    let asked = fake.authorize_requests.lock().unwrap()[0].clone();
+    assert!(asked.contains(&("application_id".to_owned(), "client-1".to_owned())));
+    let mut bad = session("amazon");
+    bad["region"] = json!("us-east-1");
+    let (status, _) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn hostile_callbacks_store_nothing() {
+    let fake = AuthorizationServer::new(quirks("/oauth/authorize", "/oauth/v3/token", ClientAuth::Body));
+    let (api, key) = api_with("hubspot", &fake, &["app.hubspot.com", "api.hubspot.com", "api.hubapi.com"]).await;
+
+    let mut off = session("hubspot");
+    off["return_url"] = json!("https://app.example.evil.com/connected");
+    let (status, answer) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(off)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("return_url_not_allowed")));
+
+    let (_, back) = to_provider(&api, &key, session("hubspot")).await;
+    let state = query_of(&back).into_iter().find(|(k, _)| k == "state").unwrap().1;
+    for hostile in [
+        "/connect/hubspot/callback?code=x".to_owned(),
+        "/connect/hubspot/callback?code=x&state=unknown".to_owned(),
+        format!("/connect/etsy/callback?code=x&state={state}"),
+    ] {
+        let (status, _) = api.browse(Method::GET, &hostile, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{hostile}");
+    }
+    let (status, done) = api.browse(Method::GET, &format!("/connect/hubspot/callback?state={state}"), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(done.unwrap().contains("status=error&error=missing_code"), "no code: back to the app with an error");
+    let (status, _) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the state died with the failed attempt");
+    assert!(secret(&api, "hubspot", "access_token").await.is_none());
+
+    fake.decline();
+    let (_, declined) = to_provider(&api, &key, session("hubspot")).await;
+    let (_, done) = api.browse(Method::GET, &path_of(&declined), None).await;
+    assert!(done.unwrap().contains("status=error&error=access_denied"));
+    assert!(secret(&api, "hubspot", "access_token").await.is_none());
+    let (status, listed) = api.get("/v1/connections", &key).await;
+    assert_eq!((status, listed), (StatusCode::OK, json!([])), "no connection was recorded");
+}
+
+#[tokio::test]
+async fn api_keys_are_checked_before_they_are_saved() {
+    let stripe = axum::Router::new().route(
+        "/v1/balance",
+        axum::routing::get(|headers: http::HeaderMap| async move {
+            let good = headers.get("authorization").is_some_and(|v| v == "Bearer sk_test_good");
+            if good { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+        }),
+    );
+    let running = portage_fakes::serve(stripe).await;
+    let api = Api::with_origins(portage_client::Origins::parse(&format!("api.stripe.com={}", running.base)).unwrap());
+    let key = api.key("ops", &[Scope::ConnectionsWrite, Scope::ConnectionsRead]).await;
+    let put = |credentials: Value| json!({ "credentials": credentials });
+
+    let (status, answer) = api
+        .call(Method::PUT, "/v1/connections/stripe/acme", Some(&key), Some(put(json!({"api_key": "sk_test_bad"}))))
+        .await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_credentials")));
+    assert!(secret(&api, "stripe", "api_key").await.is_none(), "nothing saved");
+    let (status, _) = api
+        .call(Method::PUT, "/v1/connections/stripe/acme", Some(&key), Some(put(json!({"token": "sk_test_good"}))))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "fields are the provider's");
+
+    let (status, answer) = api
+        .call(Method::PUT, "/v1/connections/stripe/acme", Some(&key), Some(put(json!({"api_key": "sk_test_good"}))))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["auth"], "api_key");
+    assert_eq!(secret(&api, "stripe", "api_key").await.as_deref(), Some("sk_test_good"));
+    let (_, one) = api.get("/v1/connections/stripe/acme", &key).await;
+    assert_eq!(one["status"], "connected");
+    assert!(!one.to_string().contains("sk_test_good"));
+
+    let (status, gone) = api.call(Method::DELETE, "/v1/connections/stripe/acme", Some(&key), None).await;
+    assert_eq!((status, gone["status"].as_str()), (StatusCode::OK, Some("disconnected")));
+    assert!(secret(&api, "stripe", "api_key").await.is_none(), "credentials deleted");
+
+    let reader = api.key("reader", &[Scope::ConnectionsRead]).await;
+    let (status, _) =
+        api.call(Method::PUT, "/v1/connections/stripe/acme", Some(&reader), Some(put(json!({"api_key": "x"})))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let mut magento = put(json!({"access_token": "t"}));
+    magento["base_url"] = json!("https://127.0.0.1");
+    let (status, answer) = api.call(Method::PUT, "/v1/connections/magento/acme", Some(&key), Some(magento)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_base_url")));
+}

@@ -1,0 +1,42 @@
+//! eBay's OAuth app: the `redirect_uri` is the app's RuName (not a URL),
+//! the code exchange uses HTTP Basic client authentication, no PKCE (eBay's
+//! official client sends none), and the answer says how long the refresh
+//! token lives (`refresh_token_expires_in`, about 18 months); refreshing
+//! does not rotate it.
+
+use portage_client::TokenEndpoint;
+
+use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
+
+fn endpoints(_: &Place<'_>) -> Endpoints {
+    Endpoints {
+        authorize: fixed_url("https://auth.ebay.com/oauth2/authorize"),
+        token: TokenEndpoint::standard("https://api.ebay.com/identity/v1/oauth2/token"),
+    }
+}
+
+/// eBay's flow.
+pub const FLOW: OAuthFlow = OAuthFlow {
+    check_place: fixed_place,
+    endpoints,
+    client_id_param: Some("client_id"),
+    authorize_params: None,
+    redirect_param: "redirect_uri",
+    response_type: true,
+    pkce: false,
+    scope_separator: Some(" "),
+    default_scopes: &[
+        "https://api.ebay.com/oauth/api_scope",
+        "https://api.ebay.com/oauth/api_scope/sell.inventory",
+        "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
+        "https://api.ebay.com/oauth/api_scope/sell.account",
+    ],
+    authorize_extra: &[],
+    code_param: "code",
+    callback_keep: &[],
+    check_callback: None,
+    token_keep: &[],
+    refresh_lifetime: None,
+    revocation: None,
+    app_redirect: true,
+};

@@ -1,0 +1,37 @@
+//! Etsy's OAuth app (Open API v3): PKCE is required, the client is public
+//! (the code and refresh exchanges carry only `client_id`, the keystring),
+//! refresh tokens last 90 days. Every API call also sends `x-api-key:
+//! keystring:shared_secret` (see [`portage_core::apps::ProviderApp::etsy_api_key`]).
+
+use std::time::Duration;
+
+use portage_client::{ClientAuth, TokenEndpoint};
+
+use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
+
+fn endpoints(_: &Place<'_>) -> Endpoints {
+    let mut token = TokenEndpoint::standard("https://api.etsy.com/v3/public/oauth/token");
+    token.auth = ClientAuth::IdOnly;
+    Endpoints { authorize: fixed_url("https://www.etsy.com/oauth/connect"), token }
+}
+
+/// Etsy's flow.
+pub const FLOW: OAuthFlow = OAuthFlow {
+    check_place: fixed_place,
+    endpoints,
+    client_id_param: Some("client_id"),
+    authorize_params: None,
+    redirect_param: "redirect_uri",
+    response_type: true,
+    pkce: true,
+    scope_separator: Some(" "),
+    default_scopes: &["listings_r", "listings_w", "shops_r", "shops_w", "transactions_r", "transactions_w"],
+    authorize_extra: &[],
+    code_param: "code",
+    callback_keep: &[],
+    check_callback: None,
+    token_keep: &[],
+    refresh_lifetime: Some(Duration::from_secs(90 * 86_400)),
+    revocation: None,
+    app_redirect: false,
+};

@@ -1,0 +1,44 @@
+//! HubSpot's OAuth app: the v3 token endpoint (every parameter in the form
+//! body), PKCE accepted, access tokens of 30 minutes; the answer's `hub_id`
+//! (the portal) is kept; v3 revocation at disconnect.
+
+use portage_client::{ClientAuth, TokenEndpoint};
+
+use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
+
+fn endpoints(_: &Place<'_>) -> Endpoints {
+    let mut token = TokenEndpoint::standard("https://api.hubapi.com/oauth/v3/token");
+    token.auth = ClientAuth::Body;
+    Endpoints { authorize: fixed_url("https://app.hubspot.com/oauth/authorize"), token }
+}
+
+/// HubSpot's flow.
+pub const FLOW: OAuthFlow = OAuthFlow {
+    check_place: fixed_place,
+    endpoints,
+    client_id_param: Some("client_id"),
+    authorize_params: None,
+    redirect_param: "redirect_uri",
+    response_type: true,
+    pkce: true,
+    scope_separator: Some(" "),
+    default_scopes: &[
+        "oauth",
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.objects.companies.read",
+        "crm.objects.companies.write",
+        "crm.schemas.contacts.write",
+    ],
+    authorize_extra: &[],
+    code_param: "code",
+    callback_keep: &[],
+    check_callback: None,
+    token_keep: &["hub_id"],
+    refresh_lifetime: None,
+    revocation: Some(Revocation::Form {
+        url: |_| "https://api.hubapi.com/oauth/v3/token/revoke".to_owned(),
+        with_client: true,
+    }),
+    app_redirect: false,
+};
