@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use portage_core::connect::{ConnectSession, ConnectStore, ConnectionRecord, SessionStatus};
+use portage_core::connect::{ConnectSession, ConnectStore, ConnectionRecord, ConnectionStatus, SessionStatus};
 use portage_core::{Secret, StoreError};
 
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
@@ -172,10 +172,33 @@ impl ConnectStore for DynamoTable {
             .item("pk", s(CONNECTIONS_PK))
             .item("sk", s(format!("{}#{}", record.provider, record.connection)))
             .item("record", s(text))
+            .item("status", s(record.status.to_string()))
             .send()
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn move_connection(&self, record: &ConnectionRecord, from: ConnectionStatus) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(CONNECTIONS_PK))
+            .item("sk", s(format!("{}#{}", record.provider, record.connection)))
+            .item("record", s(text))
+            .item("status", s(record.status.to_string()))
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":from", s(from.to_string()))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     async fn connection(&self, provider: &str, connection: &str) -> Result<Option<ConnectionRecord>, StoreError> {

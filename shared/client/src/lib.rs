@@ -28,7 +28,7 @@ pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use client::{ApiClient, ApiRequest, ApiResponse, http_client, http_client_with_timeout};
 pub use error::{ErrorDetail, FieldError, ProviderError, short_message};
 pub use metrics::Metrics;
-pub use oauth::OAuthSession;
+pub use oauth::{INVALID_GRANT, OAuthSession};
 pub use origins::{Origins, OriginsError};
 pub use policy::{Credentials, Policy, header, header_number};
 pub use pool::{ClientPool, CredentialSource};

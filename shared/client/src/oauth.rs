@@ -33,6 +33,8 @@ const ACCESS: &str = "access_token";
 const REFRESH: &str = "refresh_token";
 const EXPIRES: &str = "access_token_expires_at";
 const REFRESH_EXPIRES: &str = "refresh_token_expires_at";
+/// The code of a refused refresh token, on the error it ends in.
+pub const INVALID_GRANT: &str = "invalid_grant";
 /// A token is refreshed this long before it expires.
 const MARGIN: Duration = Duration::from_secs(60);
 /// How long a refresh may hold its lease.
@@ -172,6 +174,25 @@ impl OAuthSession {
         }
     }
 
+    /// Refreshes the token now when it expires within `ahead` (the
+    /// scheduler's pass, ahead of any call); answers whether a fresh token
+    /// was made (here, or by another worker meanwhile). Errors as
+    /// [`access_token`](Self::access_token) does; a dead refresh token is
+    /// `Unauthorized` with the code [`INVALID_GRANT`].
+    pub async fn refresh_ahead(&self, ahead: Duration) -> Result<bool, ProviderError> {
+        let mut current = self.current.lock().await;
+        *current = self.stored().await?;
+        let due = match current.as_ref() {
+            Some((_, Some(expires))) => now_secs() + ahead.as_secs() >= *expires,
+            Some((_, None)) => false,
+            None => true,
+        };
+        if !due {
+            return Ok(false);
+        }
+        self.refresh(&mut current).await.map(|_| true)
+    }
+
     /// After the provider refused `rejected`: a newer token if another call
     /// (or process) already has one, else a refreshed one.
     pub async fn after_refusal(&self, rejected: &Secret) -> Result<Secret, ProviderError> {
@@ -300,9 +321,12 @@ enum RefreshFailure {
 impl RefreshFailure {
     fn into_error(self, session: &OAuthSession) -> ProviderError {
         match self {
-            Self::InvalidGrant => {
-                session.error("refresh token refused (invalid_grant): the connection must be authorised again")
-            }
+            Self::InvalidGrant => ProviderError::Unauthorized(ErrorDetail {
+                provider: session.provider,
+                code: Some(INVALID_GRANT.to_owned()),
+                message: "refresh token refused (invalid_grant): the connection must be authorised again".into(),
+                ..Default::default()
+            }),
             Self::Refused(code) => session.error(format!("token refresh refused: {code}")),
             Self::Unreachable => ProviderError::Transient(ErrorDetail {
                 provider: session.provider,

@@ -180,6 +180,11 @@ pub trait ConnectStore: Send + Sync {
     /// One connection's record.
     async fn connection(&self, provider: &str, connection: &str) -> Result<Option<ConnectionRecord>, StoreError>;
 
+    /// Writes a connection's record only while its stored status is `from`;
+    /// false (nothing written) otherwise: the one worker that moves a
+    /// connection (to `needs_reauth`, say) is the one that tells the app.
+    async fn move_connection(&self, record: &ConnectionRecord, from: ConnectionStatus) -> Result<bool, StoreError>;
+
     /// Every connection (of one provider, when named), by provider then name.
     async fn connections(&self, provider: Option<&str>) -> Result<Vec<ConnectionRecord>, StoreError>;
 }

@@ -303,6 +303,7 @@ pub trait DeploymentStore:
     + crate::notifications::NotificationStore
     + crate::api_keys::ApiKeys
     + crate::connect::ConnectStore
+    + Leases
     + 'static
 {
 }
@@ -314,6 +315,7 @@ impl<T> DeploymentStore for T where
         + crate::notifications::NotificationStore
         + crate::api_keys::ApiKeys
         + crate::connect::ConnectStore
+        + Leases
         + 'static
 {
 }

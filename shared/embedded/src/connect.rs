@@ -3,7 +3,7 @@
 //! `connections` (one JSON record per connection).
 
 use async_trait::async_trait;
-use portage_core::connect::{ConnectSession, ConnectStore, ConnectionRecord, SessionStatus};
+use portage_core::connect::{ConnectSession, ConnectStore, ConnectionRecord, ConnectionStatus, SessionStatus};
 use portage_core::{Secret, StoreError};
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -137,6 +137,24 @@ impl ConnectStore for Database {
                 params![provider, connection, text],
             )
             .map(|_| ())
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn move_connection(&self, record: &ConnectionRecord, from: ConnectionStatus) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let from = serde_json::to_value(from).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let from = from.as_str().unwrap_or_default().to_owned();
+        let (provider, connection) = (record.provider.clone(), record.connection.clone());
+        self.write(move |conn| {
+            exec(
+                conn,
+                "UPDATE connections SET record = ?3 WHERE provider = ?1 AND connection = ?2 \
+                 AND json_extract(record, '$.status') = ?4",
+                params![provider, connection, text, from],
+            )
+            .map(|n| n == 1)
             .map_err(backend)
         })
         .await

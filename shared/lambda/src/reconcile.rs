@@ -4,7 +4,10 @@
 //! Each run first re-enqueues events and commands recorded but never queued
 //! (an ingest or an API call that died between its two writes), then walks every configured
 //! connection's reconcile cursors ([`portage_core::reconcile`]) for the
-//! providers that can list changes, and returns a report of both.
+//! providers that can list changes, refreshes OAuth tokens that expire
+//! within [`portage_providers::connect::REFRESH_AHEAD`] (and tells the app of
+//! connections that need authorising again or soon will), and returns a
+//! report of all three.
 
 use std::sync::Arc;
 
@@ -32,9 +35,10 @@ pub async fn run() -> Result<(), crate::Error> {
     );
     let clients = deployment.clients()?;
     let reconciler = Arc::new(deployment.reconciler(&clients).await?);
+    let connector = Arc::new(deployment.connector()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (recovery, reconciler) = (recovery.clone(), reconciler.clone());
-        async move { handle(&recovery, &reconciler, &event.payload).await }
+        let (recovery, reconciler, connector) = (recovery.clone(), reconciler.clone(), connector.clone());
+        async move { handle(&recovery, &reconciler, &connector, &event.payload).await }
     }))
     .await
 }
@@ -43,12 +47,14 @@ pub async fn run() -> Result<(), crate::Error> {
 pub async fn handle(
     recovery: &StrandedRecovery,
     reconciler: &Reconciler,
+    connector: &portage_providers::connect::Connector,
     payload: &Value,
 ) -> Result<Value, crate::Error> {
     let asked = payload.get("mode").and_then(Value::as_str).unwrap_or("incremental");
     let mode = Mode::parse(asked).ok_or_else(|| format!("unknown reconcile mode '{asked}' (incremental or full)"))?;
     let requeued = recovery.run().await?;
     let report = reconciler.run(mode).await;
+    let refresh = connector.refresh_due().await?;
     for kind in &report.kinds {
         let dimensions = [("provider", kind.provider.as_str()), ("kind", kind.kind.as_str())];
         metrics::add("repaired", &dimensions, kind.repaired);
@@ -58,6 +64,12 @@ pub async fn handle(
         "stranded_requeued": requeued,
         "kinds": report.kinds,
         "not_listed": report.not_listed,
+        "tokens": {
+            "refreshed": refresh.refreshed,
+            "needs_reauth": refresh.needs_reauth,
+            "expiring": refresh.expiring,
+            "failed": refresh.failed,
+        },
     });
     info!(%report, "reconcile run finished");
     Ok(report)

@@ -72,5 +72,7 @@ pub fn connector<S: DeploymentStore>(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()?;
-    Ok(crate::connect::Connector::new(store, secrets, http, origins, settings, notifier, clock))
+    let holder = format!("connect-{:016x}", rand::random::<u64>());
+    Ok(crate::connect::Connector::new(store.clone(), secrets, http, origins, settings, notifier, clock)
+        .with_leases(store, holder))
 }

@@ -67,8 +67,13 @@ pub struct AuthorizationServer {
     quirks: Quirks,
     codes: Mutex<HashMap<String, Grant>>,
     decline: AtomicBool,
-    /// Token requests answered with tokens.
+    refuse_refresh: AtomicBool,
+    /// Refresh tokens that work (each is replaced on use: rotation).
+    refresh_tokens: Mutex<Vec<String>>,
+    /// Codes exchanged for tokens.
     pub exchanges: AtomicU64,
+    /// Refresh grants answered with tokens.
+    pub refreshes: AtomicU64,
     /// Every authorize request's query, decoded.
     pub authorize_requests: Mutex<Vec<Vec<(String, String)>>>,
 }
@@ -80,7 +85,10 @@ impl AuthorizationServer {
             quirks,
             codes: Mutex::new(HashMap::new()),
             decline: AtomicBool::new(false),
+            refuse_refresh: AtomicBool::new(false),
+            refresh_tokens: Mutex::new(Vec::new()),
             exchanges: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
             authorize_requests: Mutex::new(Vec::new()),
         })
     }
@@ -91,6 +99,12 @@ impl AuthorizationServer {
             .route(self.quirks.authorize_path, get(authorize))
             .route(self.quirks.token_path, post(token))
             .with_state(self.clone())
+    }
+
+    /// Every refresh token is refused (`invalid_grant`) from now on: the
+    /// user revoked the app.
+    pub fn refuse_refreshes(&self) {
+        self.refuse_refresh.store(true, Ordering::SeqCst);
     }
 
     /// The user declines from now on.
@@ -199,8 +213,10 @@ async fn token(State(fake): State<Arc<AuthorizationServer>>, headers: HeaderMap,
     if !authenticated {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
     }
-    if value(&fields, "grant_type") != Some("authorization_code") {
-        return refuse("unsupported_grant_type");
+    match value(&fields, "grant_type") {
+        Some("authorization_code") => {}
+        Some("refresh_token") => return refresh(&fake, &fields),
+        _ => return refuse("unsupported_grant_type"),
     }
     let Some(grant) = value(&fields, "code").and_then(|c| fake.codes.lock().expect("codes").remove(c)) else {
         return refuse("invalid_grant");
@@ -214,13 +230,32 @@ async fn token(State(fake): State<Arc<AuthorizationServer>>, headers: HeaderMap,
         (None, _) if q.pkce_required => return refuse("invalid_request"),
         (None, _) => {}
     }
-    fake.exchanges.fetch_add(1, Ordering::SeqCst);
-    let n = fake.exchanges.load(Ordering::SeqCst);
+    let n = fake.exchanges.fetch_add(1, Ordering::SeqCst) + 1;
+    tokens(&fake, format!("at-{n}"), format!("rt-{n}"))
+}
+
+/// A refresh grant: the token must be a live one; it is replaced.
+fn refresh(fake: &AuthorizationServer, fields: &[(String, String)]) -> Response {
+    let given = value(fields, "refresh_token").unwrap_or_default().to_owned();
+    {
+        let mut live = fake.refresh_tokens.lock().expect("refresh tokens");
+        if fake.refuse_refresh.load(Ordering::SeqCst) || !live.contains(&given) {
+            return refuse("invalid_grant");
+        }
+        live.retain(|t| t != &given);
+    }
+    let n = fake.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
+    tokens(fake, format!("at-r{n}"), format!("rt-r{n}"))
+}
+
+fn tokens(fake: &AuthorizationServer, access: String, refresh: String) -> Response {
+    let q = &fake.quirks;
+    fake.refresh_tokens.lock().expect("refresh tokens").push(refresh.clone());
     let mut answer = json!({
-        "access_token": format!("at-{n}"),
+        "access_token": access,
         "token_type": "Bearer",
         "expires_in": 3600,
-        "refresh_token": format!("rt-{n}"),
+        "refresh_token": refresh,
     });
     if let Value::Object(map) = &mut answer {
         map.extend(q.answer_extra.clone());

@@ -74,8 +74,12 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
 
     let recovery = StrandedRecovery::new(app.db.clone(), app.queue.clone(), app.clock.clone(), app.reclaim_after())
         .with_commands(app.db.clone());
-    let jobs =
-        Jobs { recovery, reconciler: app.reconciler().await?, stranded_every: app.worker_settings.stranded_check };
+    let jobs = Jobs {
+        recovery,
+        reconciler: app.reconciler().await?,
+        connector: app.connector(None)?,
+        stranded_every: app.worker_settings.stranded_check,
+    };
     let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));
     let worker = Arc::new(app.worker()?);
     let workers: Vec<_> = (0..app.worker_settings.concurrency)
@@ -274,8 +278,12 @@ async fn worker_loop(app: Arc<App>, worker: Arc<Worker>, work: Arc<Notify>, mut 
 struct Jobs {
     recovery: StrandedRecovery,
     reconciler: Reconciler,
+    connector: portage_providers::connect::Connector,
     stranded_every: Duration,
 }
+
+/// How often OAuth tokens due within the refresh window are refreshed.
+const REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// Incremental reconcile period (EventBridge: every 15 minutes).
 const INCREMENTAL_EVERY: Duration = Duration::from_secs(15 * 60);
@@ -288,7 +296,8 @@ async fn scheduler(jobs: Jobs, mut stop: watch::Receiver<bool>, work: Arc<Notify
     let mut stranded = tokio::time::interval(jobs.stranded_every);
     let mut incremental = tokio::time::interval_at(tokio::time::Instant::now() + INCREMENTAL_EVERY, INCREMENTAL_EVERY);
     let mut full = tokio::time::interval(FULL_EVERY);
-    for ticks in [&mut stranded, &mut incremental, &mut full] {
+    let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    for ticks in [&mut stranded, &mut incremental, &mut full, &mut refresh] {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     }
     loop {
@@ -298,6 +307,14 @@ async fn scheduler(jobs: Jobs, mut stop: watch::Receiver<bool>, work: Arc<Notify
                     Ok(0) => {}
                     Ok(_) => work.notify_one(),
                     Err(error) => warn!(%error, "stranded-event recovery failed"),
+                }
+                continue;
+            }
+            _ = refresh.tick() => {
+                match jobs.connector.refresh_due().await {
+                    Ok(report) if report == portage_providers::connect::RefreshReport::default() => {}
+                    Ok(report) => info!(?report, "token refresh pass finished"),
+                    Err(error) => warn!(%error, "token refresh pass failed"),
                 }
                 continue;
             }

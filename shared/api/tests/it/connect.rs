@@ -262,3 +262,102 @@ async fn api_keys_are_checked_before_they_are_saved() {
     let (status, answer) = api.call(Method::PUT, "/v1/connections/magento/acme", Some(&key), Some(magento)).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_base_url")));
 }
+
+/// Connects Etsy, then makes its access token due for a refresh.
+async fn connected_etsy_due() -> (Api, String, Arc<AuthorizationServer>) {
+    let mut q = quirks("/oauth/connect", "/v3/public/oauth/token", ClientAuth::IdOnly);
+    q.pkce_required = true;
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("etsy", &fake, &["www.etsy.com", "api.etsy.com"]).await;
+    let (_, back) = to_provider(&api, &key, session("etsy")).await;
+    api.browse(Method::GET, &path_of(&back), None).await;
+    let soon = portage_core::ports::SystemClock.now_secs() + 120;
+    api.secrets
+        .put("etsy", "acme", &[("access_token_expires_at".into(), Secret::new(soon.to_string()))])
+        .await
+        .unwrap();
+    let store = api.connector();
+    let mut record = store.store().connection("etsy", "acme").await.unwrap().unwrap();
+    record.expires_at_ms = Some(soon * 1000);
+    store.store().put_connection(&record).await.unwrap();
+    (api, key, fake)
+}
+
+async fn subscribe(api: &Api) {
+    use portage_core::notifications::NotificationStore;
+    let subscription = portage_core::notifications::Subscription {
+        id: "sub_connect".into(),
+        url: "https://hooks.example/portage".into(),
+        types: vec!["connection.*".into()],
+        description: None,
+        secret: Some(Secret::new("whsec_test")),
+        allow_private: false,
+        created_at_ms: 0,
+    };
+    api.db.add_subscription(&subscription).await.unwrap();
+}
+
+async fn told(api: &Api, kind: &str) -> usize {
+    use portage_core::notifications::NotificationStore;
+    api.db.notifications(None, 100).await.unwrap().iter().filter(|n| n.kind == kind).count()
+}
+
+#[tokio::test]
+async fn twenty_workers_due_for_a_refresh_refresh_once_and_keep_the_rotated_token() {
+    let (api, key, fake) = connected_etsy_due().await;
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let connector = api.connector();
+            tokio::spawn(async move { connector.refresh_due().await.unwrap() })
+        })
+        .collect();
+    let mut refreshed = 0;
+    for worker in workers {
+        refreshed += worker.await.unwrap().refreshed.len();
+    }
+    assert_eq!(fake.refreshes.load(std::sync::atomic::Ordering::SeqCst), 1, "one refresh between twenty workers");
+    assert!(refreshed >= 1);
+    assert_eq!(secret(&api, "etsy", "refresh_token").await.as_deref(), Some("rt-r1"), "the rotated token is kept");
+    assert_eq!(secret(&api, "etsy", "access_token").await.as_deref(), Some("at-r1"));
+    let (_, one) = api.get("/v1/connections/etsy/acme", &key).await;
+    assert_eq!(one["status"], "connected");
+    assert!(one["last_refreshed_at"].is_string(), "{one}");
+    let again = api.connector().refresh_due().await.unwrap();
+    assert!(again.refreshed.is_empty(), "a fresh token is left alone");
+}
+
+#[tokio::test]
+async fn a_refused_refresh_needs_reauth_and_tells_the_app_once() {
+    let (api, key, fake) = connected_etsy_due().await;
+    subscribe(&api).await;
+    fake.refuse_refreshes();
+    let workers: Vec<_> = (0..5)
+        .map(|_| {
+            let connector = api.connector();
+            tokio::spawn(async move { connector.refresh_due().await.unwrap() })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (_, one) = api.get("/v1/connections/etsy/acme", &key).await;
+    assert_eq!((one["status"].as_str(), one["last_error"].as_str()), (Some("needs_reauth"), Some("invalid_grant")));
+    assert_eq!(told(&api, "connection.needs_reauth").await, 1, "one notification");
+    assert_eq!(told(&api, "connection.connected").await, 0, "subscribed after connecting");
+    let later = api.connector().refresh_due().await.unwrap();
+    assert!(later.needs_reauth.is_empty() && later.refreshed.is_empty(), "left for the user to connect again");
+}
+
+#[tokio::test]
+async fn a_refresh_token_ending_soon_is_told_once() {
+    let (api, _key, _fake) = connected_etsy_due().await;
+    subscribe(&api).await;
+    let connector = api.connector();
+    let mut record = connector.store().connection("etsy", "acme").await.unwrap().unwrap();
+    record.expires_at_ms = Some((portage_core::ports::SystemClock.now_secs() + 3600) * 1000);
+    record.refresh_expires_at_ms = Some(portage_core::ports::SystemClock.now_ms() + 13 * 86_400_000);
+    connector.store().put_connection(&record).await.unwrap();
+    assert_eq!(connector.refresh_due().await.unwrap().expiring, ["etsy/acme"]);
+    assert!(connector.refresh_due().await.unwrap().expiring.is_empty());
+    assert_eq!(told(&api, "connection.expiring").await, 1);
+}

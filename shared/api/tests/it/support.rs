@@ -22,6 +22,7 @@ pub(crate) struct Api {
     pub(crate) db: Arc<Database>,
     pub(crate) queue: Arc<SqliteQueue>,
     pub(crate) secrets: Arc<MapSecrets>,
+    origins: portage_client::Origins,
     _dir: tempfile::TempDir,
 }
 
@@ -66,7 +67,7 @@ impl Api {
                     queue_handle.clone(),
                     secrets.clone(),
                     clock,
-                    origins,
+                    origins.clone(),
                     portage_providers::connect::ConnectSettings {
                         public_base_url: Some(PUBLIC_BASE.to_owned()),
                         return_urls: vec![RETURN_URL.to_owned()],
@@ -77,7 +78,26 @@ impl Api {
         };
         let browser = portage_api::connect::browser_router(ctx.connector.clone());
         let router = portage_api::router(Arc::new(ctx)).merge(browser);
-        Self { router, db, queue: queue_handle, secrets, _dir: dir }
+        Self { router, db, queue: queue_handle, secrets, origins, _dir: dir }
+    }
+
+    /// Another worker's connect flows over the same stores (its own
+    /// process: its own lease holder).
+    pub(crate) fn connector(&self) -> portage_providers::connect::Connector {
+        let settings = portage_providers::connect::ConnectSettings {
+            public_base_url: Some(PUBLIC_BASE.to_owned()),
+            return_urls: vec![RETURN_URL.to_owned()],
+        };
+        let clock = Arc::new(SystemClock);
+        portage_providers::wiring::connector(
+            self.db.clone(),
+            self.queue.clone(),
+            self.secrets.clone(),
+            clock,
+            self.origins.clone(),
+            settings,
+        )
+        .unwrap()
     }
 
     /// Sends a request without a key and answers its status and `Location`.

@@ -81,6 +81,14 @@ pub async fn connect_store(store: &dyn ConnectStore, run: &str) {
     changed.expires_at_ms = None;
     store.put_connection(&changed).await.unwrap();
     assert_eq!(store.connection(&provider, "a").await.unwrap().as_ref(), Some(&changed), "replaced whole");
+    let mut back = changed.clone();
+    back.status = ConnectionStatus::Connected;
+    assert!(!store.move_connection(&back, ConnectionStatus::Connected).await.unwrap(), "not from connected");
+    assert_eq!(store.connection(&provider, "a").await.unwrap().as_ref(), Some(&changed), "nothing written");
+    assert!(store.move_connection(&back, ConnectionStatus::NeedsReauth).await.unwrap());
+    assert!(!store.move_connection(&changed, ConnectionStatus::NeedsReauth).await.unwrap(), "moved once");
+    assert_eq!(store.connection(&provider, "a").await.unwrap().as_ref(), Some(&back));
+    store.put_connection(&changed).await.unwrap();
     assert!(store.connection(&provider, "c").await.unwrap().is_none());
     let names: Vec<String> =
         store.connections(Some(&provider)).await.unwrap().into_iter().map(|r| r.connection).collect();

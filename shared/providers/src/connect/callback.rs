@@ -93,10 +93,9 @@ impl Connector {
         if usable { Ok(session) } else { Err(ConnectError::InvalidState) }
     }
 
-    /// The token endpoint of a session's place, with its host's override.
-    fn token_endpoint(&self, flow: &OAuthFlow, session: &ConnectSession) -> TokenEndpoint {
-        let place = Place { shop: session.shop.as_deref(), region: session.region.as_deref() };
-        let mut endpoint = (flow.endpoints)(&place).token;
+    /// The token endpoint of a place, with its host's override.
+    pub(crate) fn token_endpoint(&self, flow: &OAuthFlow, place: &Place<'_>) -> TokenEndpoint {
+        let mut endpoint = (flow.endpoints)(place).token;
         endpoint.url = self.resolved(&endpoint.url);
         endpoint.refresh_url = endpoint.refresh_url.as_deref().map(|url| self.resolved(url));
         endpoint
@@ -118,7 +117,8 @@ impl Connector {
         let client = ClientCredentials { id: app.client_id.clone(), secret: app.client_secret.clone() };
         let grant = Grant::Code { code, redirect_uri: &redirect, verifier: session.verifier.as_ref() };
         let now = u64::try_from(self.clock.now_secs()).unwrap_or(0);
-        request_token(&self.http, &self.token_endpoint(flow, session), &client, &grant, now).await
+        let place = Place { shop: session.shop.as_deref(), region: session.region.as_deref() };
+        request_token(&self.http, &self.token_endpoint(flow, &place), &client, &grant, now).await
     }
 
     /// Saves the tokens and extras as the connection's secrets, then its

@@ -17,6 +17,7 @@ mod authorize;
 mod callback;
 mod errors;
 mod keys;
+mod refresh;
 mod registry;
 mod woocommerce;
 
@@ -26,12 +27,13 @@ use std::time::Duration;
 use portage_client::{Origins, TokenEndpoint};
 use portage_core::connect::ConnectStore;
 use portage_core::notifications::Notifier;
-use portage_core::ports::{Clock, Secrets};
+use portage_core::ports::{Clock, Leases, Secrets};
 use url::Url;
 
 pub use authorize::{CreatedSession, SessionRequest};
 pub use errors::ConnectError;
 pub use keys::{KeyAuth, KeyCheck, KeyInput, KeyProbe};
+pub use refresh::{EXPIRING_NOTICE, REFRESH_AHEAD, RefreshReport};
 pub use woocommerce::DeliveredKeys;
 
 /// Where a session's account lives, for providers whose hosts depend on it.
@@ -167,9 +169,17 @@ pub struct Connector {
     settings: ConnectSettings,
     notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
+    lease: Option<(Arc<dyn Leases>, String)>,
 }
 
 impl Connector {
+    /// Refreshes tokens under a lease in `leases`, held as `holder` (unique
+    /// per process), so concurrent workers refresh a token once.
+    pub fn with_leases(mut self, leases: Arc<dyn Leases>, holder: impl Into<String>) -> Self {
+        self.lease = Some((leases, holder.into()));
+        self
+    }
+
     /// The flows; `http` must not follow redirects.
     pub fn new(
         store: Arc<dyn ConnectStore>,
@@ -180,7 +190,7 @@ impl Connector {
         notifier: Arc<Notifier>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { store, secrets, http, origins, settings, notifier, clock }
+        Self { store, secrets, http, origins, settings, notifier, clock, lease: None }
     }
 
     /// The registry of connections.
