@@ -18,6 +18,7 @@ mod command_crash;
 mod crash_recovery;
 mod fetched_signing_keys;
 mod lambda_commands;
+mod lambda_connect;
 mod lambda_e2e;
 mod lambda_sources;
 mod messaging_commands;

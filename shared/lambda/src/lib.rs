@@ -4,6 +4,7 @@
 //! init phase, and then serve invocations through the Lambda runtime API.
 
 pub mod api;
+pub mod connect;
 pub mod deployment;
 pub mod metrics;
 pub mod notifications;
