@@ -23,6 +23,7 @@ mod lambda_e2e;
 mod lambda_sources;
 mod messaging_commands;
 mod notifications;
+mod serve_connect;
 mod serve_http;
 mod signature_vectors;
 mod stripe_commands;

@@ -120,10 +120,19 @@ impl App {
         &self,
         public_base_url: Option<String>,
     ) -> anyhow::Result<portage_providers::connect::Connector> {
-        let settings = portage_providers::connect::ConnectSettings {
-            public_base_url,
-            return_urls: self.settings.return_urls.clone(),
-        };
+        self.connector_with(public_base_url, None)
+    }
+
+    /// As [`connector`](Self::connector), also allowing `extra_return` as a
+    /// return URL (`portage connect`'s own page).
+    pub(crate) fn connector_with(
+        &self,
+        public_base_url: Option<String>,
+        extra_return: Option<String>,
+    ) -> anyhow::Result<portage_providers::connect::Connector> {
+        let mut return_urls = self.settings.return_urls.clone();
+        return_urls.extend(extra_return);
+        let settings = portage_providers::connect::ConnectSettings { public_base_url, return_urls };
         Ok(portage_providers::wiring::connector(
             self.db.clone(),
             self.queue.clone(),

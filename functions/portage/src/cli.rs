@@ -72,6 +72,11 @@ pub(crate) enum Command {
     /// Register Portage's app (OAuth client) at a provider, and list which have one.
     #[command(subcommand)]
     Apps(crate::commands::apps::AppsCommand),
+    /// Link an account: print a connect session's URL (open it with --open) and wait until it is connected.
+    Connect(crate::commands::connect::ConnectArgs),
+    /// The registry of connections: list, show, disconnect.
+    #[command(subcommand)]
+    Connections(crate::commands::connect::ConnectionsCommand),
     /// Print what each provider can do: webhooks, sync, reconcile, commands, connect.
     Providers(crate::commands::providers::ProvidersArgs),
 }

@@ -140,11 +140,32 @@ async fn wc_keys(
     Ok(Json(json!({ "received": true })))
 }
 
+/// `GET /connect/done`: where `portage connect` sends the browser at the end.
+async fn done(RawQuery(query): RawQuery) -> Response {
+    let query = decoded(query);
+    let value = |name: &str| {
+        let raw = query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+        // Only what a provider, connection or code can be: nothing to escape.
+        raw.chars().filter(|c| c.is_ascii_alphanumeric() || "_-.".contains(*c)).take(64).collect::<String>()
+    };
+    let outcome = match value("status").as_str() {
+        "connected" => "is connected".to_owned(),
+        _ => format!("was not connected ({})", value("error")),
+    };
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><title>Portage</title><p>{}/{} {outcome}. You can close this window.</p>",
+        value("provider"),
+        value("connection")
+    );
+    ([(http::header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
 /// The browser's routes, without an API key: the state, the session id and
 /// the provider's own signature are what authenticate them.
 pub fn browser_router(connector: Arc<Connector>) -> Router {
     Router::new()
         .route("/connect/sessions/{id}", get(start))
+        .route("/connect/done", get(done))
         .route("/connect/{provider}/callback", get(callback).post(wc_keys))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(connector)

@@ -6,6 +6,7 @@ pub(crate) mod apikey;
 pub(crate) mod apps;
 pub(crate) mod aws;
 pub(crate) mod command;
+pub(crate) mod connect;
 pub(crate) mod dlq;
 pub(crate) mod events;
 pub(crate) mod notifications;
@@ -41,6 +42,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Aws(command) => aws::run(command).await,
         Command::Secrets(command) => secrets::run(global, command).await,
         Command::Apps(command) => apps::run(global, command).await,
+        Command::Connect(args) => connect::connect(global, args).await,
+        Command::Connections(command) => connect::connections(global, command).await,
         Command::Providers(args) => providers::run(&args),
     }
 }
