@@ -18,6 +18,9 @@ fi
 
 step "Prism (pinned by infra/prism/package-lock.json), the validating mock of the providers' API descriptions"
 SCARF_ANALYTICS=false npm ci --prefix infra/prism --no-audit --no-fund --loglevel=error
+
+step "oidc-provider (pinned by infra/oidc/package-lock.json), the real authorization server of the connect tests"
+npm ci --prefix infra/oidc --no-audit --no-fund --loglevel=error
 [ -d ../shared/specs ] || { echo "../shared/specs (the providers' API descriptions) must sit beside the repository"; exit 1; }
 
 step "Signature vectors are what the providers' official libraries make"

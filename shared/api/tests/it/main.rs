@@ -5,5 +5,6 @@
 
 mod commands;
 mod connect;
+mod oidc;
 mod routes;
 mod support;
