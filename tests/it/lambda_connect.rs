@@ -61,6 +61,7 @@ async fn an_account_is_connected_through_the_api_and_connect_functions() {
         shopify_shop: None,
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
         client: ("hub-client", "hub-secret"),
+        resources: Vec::new(),
     });
     let running = portage_fakes::serve(fake.router()).await;
     let mut env = provision("3");

@@ -28,6 +28,7 @@ fn hubspot() -> std::sync::Arc<AuthorizationServer> {
         shopify_shop: None,
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
         client: ("hub-client", CLIENT_SECRET),
+        resources: Vec::new(),
     })
 }
 

@@ -60,6 +60,16 @@ impl ClientPool {
         Ok(self)
     }
 
+    /// The pool's HTTP client (for one-off calls outside a provider's policy).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Where provider hosts are really reached.
+    pub fn origins(&self) -> &Origins {
+        &self.origins
+    }
+
     /// The calls, retries and limits every client of the pool counted.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

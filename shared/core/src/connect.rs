@@ -189,6 +189,14 @@ pub trait ConnectStore: Send + Sync {
     async fn connections(&self, provider: Option<&str>) -> Result<Vec<ConnectionRecord>, StoreError>;
 }
 
+/// Pulls a connected account's metadata into state (the worker's handler
+/// for metadata tasks).
+#[async_trait]
+pub trait MetadataHandler: Send + Sync {
+    /// Makes one attempt; says when to try again, if ever.
+    async fn pull(&self, provider: &str, connection: &str) -> crate::sync::Settlement;
+}
+
 /// Whether `shop` is a Shopify shop domain (`name.myshopify.com`, lower
 /// case, nothing before or after): the only hosts a Shopify flow calls.
 pub fn is_shopify_shop(shop: &str) -> bool {

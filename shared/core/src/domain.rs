@@ -310,6 +310,14 @@ pub enum Task {
         /// The notification's id.
         id: String,
     },
+    /// Pull a newly connected account's metadata (its shop, marketplaces,
+    /// currencies, languages) into state.
+    Metadata {
+        /// Provider name.
+        provider: String,
+        /// The connection.
+        connection: String,
+    },
 }
 
 /// The versioned envelope a [`Task`] travels in.
@@ -345,7 +353,7 @@ impl Task {
     pub fn event_key(&self) -> Option<EventKey> {
         match self {
             Self::Event { provider, connection, event_id } => Some(EventKey::new(provider, connection, event_id)),
-            Self::Command { .. } | Self::Notification { .. } => None,
+            Self::Command { .. } | Self::Notification { .. } | Self::Metadata { .. } => None,
         }
     }
 
@@ -353,7 +361,7 @@ impl Task {
     pub fn group(&self) -> Option<&str> {
         match self {
             Self::Command { group, .. } => group.as_deref(),
-            Self::Event { .. } | Self::Notification { .. } => None,
+            Self::Event { .. } | Self::Notification { .. } | Self::Metadata { .. } => None,
         }
     }
 
@@ -363,6 +371,7 @@ impl Task {
             Self::Event { .. } => "event",
             Self::Command { .. } => "command",
             Self::Notification { .. } => "notification",
+            Self::Metadata { .. } => "metadata",
         }
     }
 }

@@ -113,7 +113,8 @@ pub async fn redrive_dead_letters(
                     notifications.requeue_notification(id, now_ms).await?;
                 }
             }
-            None => {}
+            // A pull keeps no status of its own: the redriven message runs it again.
+            Some(Task::Metadata { .. }) | None => {}
         }
     }
     queue.redrive(ids).await

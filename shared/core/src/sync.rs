@@ -102,6 +102,7 @@ pub struct Worker {
     commands: Option<Arc<CommandRunner>>,
     notifications: Option<Arc<dyn NotificationHandler>>,
     notifier: Option<Arc<Notifier>>,
+    metadata: Option<Arc<dyn crate::connect::MetadataHandler>>,
 }
 
 impl Worker {
@@ -113,7 +114,17 @@ impl Worker {
         clock: Arc<dyn Clock>,
         config: SyncConfig,
     ) -> Self {
-        Self { handlers, events, state, clock, config, commands: None, notifications: None, notifier: None }
+        Self {
+            handlers,
+            events,
+            state,
+            clock,
+            config,
+            commands: None,
+            notifications: None,
+            notifier: None,
+            metadata: None,
+        }
     }
 
     /// Tells the app of state it writes (`state.changed`) and events that fail (`event.failed`).
@@ -125,6 +136,12 @@ impl Worker {
     /// Also delivers notification tasks, with `handler`.
     pub fn with_notifications(mut self, handler: Arc<dyn NotificationHandler>) -> Self {
         self.notifications = Some(handler);
+        self
+    }
+
+    /// Also pulls connected accounts' metadata, with `handler`.
+    pub fn with_metadata(mut self, handler: Arc<dyn crate::connect::MetadataHandler>) -> Self {
+        self.metadata = Some(handler);
         self
     }
 
@@ -144,6 +161,10 @@ impl Worker {
             (Task::Command { id, .. }, Some(runner)) => runner.run(id, delivery.receive_count).await.settlement,
             (Task::Notification { id }, _) if self.notifications.is_some() => match &self.notifications {
                 Some(handler) => handler.deliver(id).await,
+                None => Settlement::Ack,
+            },
+            (Task::Metadata { provider, connection }, _) if self.metadata.is_some() => match &self.metadata {
+                Some(handler) => handler.pull(provider, connection).await,
                 None => Settlement::Ack,
             },
             // No handler in this build (notifications, before their handler is

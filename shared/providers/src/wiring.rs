@@ -41,6 +41,7 @@ pub struct WorkerParts<S> {
 pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwest::Error> {
     let WorkerParts { store, queue, secrets, clients, clock, sync, commands, schedule, public_base_url } = parts;
     let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
+    let secrets_for_pulls = secrets.clone();
     let executors = crate::action_executors(&ActionDeps {
         clients: clients.clone(),
         secrets,
@@ -50,10 +51,18 @@ pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwe
     let runner = CommandRunner::new(crate::catalog(), executors, store.clone(), store.clone(), clock.clone(), commands)
         .with_notifier(notifier.clone());
     let deliverer = Deliverer::new(store.clone(), clock.clone(), schedule)?;
+    let puller = crate::connect::metadata::MetadataPuller::new(
+        secrets_for_pulls,
+        store.clone(),
+        clients.http().clone(),
+        clients.origins().clone(),
+        clock.clone(),
+    );
     Ok(Worker::new(crate::sync_handlers(&clients, &clock), store.clone(), store, clock, sync)
         .with_commands(Arc::new(runner))
         .with_notifier(notifier)
-        .with_notifications(Arc::new(deliverer)))
+        .with_notifications(Arc::new(deliverer))
+        .with_metadata(Arc::new(puller)))
 }
 
 /// The connect flows over a deployment's stores, calling providers through
@@ -66,6 +75,7 @@ pub fn connector<S: DeploymentStore>(
     origins: portage_client::Origins,
     settings: crate::connect::ConnectSettings,
 ) -> Result<crate::connect::Connector, reqwest::Error> {
+    let queue_for_pulls = queue.clone();
     let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
     let http = reqwest::Client::builder()
         .user_agent(portage_client::USER_AGENT)
@@ -74,5 +84,6 @@ pub fn connector<S: DeploymentStore>(
         .build()?;
     let holder = format!("connect-{:016x}", rand::random::<u64>());
     Ok(crate::connect::Connector::new(store.clone(), secrets, http, origins, settings, notifier, clock)
-        .with_leases(store, holder))
+        .with_leases(store, holder)
+        .with_queue(queue_for_pulls))
 }

@@ -55,6 +55,19 @@ pub struct Quirks {
     pub answer_extra: Map<String, Value>,
     /// The client's id, and its secret.
     pub client: (&'static str, &'static str),
+    /// API resources served (GET or POST) to a live access token.
+    pub resources: Vec<Resource>,
+}
+
+/// One API resource of the provider: what a live access token reads there.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Its path.
+    pub path: &'static str,
+    /// The header carrying the token: `authorization` (as `Bearer …`) or the provider's own.
+    pub header: &'static str,
+    /// The answer.
+    pub body: Value,
 }
 
 struct Grant {
@@ -70,6 +83,10 @@ pub struct AuthorizationServer {
     refuse_refresh: AtomicBool,
     /// Refresh tokens that work (each is replaced on use: rotation).
     refresh_tokens: Mutex<Vec<String>>,
+    /// Access tokens that work.
+    access_tokens: Mutex<Vec<String>>,
+    /// Resource requests answered.
+    pub resource_calls: AtomicU64,
     /// Codes exchanged for tokens.
     pub exchanges: AtomicU64,
     /// Refresh grants answered with tokens.
@@ -87,6 +104,8 @@ impl AuthorizationServer {
             decline: AtomicBool::new(false),
             refuse_refresh: AtomicBool::new(false),
             refresh_tokens: Mutex::new(Vec::new()),
+            access_tokens: Mutex::new(Vec::new()),
+            resource_calls: AtomicU64::new(0),
             exchanges: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
             authorize_requests: Mutex::new(Vec::new()),
@@ -95,10 +114,35 @@ impl AuthorizationServer {
 
     /// The routes.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
+        let mut router = Router::new()
             .route(self.quirks.authorize_path, get(authorize))
             .route(self.quirks.token_path, post(token))
-            .with_state(self.clone())
+            .with_state(self.clone());
+        for (index, resource) in self.quirks.resources.iter().enumerate() {
+            let fake = self.clone();
+            let serve = move |headers: HeaderMap| {
+                let fake = fake.clone();
+                async move { fake.resource(index, &headers) }
+            };
+            router = router.route(resource.path, get(serve.clone()).post(serve));
+        }
+        router
+    }
+
+    fn resource(&self, index: usize, headers: &HeaderMap) -> Response {
+        let resource = &self.quirks.resources[index];
+        let given = headers.get(resource.header).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let token =
+            if resource.header == "authorization" { given.strip_prefix("Bearer ").unwrap_or_default() } else { given };
+        if !self.access_tokens.lock().expect("access tokens").iter().any(|t| t == token) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({ "errors": "[API] Invalid API key or access token" })),
+            )
+                .into_response();
+        }
+        self.resource_calls.fetch_add(1, Ordering::SeqCst);
+        axum::Json(resource.body.clone()).into_response()
     }
 
     /// Every refresh token is refused (`invalid_grant`) from now on: the
@@ -251,6 +295,7 @@ fn refresh(fake: &AuthorizationServer, fields: &[(String, String)]) -> Response 
 fn tokens(fake: &AuthorizationServer, access: String, refresh: String) -> Response {
     let q = &fake.quirks;
     fake.refresh_tokens.lock().expect("refresh tokens").push(refresh.clone());
+    fake.access_tokens.lock().expect("access tokens").push(access.clone());
     let mut answer = json!({
         "access_token": access,
         "token_type": "Bearer",

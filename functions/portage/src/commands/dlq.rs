@@ -38,12 +38,13 @@ pub(crate) enum DlqCommand {
 }
 
 /// A dead letter's task in one column: `event provider/connection/id`,
-/// `command id` or `notification id`.
+/// `command id`, `notification id` or `metadata provider/connection`.
 fn task_label(task: &Task) -> String {
     match task {
         Task::Event { provider, connection, event_id } => format!("event {provider}/{connection}/{event_id}"),
         Task::Command { id, .. } => format!("command {id}"),
         Task::Notification { id } => format!("notification {id}"),
+        Task::Metadata { provider, connection } => format!("metadata {provider}/{connection}"),
     }
 }
 

@@ -9,7 +9,7 @@ use http::{Method, StatusCode};
 use portage_core::Secret;
 use portage_core::api_keys::Scope;
 use portage_core::ports::Secrets;
-use portage_fakes::authorization::{AuthorizationServer, ClientAuth, Quirks};
+use portage_fakes::authorization::{AuthorizationServer, ClientAuth, Quirks, Resource};
 use serde_json::{Map, Value, json};
 
 use crate::support::{Api, PUBLIC_BASE, RETURN_URL};
@@ -26,6 +26,7 @@ fn quirks(authorize_path: &'static str, token_path: &'static str, client_auth: C
         shopify_shop: None,
         answer_extra: Map::new(),
         client: ("client-1", "secret-1"),
+        resources: Vec::new(),
     }
 }
 
@@ -128,6 +129,20 @@ async fn shopify_checks_the_shop_and_the_callback_hmac() {
     let mut q = quirks("/admin/oauth/authorize", "/admin/oauth/access_token", ClientAuth::Body);
     q.json = true;
     q.shopify_shop = Some("acme.myshopify.com");
+    q.resources = vec![
+        Resource {
+            path: "/admin/api/2025-10/shop.json",
+            header: "x-shopify-access-token",
+            body: json!({"shop": {"id": 548380009, "name": "Acme", "currency": "USD",
+                "enabled_presentment_currencies": ["USD", "EUR"], "primary_locale": "en"}}),
+        },
+        Resource {
+            path: "/admin/api/2025-10/graphql.json",
+            header: "x-shopify-access-token",
+            body: json!({"data": {"shopLocales": [{"locale": "en", "primary": true, "published": true},
+                {"locale": "fr", "primary": false, "published": true}]}}),
+        },
+    ];
     let fake = AuthorizationServer::new(q);
     let (api, key) = api_with("shopify", &fake, &["acme.myshopify.com"]).await;
     for shop in ["evil.com", "x.myshopify.com.evil.com", "x.myshopify.com/", "https://acme.myshopify.com", ""] {
@@ -154,6 +169,41 @@ async fn shopify_checks_the_shop_and_the_callback_hmac() {
     assert!(done.unwrap().contains("status=connected"));
     assert_eq!(secret(&api, "shopify", "shop").await.as_deref(), Some("acme.myshopify.com"));
     assert_eq!(secret(&api, "shopify", "access_token").await.as_deref(), Some("at-1"));
+
+    // The post-connect pull was queued; a worker runs it.
+    pull_metadata(&api).await;
+    let state = |kind: &'static str| {
+        let db = api.db.clone();
+        async move {
+            let records = portage_core::ports::StateStore::list(db.as_ref(), "shopify", "acme", kind).await.unwrap();
+            records.into_iter().map(|r| r.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(state("store").await, ["548380009"]);
+    assert_eq!(state("currency").await, ["EUR", "USD"]);
+    assert_eq!(state("language").await, ["en", "fr"]);
+}
+
+/// Runs the queued metadata tasks as a worker would.
+async fn pull_metadata(api: &Api) {
+    use portage_core::connect::MetadataHandler;
+    use portage_core::ports::Queue;
+    let puller = portage_providers::connect::metadata::MetadataPuller::new(
+        api.secrets.clone(),
+        api.db.clone(),
+        reqwest::Client::new(),
+        api.origins.clone(),
+        std::sync::Arc::new(portage_core::ports::SystemClock),
+    );
+    let mut pulled = 0;
+    for delivery in api.queue.receive(10, std::time::Duration::from_secs(30)).await.unwrap() {
+        if let portage_core::Task::Metadata { provider, connection } = &delivery.task {
+            assert_eq!(puller.pull(provider, connection).await, portage_core::sync::Settlement::Ack);
+            pulled += 1;
+        }
+        api.queue.ack(&delivery.receipt).await.unwrap();
+    }
+    assert_eq!(pulled, 1, "one pull queued per connection");
 }
 
 #[tokio::test]
@@ -161,8 +211,24 @@ async fn amazon_exchanges_its_spapi_oauth_code_and_keeps_the_seller() {
     let mut q = quirks("/apps/authorize/consent", "/auth/o2/token", ClientAuth::Body);
     q.code_param = "spapi_oauth_code";
     q.callback_extra = vec![("selling_partner_id", "A1SELLER")];
+    q.resources = vec![Resource {
+        path: "/sellers/v1/marketplaceParticipations",
+        header: "x-amz-access-token",
+        body: json!({"payload": [
+            {"marketplace": {"id": "A1PA6795UKMFR9", "name": "Amazon.de", "countryCode": "DE",
+                "defaultCurrencyCode": "EUR", "defaultLanguageCode": "de_DE", "domainName": "www.amazon.de"},
+             "participation": {"isParticipating": true, "hasSuspendedListings": false}},
+            {"marketplace": {"id": "A13V1IB3VIYZZH", "name": "Amazon.fr", "countryCode": "FR",
+                "defaultCurrencyCode": "EUR", "defaultLanguageCode": "fr_FR", "domainName": "www.amazon.fr"},
+             "participation": {"isParticipating": true, "hasSuspendedListings": false}}]}),
+    }];
     let fake = AuthorizationServer::new(q);
-    let (api, key) = api_with("amazon", &fake, &["sellercentral-europe.amazon.com", "api.amazon.com"]).await;
+    let (api, key) = api_with(
+        "amazon",
+        &fake,
+        &["sellercentral-europe.amazon.com", "api.amazon.com", "sellingpartnerapi-eu.amazon.com"],
+    )
+    .await;
     let mut body = session("amazon");
     body["region"] = json!("eu");
     let (_, back) = to_provider(&api, &key, body).await;
@@ -171,6 +237,13 @@ async fn amazon_exchanges_its_spapi_oauth_code_and_keeps_the_seller() {
     assert!(done.unwrap().contains("status=connected"));
     assert_eq!(secret(&api, "amazon", "selling_partner_id").await.as_deref(), Some("A1SELLER"));
     assert_eq!(secret(&api, "amazon", "region").await.as_deref(), Some("eu"));
+    pull_metadata(&api).await;
+    let marketplaces =
+        portage_core::ports::StateStore::list(api.db.as_ref(), "amazon", "acme", "marketplace").await.unwrap();
+    let ids: Vec<&str> = marketplaces.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["A13V1IB3VIYZZH", "A1PA6795UKMFR9"], "the regional endpoint's participations");
+    let languages = portage_core::ports::StateStore::list(api.db.as_ref(), "amazon", "acme", "language").await.unwrap();
+    assert_eq!(languages.len(), 2);
     let asked = fake.authorize_requests.lock().unwrap()[0].clone();
     assert!(asked.contains(&("application_id".to_owned(), "client-1".to_owned())));
     let mut bad = session("amazon");

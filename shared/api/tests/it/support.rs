@@ -22,7 +22,7 @@ pub(crate) struct Api {
     pub(crate) db: Arc<Database>,
     pub(crate) queue: Arc<SqliteQueue>,
     pub(crate) secrets: Arc<MapSecrets>,
-    origins: portage_client::Origins,
+    pub(crate) origins: portage_client::Origins,
     _dir: tempfile::TempDir,
 }
 

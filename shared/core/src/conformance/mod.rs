@@ -196,6 +196,7 @@ fn event_id(task: &Task) -> &str {
     match task {
         Task::Event { event_id, .. } => event_id,
         Task::Command { id, .. } | Task::Notification { id } => id,
+        Task::Metadata { connection, .. } => connection,
     }
 }
 

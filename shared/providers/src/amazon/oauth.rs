@@ -10,6 +10,7 @@ use std::time::Duration;
 use portage_client::{ClientAuth, TokenEndpoint};
 use portage_core::apps::ProviderApp;
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{ConnectError, Endpoints, OAuthFlow, Place, fixed_url};
 
 fn seller_central(region: Option<&str>) -> Option<&'static str> {
@@ -43,6 +44,29 @@ fn authorize_params(app: &ProviderApp, _callback: &str) -> Vec<(&'static str, St
     params
 }
 
+fn participation_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    for entry in answer["payload"].as_array().into_iter().flatten() {
+        let marketplace = &entry["marketplace"];
+        if let Some(id) = metadata::id_of(&marketplace["id"]) {
+            records.push(("marketplace", id, entry.clone()));
+        }
+        records.extend(metadata::code("currency", &marketplace["defaultCurrencyCode"]));
+        records.extend(metadata::code("language", &marketplace["defaultLanguageCode"]));
+    }
+    records
+}
+
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |a| {
+        let region = a.get("region").unwrap_or("na");
+        Some(format!("https://sellingpartnerapi-{region}.amazon.com/sellers/v1/marketplaceParticipations"))
+    },
+    auth: MetadataAuth::Header("x-amz-access-token"),
+    body: None,
+    records: participation_records,
+}];
+
 /// Amazon's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
@@ -62,4 +86,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: Some(Duration::from_secs(365 * 86_400)),
     revocation: None,
     app_redirect: false,
+    metadata: METADATA,
 };

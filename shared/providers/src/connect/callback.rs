@@ -183,6 +183,17 @@ impl Connector {
             "scopes": record.scopes,
         });
         self.notifier.publish("connection.connected", data).await;
+        let pulls = piece(&record.provider)?.oauth.is_some_and(|flow| !flow.metadata.is_empty());
+        if let (true, Some(queue)) = (pulls, &self.queue) {
+            let task = portage_core::Task::Metadata {
+                provider: record.provider.clone(),
+                connection: record.connection.clone(),
+            };
+            // The connection stands without it; the next connect or an operator pulls again.
+            if let Err(error) = queue.send(&[task]).await {
+                warn!(provider = %record.provider, connection = %record.connection, %error, "metadata pull not queued");
+            }
+        }
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ mod authorize;
 mod callback;
 mod errors;
 mod keys;
+pub mod metadata;
 mod refresh;
 mod registry;
 mod woocommerce;
@@ -135,6 +136,8 @@ pub struct OAuthFlow {
     /// Whether the app's `redirect_uri` replaces Portage's callback URL in
     /// the authorization request (eBay's RuName).
     pub app_redirect: bool,
+    /// The post-connect metadata pull's calls.
+    pub metadata: &'static [metadata::MetadataCall],
 }
 
 /// No place: the provider's hosts are fixed.
@@ -170,6 +173,7 @@ pub struct Connector {
     notifier: Arc<Notifier>,
     clock: Arc<dyn Clock>,
     lease: Option<(Arc<dyn Leases>, String)>,
+    queue: Option<Arc<dyn portage_core::ports::Queue>>,
 }
 
 impl Connector {
@@ -190,7 +194,13 @@ impl Connector {
         notifier: Arc<Notifier>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { store, secrets, http, origins, settings, notifier, clock, lease: None }
+        Self { store, secrets, http, origins, settings, notifier, clock, lease: None, queue: None }
+    }
+
+    /// Queues each new connection's metadata pull on `queue`.
+    pub fn with_queue(mut self, queue: Arc<dyn portage_core::ports::Queue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     /// The registry of connections.

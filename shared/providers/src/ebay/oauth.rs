@@ -6,6 +6,7 @@
 
 use portage_client::TokenEndpoint;
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -14,6 +15,22 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
         token: TokenEndpoint::standard("https://api.ebay.com/identity/v1/oauth2/token"),
     }
 }
+
+fn user_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let mut records: Vec<MetadataRecord> = metadata::record("account", answer, "userId").into_iter().collect();
+    records.extend(
+        metadata::id_of(&answer["registrationMarketplaceId"])
+            .map(|id| ("marketplace", id.clone(), serde_json::json!({ "id": id }))),
+    );
+    records
+}
+
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |_| Some("https://apiz.ebay.com/commerce/identity/v1/user/".to_owned()),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: user_records,
+}];
 
 /// eBay's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
@@ -39,4 +56,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: None,
     revocation: None,
     app_redirect: true,
+    metadata: METADATA,
 };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use portage_client::{ClientAuth, TokenEndpoint};
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -14,6 +15,27 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
     token.auth = ClientAuth::IdOnly;
     Endpoints { authorize: fixed_url("https://www.etsy.com/oauth/connect"), token }
 }
+
+fn shop_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let shops = answer["results"].as_array().cloned().unwrap_or_else(|| vec![answer.clone()]);
+    let mut records = Vec::new();
+    for shop in &shops {
+        records.extend(metadata::record("store", shop, "shop_id"));
+        records.extend(metadata::code("currency", &shop["currency_code"]));
+    }
+    records
+}
+
+/// An Etsy access token is `{user_id}.{…}`: the owner's shop is read by that id.
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |a| {
+        let user = a.get("access_token")?.split_once('.')?.0.to_owned();
+        Some(format!("https://openapi.etsy.com/v3/application/users/{user}/shops"))
+    },
+    auth: MetadataAuth::EtsyBearer,
+    body: None,
+    records: shop_records,
+}];
 
 /// Etsy's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
@@ -34,4 +56,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: Some(Duration::from_secs(90 * 86_400)),
     revocation: None,
     app_redirect: false,
+    metadata: METADATA,
 };

@@ -5,6 +5,7 @@
 
 use portage_client::{ClientAuth, TokenEndpoint};
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
 use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -12,6 +13,13 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
     token.auth = ClientAuth::Body;
     Endpoints { authorize: fixed_url("https://github.com/login/oauth/authorize"), token }
 }
+
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |_| Some("https://api.github.com/user".to_owned()),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: |answer| metadata::record("account", answer, "id").into_iter().collect(),
+}];
 
 /// GitHub's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
@@ -32,4 +40,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: None,
     revocation: Some(Revocation::GitHub),
     app_redirect: false,
+    metadata: METADATA,
 };

@@ -4,6 +4,7 @@
 
 use portage_client::{ClientAuth, TokenEndpoint};
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
 use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -11,6 +12,13 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
     token.auth = ClientAuth::Body;
     Endpoints { authorize: fixed_url("https://accounts.google.com/o/oauth2/v2/auth"), token }
 }
+
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |_| Some("https://openidconnect.googleapis.com/v1/userinfo".to_owned()),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: |answer| metadata::record("account", answer, "sub").into_iter().collect(),
+}];
 
 /// Google's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
@@ -34,4 +42,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
         with_client: false,
     }),
     app_redirect: false,
+    metadata: METADATA,
 };

@@ -4,6 +4,7 @@
 
 use portage_client::{ClientAuth, TokenEndpoint};
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -11,6 +12,22 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
     token.auth = ClientAuth::Body;
     Endpoints { authorize: fixed_url("https://app.hubspot.com/oauth/authorize"), token }
 }
+
+fn account_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let mut records: Vec<MetadataRecord> = metadata::record("account", answer, "portalId").into_iter().collect();
+    records.extend(metadata::code("currency", &answer["companyCurrency"]));
+    for currency in answer["additionalCurrencies"].as_array().into_iter().flatten() {
+        records.extend(metadata::code("currency", currency));
+    }
+    records
+}
+
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |_| Some("https://api.hubapi.com/account-info/v3/details".to_owned()),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: account_records,
+}];
 
 /// HubSpot's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
@@ -41,4 +58,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
         with_client: true,
     }),
     app_redirect: false,
+    metadata: METADATA,
 };

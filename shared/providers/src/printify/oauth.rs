@@ -8,6 +8,7 @@
 use portage_client::{ClientAuth, TokenEncoding, TokenEndpoint};
 use portage_core::apps::ProviderApp;
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
 use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
@@ -28,6 +29,15 @@ fn authorize_params(_: &ProviderApp, callback: &str) -> Vec<(&'static str, Strin
     vec![("decline_url", format!("{callback}?error=access_denied"))]
 }
 
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |_| Some("https://api.printify.com/v1/shops.json".to_owned()),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: |answer| {
+        answer.as_array().into_iter().flatten().filter_map(|s| metadata::record("store", s, "id")).collect()
+    },
+}];
+
 /// Printify's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place: fixed_place,
@@ -47,4 +57,5 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: None,
     revocation: None,
     app_redirect: false,
+    metadata: METADATA,
 };

@@ -5,6 +5,7 @@
 
 use portage_client::{ClientAuth, TokenEndpoint};
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{ConnectError, Endpoints, OAuthFlow, Place, Revocation, fixed_url};
 
 /// Whether `host` is a My Domain login host.
@@ -41,6 +42,20 @@ fn endpoints(place: &Place<'_>) -> Endpoints {
     Endpoints { authorize: fixed_url(&format!("https://{host}/services/oauth2/authorize")), token }
 }
 
+fn identity_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let mut records: Vec<MetadataRecord> = metadata::record("account", answer, "organization_id").into_iter().collect();
+    records.extend(metadata::code("language", &answer["language"]));
+    records
+}
+
+/// The token answer's `id` is the identity URL of the user and org.
+const METADATA: &[MetadataCall] = &[MetadataCall {
+    url: |a| a.get("id").filter(|id| id.starts_with("https://")).map(str::to_owned),
+    auth: MetadataAuth::Bearer,
+    body: None,
+    records: identity_records,
+}];
+
 /// Salesforce's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
@@ -63,6 +78,7 @@ pub const FLOW: OAuthFlow = OAuthFlow {
         with_client: false,
     }),
     app_redirect: false,
+    metadata: METADATA,
 };
 
 #[cfg(test)]

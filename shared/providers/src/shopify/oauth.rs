@@ -13,6 +13,7 @@ use portage_client::{ClientAuth, TokenEncoding, TokenEndpoint};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
 use crate::connect::{CallbackCheck, ConnectError, Endpoints, OAuthFlow, Place, fixed_url};
 
 /// How far a callback's `timestamp` may be from now (the library's window).
@@ -80,6 +81,38 @@ fn check_callback(check: &CallbackCheck<'_>) -> Result<(), ConnectError> {
     Ok(())
 }
 
+/// The Admin API version the metadata pull reads.
+const ADMIN_API: &str = "2025-10";
+
+fn shop_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let shop = &answer["shop"];
+    let mut records: Vec<MetadataRecord> = metadata::record("store", shop, "id").into_iter().collect();
+    let currencies =
+        shop["enabled_presentment_currencies"].as_array().cloned().unwrap_or_else(|| vec![shop["currency"].clone()]);
+    records.extend(currencies.iter().filter_map(|c| metadata::code("currency", c)));
+    records
+}
+
+fn locale_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
+    let locales = answer["data"]["shopLocales"].as_array().cloned().unwrap_or_default();
+    locales.iter().filter_map(|l| metadata::record("language", l, "locale")).collect()
+}
+
+const METADATA: &[MetadataCall] = &[
+    MetadataCall {
+        url: |a| a.get("shop").map(|shop| format!("https://{shop}/admin/api/{ADMIN_API}/shop.json")),
+        auth: MetadataAuth::Header("X-Shopify-Access-Token"),
+        body: None,
+        records: shop_records,
+    },
+    MetadataCall {
+        url: |a| a.get("shop").map(|shop| format!("https://{shop}/admin/api/{ADMIN_API}/graphql.json")),
+        auth: MetadataAuth::Header("X-Shopify-Access-Token"),
+        body: Some(r#"{"query":"{ shopLocales { locale primary published } }"}"#),
+        records: locale_records,
+    },
+];
+
 /// Shopify's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
@@ -99,6 +132,7 @@ pub const FLOW: OAuthFlow = OAuthFlow {
     refresh_lifetime: None,
     revocation: None,
     app_redirect: false,
+    metadata: METADATA,
 };
 
 #[cfg(test)]
