@@ -62,6 +62,8 @@ async fn an_account_is_connected_through_the_api_and_connect_functions() {
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
         client: ("hub-client", "hub-secret"),
         resources: Vec::new(),
+        runame: None,
+        token_prefix: "",
     });
     let running = portage_fakes::serve(fake.router()).await;
     let mut env = provision("3");

@@ -29,6 +29,8 @@ fn hubspot() -> std::sync::Arc<AuthorizationServer> {
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
         client: ("hub-client", CLIENT_SECRET),
         resources: Vec::new(),
+        runame: None,
+        token_prefix: "",
     })
 }
 

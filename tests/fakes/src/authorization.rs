@@ -57,6 +57,11 @@ pub struct Quirks {
     pub client: (&'static str, &'static str),
     /// API resources served (GET or POST) to a live access token.
     pub resources: Vec<Resource>,
+    /// eBay: the RuName the authorize request names, and the accept URL it
+    /// stands for (where the browser really goes).
+    pub runame: Option<(&'static str, &'static str)>,
+    /// What every access token starts with (Etsy's are `{user_id}.…`).
+    pub token_prefix: &'static str,
 }
 
 /// One API resource of the provider: what a live access token reads there.
@@ -68,6 +73,8 @@ pub struct Resource {
     pub header: &'static str,
     /// The answer.
     pub body: Value,
+    /// Another header the call must carry, with its value (Etsy's `x-api-key`).
+    pub require: Option<(&'static str, &'static str)>,
 }
 
 struct Grant {
@@ -134,7 +141,8 @@ impl AuthorizationServer {
         let given = headers.get(resource.header).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let token =
             if resource.header == "authorization" { given.strip_prefix("Bearer ").unwrap_or_default() } else { given };
-        if !self.access_tokens.lock().expect("access tokens").iter().any(|t| t == token) {
+        let required = resource.require.is_none_or(|(name, value)| headers.get(name).is_some_and(|v| v == value));
+        if !required || !self.access_tokens.lock().expect("access tokens").iter().any(|t| t == token) {
             return (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(json!({ "errors": "[API] Invalid API key or access token" })),
@@ -173,6 +181,11 @@ async fn authorize(State(fake): State<Arc<AuthorizationServer>>, RawQuery(query)
     let query = decode(query);
     fake.authorize_requests.lock().expect("requests").push(query.clone());
     let redirect = value(&query, "redirect_uri").or_else(|| value(&query, "accept_url")).unwrap_or_default().to_owned();
+    let browser_to = match fake.quirks.runame {
+        Some((runame, accept)) if redirect == runame => accept.to_owned(),
+        Some(_) => return refuse("invalid_request"),
+        None => redirect.clone(),
+    };
     let state = value(&query, "state").unwrap_or_default().to_owned();
     let mut back: Vec<(String, String)> = Vec::new();
     if fake.decline.load(Ordering::SeqCst) {
@@ -201,7 +214,7 @@ async fn authorize(State(fake): State<Arc<AuthorizationServer>>, RawQuery(query)
     for (k, v) in &back {
         serializer.append_pair(k, v);
     }
-    let location = format!("{redirect}{}{}", if redirect.contains('?') { '&' } else { '?' }, serializer.finish());
+    let location = format!("{browser_to}{}{}", if browser_to.contains('?') { '&' } else { '?' }, serializer.finish());
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
@@ -275,7 +288,7 @@ async fn token(State(fake): State<Arc<AuthorizationServer>>, headers: HeaderMap,
         (None, _) => {}
     }
     let n = fake.exchanges.fetch_add(1, Ordering::SeqCst) + 1;
-    tokens(&fake, format!("at-{n}"), format!("rt-{n}"))
+    tokens(&fake, format!("{}at-{n}", q.token_prefix), format!("rt-{n}"))
 }
 
 /// A refresh grant: the token must be a live one; it is replaced.
@@ -289,7 +302,7 @@ fn refresh(fake: &AuthorizationServer, fields: &[(String, String)]) -> Response 
         live.retain(|t| t != &given);
     }
     let n = fake.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
-    tokens(fake, format!("at-r{n}"), format!("rt-r{n}"))
+    tokens(fake, format!("{}at-r{n}", fake.quirks.token_prefix), format!("rt-r{n}"))
 }
 
 fn tokens(fake: &AuthorizationServer, access: String, refresh: String) -> Response {

@@ -16,6 +16,7 @@ pub mod sendgrid;
 pub mod shopify;
 pub mod stripe;
 pub mod twilio;
+pub mod wc_auth;
 
 use std::net::SocketAddr;
 

@@ -27,6 +27,8 @@ fn quirks(authorize_path: &'static str, token_path: &'static str, client_auth: C
         answer_extra: Map::new(),
         client: ("client-1", "secret-1"),
         resources: Vec::new(),
+        runame: None,
+        token_prefix: "",
     }
 }
 
@@ -84,8 +86,15 @@ async fn secret(api: &Api, provider: &str, key: &str) -> Option<String> {
 async fn etsy_connects_with_pkce_and_every_step_works_once() {
     let mut q = quirks("/oauth/connect", "/v3/public/oauth/token", ClientAuth::IdOnly);
     q.pkce_required = true;
+    q.token_prefix = "84137712.";
+    q.resources = vec![Resource {
+        path: "/v3/application/users/84137712/shops",
+        header: "authorization",
+        require: Some(("x-api-key", "client-1:secret-1")),
+        body: json!({"shop_id": 5539812, "shop_name": "AcmePrints", "currency_code": "EUR"}),
+    }];
     let fake = AuthorizationServer::new(q);
-    let (api, key) = api_with("etsy", &fake, &["www.etsy.com", "api.etsy.com"]).await;
+    let (api, key) = api_with("etsy", &fake, &["www.etsy.com", "api.etsy.com", "openapi.etsy.com"]).await;
     let (url, back) = to_provider(&api, &key, session("etsy")).await;
 
     let asked = fake.authorize_requests.lock().unwrap()[0].clone();
@@ -103,7 +112,14 @@ async fn etsy_connects_with_pkce_and_every_step_works_once() {
     for pair in [("tab", "1"), ("provider", "etsy"), ("connection", "acme"), ("status", "connected")] {
         assert!(outcome.contains(&(pair.0.to_owned(), pair.1.to_owned())), "{done}");
     }
-    assert_eq!(secret(&api, "etsy", "access_token").await.as_deref(), Some("at-1"));
+    assert_eq!(secret(&api, "etsy", "access_token").await.as_deref(), Some("84137712.at-1"));
+    pull_metadata(&api).await;
+    let shops = portage_core::ports::StateStore::list(api.db.as_ref(), "etsy", "acme", "store").await.unwrap();
+    assert_eq!(
+        shops.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["5539812"],
+        "read with x-api-key keystring:secret"
+    );
     assert_eq!(secret(&api, "etsy", "refresh_token").await.as_deref(), Some("rt-1"));
     let refresh_end: i64 = secret(&api, "etsy", "refresh_token_expires_at").await.unwrap().parse().unwrap();
     assert!((refresh_end - portage_core::ports::SystemClock.now_secs() - 90 * 86_400).abs() < 60, "Etsy's 90 days");
@@ -114,6 +130,7 @@ async fn etsy_connects_with_pkce_and_every_step_works_once() {
     assert_eq!(listed[0]["auth"], "oauth2");
     assert!(listed[0]["expires_at"].is_string());
     assert!(!listed.to_string().contains("at-1") && !listed.to_string().contains("rt-1"), "never a token");
+    assert_eq!(fake.resource_calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     let (status, _) = api.browse(Method::GET, &path_of(&back), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a state works once (and the code with it)");
@@ -133,12 +150,14 @@ async fn shopify_checks_the_shop_and_the_callback_hmac() {
         Resource {
             path: "/admin/api/2025-10/shop.json",
             header: "x-shopify-access-token",
+            require: None,
             body: json!({"shop": {"id": 548380009, "name": "Acme", "currency": "USD",
                 "enabled_presentment_currencies": ["USD", "EUR"], "primary_locale": "en"}}),
         },
         Resource {
             path: "/admin/api/2025-10/graphql.json",
             header: "x-shopify-access-token",
+            require: None,
             body: json!({"data": {"shopLocales": [{"locale": "en", "primary": true, "published": true},
                 {"locale": "fr", "primary": false, "published": true}]}}),
         },
@@ -214,6 +233,7 @@ async fn amazon_exchanges_its_spapi_oauth_code_and_keeps_the_seller() {
     q.resources = vec![Resource {
         path: "/sellers/v1/marketplaceParticipations",
         header: "x-amz-access-token",
+        require: None,
         body: json!({"payload": [
             {"marketplace": {"id": "A1PA6795UKMFR9", "name": "Amazon.de", "countryCode": "DE",
                 "defaultCurrencyCode": "EUR", "defaultLanguageCode": "de_DE", "domainName": "www.amazon.de"},
@@ -433,4 +453,108 @@ async fn a_refresh_token_ending_soon_is_told_once() {
     assert_eq!(connector.refresh_due().await.unwrap().expiring, ["etsy/acme"]);
     assert!(connector.refresh_due().await.unwrap().expiring.is_empty());
     assert_eq!(told(&api, "connection.expiring").await, 1);
+}
+
+#[tokio::test]
+async fn woocommerce_keys_are_taken_only_for_a_live_session_and_once_they_work() {
+    let store = portage_fakes::wc_auth::Store::new();
+    let running = portage_fakes::serve(store.router()).await;
+    let api = Api::with_origins(portage_client::Origins::parse(&format!("shop.example.com={}", running.base)).unwrap());
+    let key = api.key("ops", &[Scope::ConnectionsWrite, Scope::ConnectionsRead]).await;
+    let mut body = session("woocommerce");
+    body["shop"] = json!("https://shop.example.com");
+    let (status, created) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, authorize) = api.browse(Method::GET, &path_of(created["url"].as_str().unwrap()), None).await;
+    let authorize = authorize.unwrap();
+    let asked = query_of(&authorize);
+    assert!(asked.contains(&("user_id".to_owned(), id.clone())), "{authorize}");
+    assert!(asked.contains(&("callback_url".to_owned(), format!("{PUBLIC_BASE}/connect/woocommerce/callback"))));
+    let approved: Value = reqwest::get(&authorize).await.unwrap().json().await.unwrap();
+    let keys = approved["keys"].clone();
+    assert!(approved["deliver_to"].as_str().unwrap().starts_with(PUBLIC_BASE));
+
+    let mut stranger = keys.clone();
+    stranger["user_id"] = json!("cs_00000000000000000000000000000000");
+    let (status, _) = api.browse(Method::POST, "/connect/woocommerce/callback", Some(stranger)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "keys for no live session");
+    let mut forged = keys.clone();
+    forged["consumer_secret"] = json!("cs_forged");
+    let (status, _) = api.browse(Method::POST, "/connect/woocommerce/callback", Some(forged)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "keys the store refuses");
+    assert!(secret(&api, "woocommerce", "consumer_key").await.is_none(), "nothing stored");
+
+    let (status, _) = api.browse(Method::POST, "/connect/woocommerce/callback", Some(keys.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(secret(&api, "woocommerce", "consumer_key").await.as_deref(), keys["consumer_key"].as_str());
+    assert_eq!(secret(&api, "woocommerce", "base_url").await.as_deref(), Some("https://shop.example.com"));
+    let (status, _) = api.browse(Method::POST, "/connect/woocommerce/callback", Some(keys)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a session takes keys once");
+    let (status, done) = api.browse(Method::GET, &path_of(approved["then"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(done.unwrap().contains("provider=woocommerce&connection=acme&status=connected"));
+    let (_, one) = api.get("/v1/connections/woocommerce/acme", &key).await;
+    assert_eq!(one["auth"], "wc_keys");
+}
+
+#[tokio::test]
+async fn ebay_sends_its_runame_and_salesforce_keeps_its_instance_url() {
+    let mut q = quirks("/oauth2/authorize", "/identity/v1/oauth2/token", ClientAuth::Basic);
+    q.runame = Some(("Portage-Portage-PRD-1a2b3c", "https://portage.test/connect/ebay/callback"));
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("ebay", &fake, &["auth.ebay.com", "api.ebay.com"]).await;
+    let app = [
+        ("client_id".to_owned(), Secret::new("client-1")),
+        ("client_secret".to_owned(), Secret::new("secret-1")),
+        ("redirect_uri".to_owned(), Secret::new("Portage-Portage-PRD-1a2b3c")),
+    ];
+    api.secrets.put(portage_core::apps::APPS, "ebay", &app).await.unwrap();
+    let (_, back) = to_provider(&api, &key, session("ebay")).await;
+    let (_, done) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert!(done.unwrap().contains("status=connected"), "the exchange named the RuName too, with HTTP Basic");
+    let asked = fake.authorize_requests.lock().unwrap()[0].clone();
+    assert!(asked.contains(&("redirect_uri".to_owned(), "Portage-Portage-PRD-1a2b3c".to_owned())));
+
+    let mut q = quirks("/services/oauth2/authorize", "/services/oauth2/token", ClientAuth::Body);
+    q.pkce_required = true;
+    q.answer_extra = Map::from_iter([
+        ("instance_url".to_owned(), json!("https://acme.my.salesforce.com")),
+        ("id".to_owned(), json!("https://acme.my.salesforce.com/id/00Dxx0000001gPL/005xx000001Sv6e")),
+    ]);
+    let fake = AuthorizationServer::new(q);
+    let (api, key) = api_with("salesforce", &fake, &["acme.my.salesforce.com"]).await;
+    let mut body = session("salesforce");
+    body["shop"] = json!("acme.my.salesforce.com");
+    let (_, back) = to_provider(&api, &key, body).await;
+    let (_, done) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert!(done.unwrap().contains("status=connected"));
+    assert_eq!(secret(&api, "salesforce", "instance_url").await.as_deref(), Some("https://acme.my.salesforce.com"));
+    let mut evil = session("salesforce");
+    evil["shop"] = json!("acme.my.salesforce.com.evil.com");
+    let (status, _) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(evil)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_expired_session_or_state_is_refused() {
+    let fake = AuthorizationServer::new(quirks("/o/oauth2/v2/auth", "/token", ClientAuth::Body));
+    let (api, key) = api_with("google", &fake, &["accounts.google.com", "oauth2.googleapis.com"]).await;
+    let (_, back) = to_provider(&api, &key, session("google")).await;
+    let (status, created) = api.call(Method::POST, "/v1/connect/sessions", Some(&key), Some(session("google"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Eleven minutes pass.
+    api.db
+        .write(|conn| {
+            conn.execute("UPDATE connect_sessions SET expires_at_ms = expires_at_ms - 660000", [])
+                .map_err(|e| portage_core::StoreError::Backend(e.to_string()))
+        })
+        .await
+        .unwrap();
+    let (status, _) = api.browse(Method::GET, &path_of(&back), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an expired state");
+    let (status, _) = api.browse(Method::GET, &path_of(created["url"].as_str().unwrap()), None).await;
+    assert_eq!(status, StatusCode::GONE, "an expired session's URL");
+    assert!(secret(&api, "google", "access_token").await.is_none());
+    assert_eq!(fake.exchanges.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
