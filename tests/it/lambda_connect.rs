@@ -51,19 +51,8 @@ fn path_of(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_is_connected_through_the_api_and_connect_functions() {
     let fake = AuthorizationServer::new(Quirks {
-        authorize_path: "/oauth/authorize",
-        token_path: "/oauth/v3/token",
-        client_auth: ClientAuth::Body,
-        json: false,
-        pkce_required: false,
-        code_param: "code",
-        callback_extra: Vec::new(),
-        shopify_shop: None,
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
-        client: ("hub-client", "hub-secret"),
-        resources: Vec::new(),
-        runame: None,
-        token_prefix: "",
+        ..Quirks::new("/oauth/authorize", "/oauth/v3/token", ClientAuth::Body, ("hub-client", "hub-secret"))
     });
     let running = portage_fakes::serve(fake.router()).await;
     let mut env = provision("3");

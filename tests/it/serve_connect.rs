@@ -18,19 +18,8 @@ const CLIENT_SECRET: &str = "hub-secret-Zq81xV";
 
 fn hubspot() -> std::sync::Arc<AuthorizationServer> {
     AuthorizationServer::new(Quirks {
-        authorize_path: "/oauth/authorize",
-        token_path: "/oauth/v3/token",
-        client_auth: ClientAuth::Body,
-        json: false,
-        pkce_required: false,
-        code_param: "code",
-        callback_extra: Vec::new(),
-        shopify_shop: None,
         answer_extra: Map::from_iter([("hub_id".to_owned(), json!(62515))]),
-        client: ("hub-client", CLIENT_SECRET),
-        resources: Vec::new(),
-        runame: None,
-        token_prefix: "",
+        ..Quirks::new("/oauth/authorize", "/oauth/v3/token", ClientAuth::Body, ("hub-client", CLIENT_SECRET))
     })
 }
 

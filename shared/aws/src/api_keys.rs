@@ -8,7 +8,7 @@ use portage_core::StoreError;
 use portage_core::api_keys::{ApiKeyRecord, ApiKeys, LAST_USED_RESOLUTION_MS, Scope};
 
 use crate::item::{Item, get_n, get_s, n, opt_n, s};
-use crate::{DynamoTable, backend, is_conditional_failure};
+use crate::{DynamoTable, backend, is_conditional_failure, made};
 
 const NAMES_PK: &str = "APIKEYS";
 
@@ -64,11 +64,7 @@ impl ApiKeys for DynamoTable {
             .transact_items(TransactWriteItem::builder().put(name).build())
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
+        made(written)
     }
 
     async fn find(&self, hash: &str) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -10,7 +10,7 @@ use portage_core::connect::{ConnectSession, ConnectStore, ConnectionRecord, Conn
 use portage_core::{Secret, StoreError};
 
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
-use crate::{DynamoTable, backend, is_conditional_failure};
+use crate::{DynamoTable, backend, made};
 
 const SESSION_SK: &str = "SESSION";
 const STATE_SK: &str = "STATE";
@@ -130,11 +130,7 @@ impl ConnectStore for DynamoTable {
             .transact_items(TransactWriteItem::builder().put(state).build())
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
+        made(written)
     }
 
     async fn session_for_state(&self, state_digest: &str) -> Result<Option<ConnectSession>, StoreError> {
@@ -157,11 +153,7 @@ impl ConnectStore for DynamoTable {
             .expression_attribute_values(":finished", s(SessionStatus::Finished.as_str()))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
+        made(updated)
     }
 
     async fn put_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
@@ -194,11 +186,7 @@ impl ConnectStore for DynamoTable {
             .expression_attribute_values(":from", s(from.to_string()))
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
+        made(written)
     }
 
     async fn connection(&self, provider: &str, connection: &str) -> Result<Option<ConnectionRecord>, StoreError> {

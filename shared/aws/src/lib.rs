@@ -91,6 +91,20 @@ where
         if matches!(e.err().code(), Some("ConditionalCheckFailedException" | "TransactionCanceledException")))
 }
 
+/// A conditional write's outcome: whether it was made (false: its condition
+/// did not hold, and nothing was written).
+pub(crate) fn made<T, E, R>(result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_conditional_failure(&e) => Ok(false),
+        Err(e) => Err(backend(e)),
+    }
+}
+
 /// Maps an SDK error into the port's error type, with the service's error
 /// code and message (never request contents).
 pub(crate) fn backend<E: std::error::Error>(error: E) -> StoreError {

@@ -14,7 +14,7 @@ use portage_core::{Secret, StoreError};
 
 use crate::index::{IndexFilter, IndexRead, StatusMove, shard_of};
 use crate::item::{Item, get_n, get_s, n, opt_s, s};
-use crate::{DynamoTable, backend, is_conditional_failure};
+use crate::{DynamoTable, backend, made};
 
 const SUBSCRIPTIONS_PK: &str = "SUBSCRIPTIONS";
 const ALL_STATUSES: [NotificationStatus; 3] =
@@ -86,11 +86,7 @@ impl DynamoTable {
 
     /// Runs conditional writes together; false when a condition did not hold.
     async fn conditional(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(backend(e)),
-        }
+        made(self.client.transact_write_items().set_transact_items(Some(items)).send().await)
     }
 }
 

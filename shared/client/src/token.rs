@@ -58,6 +58,12 @@ impl TokenEndpoint {
             code_extra: &[],
         }
     }
+
+    /// The same endpoint with the client authenticating another way.
+    pub fn authenticated_by(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
 }
 
 /// What is asked for.

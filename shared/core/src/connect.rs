@@ -148,6 +148,25 @@ pub struct ConnectionRecord {
     pub expiring_notified_at_ms: Option<i64>,
 }
 
+impl ConnectionRecord {
+    /// A connection connected at `now_ms`: no expiry known yet, nothing failed.
+    pub fn connected(provider: &str, connection: &str, auth: AuthKind, scopes: Vec<String>, now_ms: i64) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            connection: connection.to_owned(),
+            status: ConnectionStatus::Connected,
+            auth,
+            scopes,
+            connected_at_ms: now_ms,
+            expires_at_ms: None,
+            refresh_expires_at_ms: None,
+            last_refreshed_at_ms: None,
+            last_error: None,
+            expiring_notified_at_ms: None,
+        }
+    }
+}
+
 /// Connect sessions and the registry of connections.
 #[async_trait]
 pub trait ConnectStore: Send + Sync {

@@ -64,6 +64,33 @@ pub struct Quirks {
     pub token_prefix: &'static str,
 }
 
+impl Quirks {
+    /// A server with these paths and client authentication, and nothing
+    /// else particular: a form body, PKCE checked when sent, `code`.
+    pub fn new(
+        authorize_path: &'static str,
+        token_path: &'static str,
+        client_auth: ClientAuth,
+        client: (&'static str, &'static str),
+    ) -> Self {
+        Self {
+            authorize_path,
+            token_path,
+            client_auth,
+            json: false,
+            pkce_required: false,
+            code_param: "code",
+            callback_extra: Vec::new(),
+            shopify_shop: None,
+            answer_extra: Map::new(),
+            client,
+            resources: Vec::new(),
+            runame: None,
+            token_prefix: "",
+        }
+    }
+}
+
 /// One API resource of the provider: what a live access token reads there.
 #[derive(Debug, Clone)]
 pub struct Resource {

@@ -15,21 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::support::{Api, PUBLIC_BASE, RETURN_URL};
 
 fn quirks(authorize_path: &'static str, token_path: &'static str, client_auth: ClientAuth) -> Quirks {
-    Quirks {
-        authorize_path,
-        token_path,
-        client_auth,
-        json: false,
-        pkce_required: false,
-        code_param: "code",
-        callback_extra: Vec::new(),
-        shopify_shop: None,
-        answer_extra: Map::new(),
-        client: ("client-1", "secret-1"),
-        resources: Vec::new(),
-        runame: None,
-        token_prefix: "",
-    }
+    Quirks::new(authorize_path, token_path, client_auth, ("client-1", "secret-1"))
 }
 
 /// An API whose `hosts` all reach `fake`, with an app registered for `provider`.

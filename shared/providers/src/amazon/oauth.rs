@@ -31,9 +31,10 @@ fn check_place(place: &Place<'_>) -> Result<(), ConnectError> {
 
 fn endpoints(place: &Place<'_>) -> Endpoints {
     let host = seller_central(place.region).unwrap_or("sellercentral.amazon.com");
-    let mut token = TokenEndpoint::standard("https://api.amazon.com/auth/o2/token");
-    token.auth = ClientAuth::Body;
-    Endpoints { authorize: fixed_url(&format!("https://{host}/apps/authorize/consent")), token }
+    Endpoints {
+        authorize: fixed_url(&format!("https://{host}/apps/authorize/consent")),
+        token: TokenEndpoint::standard("https://api.amazon.com/auth/o2/token").authenticated_by(ClientAuth::Body),
+    }
 }
 
 fn authorize_params(app: &ProviderApp, _callback: &str) -> Vec<(&'static str, String)> {
@@ -70,21 +71,14 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 /// Amazon's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
-    endpoints,
     client_id_param: None,
     authorize_params: Some(authorize_params),
-    redirect_param: "redirect_uri",
     response_type: false,
     pkce: false,
     scope_separator: None,
-    default_scopes: &[],
-    authorize_extra: &[],
     code_param: "spapi_oauth_code",
     callback_keep: &["selling_partner_id"],
-    check_callback: None,
-    token_keep: &[],
     refresh_lifetime: Some(Duration::from_secs(365 * 86_400)),
-    revocation: None,
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

@@ -10,7 +10,7 @@
 use portage_client::{ClientCredentials, Grant, TokenAnswer, TokenEndpoint, TokenError, request_token};
 use portage_core::Secret;
 use portage_core::apps::ProviderApp;
-use portage_core::connect::{AuthKind, ConnectSession, ConnectionRecord, ConnectionStatus, SessionStatus};
+use portage_core::connect::{AuthKind, ConnectSession, ConnectionRecord, SessionStatus};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 use url::Url;
@@ -156,18 +156,11 @@ impl Connector {
         }
         self.secrets.put(&session.provider, &session.connection, &values).await?;
         let to_ms = |at: Option<u64>| at.and_then(|a| i64::try_from(a).ok()).map(|a| a * 1000);
+        let scopes = answer.scopes.unwrap_or_else(|| session.scopes.clone());
         let record = ConnectionRecord {
-            provider: session.provider.clone(),
-            connection: session.connection.clone(),
-            status: ConnectionStatus::Connected,
-            auth: AuthKind::Oauth2,
-            scopes: answer.scopes.unwrap_or_else(|| session.scopes.clone()),
-            connected_at_ms: now_ms,
             expires_at_ms: to_ms(answer.expires_at),
             refresh_expires_at_ms: to_ms(refresh_expires_at),
-            last_refreshed_at_ms: None,
-            last_error: None,
-            expiring_notified_at_ms: None,
+            ..ConnectionRecord::connected(&session.provider, &session.connection, AuthKind::Oauth2, scopes, now_ms)
         };
         self.connected(record).await
     }

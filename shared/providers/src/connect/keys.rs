@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use portage_core::Secret;
-use portage_core::connect::{AuthKind, ConnectionRecord, ConnectionStatus};
+use portage_core::connect::{AuthKind, ConnectionRecord};
 use portage_core::is_valid_connection;
 use url::Url;
 
@@ -123,19 +123,8 @@ impl Connector {
             values.push(("base_url".into(), Secret::new(given.trim_end_matches('/'))));
         }
         self.secrets.put(provider, connection, &values).await?;
-        let record = ConnectionRecord {
-            provider: provider.to_owned(),
-            connection: connection.to_owned(),
-            status: ConnectionStatus::Connected,
-            auth: AuthKind::ApiKey,
-            scopes: Vec::new(),
-            connected_at_ms: self.clock.now_ms(),
-            expires_at_ms: None,
-            refresh_expires_at_ms: None,
-            last_refreshed_at_ms: None,
-            last_error: None,
-            expiring_notified_at_ms: None,
-        };
+        let record =
+            ConnectionRecord::connected(provider, connection, AuthKind::ApiKey, Vec::new(), self.clock.now_ms());
         self.connected(record.clone()).await?;
         Ok(record)
     }

@@ -140,6 +140,35 @@ pub struct OAuthFlow {
     pub metadata: &'static [metadata::MetadataCall],
 }
 
+impl OAuthFlow {
+    /// The common case, which a provider's flow changes where it differs:
+    /// fixed hosts, `client_id` and `redirect_uri` in the authorization URL
+    /// with `response_type=code`, PKCE, space-separated scopes, `code` in
+    /// the callback; nothing kept, revoked or pulled.
+    pub const fn standard(endpoints: fn(&Place<'_>) -> Endpoints) -> Self {
+        Self {
+            check_place: fixed_place,
+            endpoints,
+            client_id_param: Some("client_id"),
+            authorize_params: None,
+            redirect_param: "redirect_uri",
+            response_type: true,
+            pkce: true,
+            scope_separator: Some(" "),
+            default_scopes: &[],
+            authorize_extra: &[],
+            code_param: "code",
+            callback_keep: &[],
+            check_callback: None,
+            token_keep: &[],
+            refresh_lifetime: None,
+            revocation: None,
+            app_redirect: false,
+            metadata: &[],
+        }
+    }
+}
+
 /// No place: the provider's hosts are fixed.
 pub fn fixed_place(place: &Place<'_>) -> Result<(), ConnectError> {
     match (place.shop, place.region) {

@@ -87,20 +87,8 @@ impl Connector {
         ];
         self.secrets.put(PROVIDER, &session.connection, &values).await?;
         let scopes = keys.key_permissions.into_iter().collect();
-        self.connected(ConnectionRecord {
-            provider: PROVIDER.to_owned(),
-            connection: session.connection.clone(),
-            status: ConnectionStatus::Connected,
-            auth: AuthKind::WcKeys,
-            scopes,
-            connected_at_ms: self.clock.now_ms(),
-            expires_at_ms: None,
-            refresh_expires_at_ms: None,
-            last_refreshed_at_ms: None,
-            last_error: None,
-            expiring_notified_at_ms: None,
-        })
-        .await
+        let now = self.clock.now_ms();
+        self.connected(ConnectionRecord::connected(PROVIDER, &session.connection, AuthKind::WcKeys, scopes, now)).await
     }
 
     /// The browser's return from the store (`?success=…&user_id=…`).

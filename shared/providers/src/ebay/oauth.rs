@@ -7,7 +7,7 @@
 use portage_client::TokenEndpoint;
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
-use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
     Endpoints {
@@ -34,27 +34,14 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// eBay's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
-    response_type: true,
     pkce: false,
-    scope_separator: Some(" "),
     default_scopes: &[
         "https://api.ebay.com/oauth/api_scope",
         "https://api.ebay.com/oauth/api_scope/sell.inventory",
         "https://api.ebay.com/oauth/api_scope/sell.fulfillment",
         "https://api.ebay.com/oauth/api_scope/sell.account",
     ],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
-    token_keep: &[],
-    refresh_lifetime: None,
-    revocation: None,
     app_redirect: true,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

@@ -8,12 +8,14 @@ use std::time::Duration;
 use portage_client::{ClientAuth, TokenEndpoint};
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
-use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
-    let mut token = TokenEndpoint::standard("https://api.etsy.com/v3/public/oauth/token");
-    token.auth = ClientAuth::IdOnly;
-    Endpoints { authorize: fixed_url("https://www.etsy.com/oauth/connect"), token }
+    Endpoints {
+        authorize: fixed_url("https://www.etsy.com/oauth/connect"),
+        token: TokenEndpoint::standard("https://api.etsy.com/v3/public/oauth/token")
+            .authenticated_by(ClientAuth::IdOnly),
+    }
 }
 
 fn shop_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
@@ -39,22 +41,8 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// Etsy's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
-    response_type: true,
-    pkce: true,
-    scope_separator: Some(" "),
     default_scopes: &["listings_r", "listings_w", "shops_r", "shops_w", "transactions_r", "transactions_w"],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
-    token_keep: &[],
     refresh_lifetime: Some(Duration::from_secs(90 * 86_400)),
-    revocation: None,
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

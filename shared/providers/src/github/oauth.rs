@@ -6,12 +6,14 @@
 use portage_client::{ClientAuth, TokenEndpoint};
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
-use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
-    let mut token = TokenEndpoint::standard("https://github.com/login/oauth/access_token");
-    token.auth = ClientAuth::Body;
-    Endpoints { authorize: fixed_url("https://github.com/login/oauth/authorize"), token }
+    Endpoints {
+        authorize: fixed_url("https://github.com/login/oauth/authorize"),
+        token: TokenEndpoint::standard("https://github.com/login/oauth/access_token")
+            .authenticated_by(ClientAuth::Body),
+    }
 }
 
 const METADATA: &[MetadataCall] = &[MetadataCall {
@@ -23,22 +25,9 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// GitHub's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
     response_type: false,
-    pkce: true,
-    scope_separator: Some(" "),
     default_scopes: &["read:user", "user:email"],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
-    token_keep: &[],
-    refresh_lifetime: None,
     revocation: Some(Revocation::GitHub),
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

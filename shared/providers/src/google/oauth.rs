@@ -5,12 +5,13 @@
 use portage_client::{ClientAuth, TokenEndpoint};
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
-use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
-    let mut token = TokenEndpoint::standard("https://oauth2.googleapis.com/token");
-    token.auth = ClientAuth::Body;
-    Endpoints { authorize: fixed_url("https://accounts.google.com/o/oauth2/v2/auth"), token }
+    Endpoints {
+        authorize: fixed_url("https://accounts.google.com/o/oauth2/v2/auth"),
+        token: TokenEndpoint::standard("https://oauth2.googleapis.com/token").authenticated_by(ClientAuth::Body),
+    }
 }
 
 const METADATA: &[MetadataCall] = &[MetadataCall {
@@ -22,25 +23,12 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// Google's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
-    response_type: true,
-    pkce: true,
-    scope_separator: Some(" "),
     default_scopes: &["openid", "email", "profile"],
     authorize_extra: &[("access_type", "offline"), ("prompt", "consent"), ("include_granted_scopes", "true")],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
-    token_keep: &[],
-    refresh_lifetime: None,
     revocation: Some(Revocation::Form {
         url: |_| "https://oauth2.googleapis.com/revoke".to_owned(),
         with_client: false,
     }),
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

@@ -5,12 +5,13 @@
 use portage_client::{ClientAuth, TokenEndpoint};
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall, MetadataRecord};
-use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, Revocation, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
-    let mut token = TokenEndpoint::standard("https://api.hubapi.com/oauth/v3/token");
-    token.auth = ClientAuth::Body;
-    Endpoints { authorize: fixed_url("https://app.hubspot.com/oauth/authorize"), token }
+    Endpoints {
+        authorize: fixed_url("https://app.hubspot.com/oauth/authorize"),
+        token: TokenEndpoint::standard("https://api.hubapi.com/oauth/v3/token").authenticated_by(ClientAuth::Body),
+    }
 }
 
 fn account_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
@@ -31,14 +32,6 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// HubSpot's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
-    response_type: true,
-    pkce: true,
-    scope_separator: Some(" "),
     default_scopes: &[
         "oauth",
         "crm.objects.contacts.read",
@@ -47,16 +40,11 @@ pub const FLOW: OAuthFlow = OAuthFlow {
         "crm.objects.companies.write",
         "crm.schemas.contacts.write",
     ],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
     token_keep: &["hub_id"],
-    refresh_lifetime: None,
     revocation: Some(Revocation::Form {
         url: |_| "https://api.hubapi.com/oauth/v3/token/revoke".to_owned(),
         with_client: true,
     }),
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

@@ -9,7 +9,7 @@ use portage_client::{ClientAuth, TokenEncoding, TokenEndpoint};
 use portage_core::apps::ProviderApp;
 
 use crate::connect::metadata::{self, MetadataAuth, MetadataCall};
-use crate::connect::{Endpoints, OAuthFlow, Place, fixed_place, fixed_url};
+use crate::connect::{Endpoints, OAuthFlow, Place, fixed_url};
 
 fn endpoints(_: &Place<'_>) -> Endpoints {
     Endpoints {
@@ -40,22 +40,12 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 
 /// Printify's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
-    check_place: fixed_place,
-    endpoints,
     client_id_param: Some("app_id"),
     authorize_params: Some(authorize_params),
     redirect_param: "accept_url",
     response_type: false,
     pkce: false,
     scope_separator: None,
-    default_scopes: &[],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
-    token_keep: &[],
-    refresh_lifetime: None,
-    revocation: None,
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };

@@ -37,9 +37,11 @@ fn login_host(place: &Place<'_>) -> String {
 
 fn endpoints(place: &Place<'_>) -> Endpoints {
     let host = login_host(place);
-    let mut token = TokenEndpoint::standard(format!("https://{host}/services/oauth2/token"));
-    token.auth = ClientAuth::Body;
-    Endpoints { authorize: fixed_url(&format!("https://{host}/services/oauth2/authorize")), token }
+    Endpoints {
+        authorize: fixed_url(&format!("https://{host}/services/oauth2/authorize")),
+        token: TokenEndpoint::standard(format!("https://{host}/services/oauth2/token"))
+            .authenticated_by(ClientAuth::Body),
+    }
 }
 
 fn identity_records(answer: &serde_json::Value) -> Vec<MetadataRecord> {
@@ -59,26 +61,14 @@ const METADATA: &[MetadataCall] = &[MetadataCall {
 /// Salesforce's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
-    response_type: true,
-    pkce: true,
-    scope_separator: Some(" "),
     default_scopes: &["api", "refresh_token"],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
-    check_callback: None,
     token_keep: &["instance_url", "id"],
-    refresh_lifetime: None,
     revocation: Some(Revocation::Form {
         url: |place| format!("https://{}/services/oauth2/revoke", login_host(place)),
         with_client: false,
     }),
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };
 
 #[cfg(test)]

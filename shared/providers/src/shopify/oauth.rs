@@ -116,23 +116,13 @@ const METADATA: &[MetadataCall] = &[
 /// Shopify's flow.
 pub const FLOW: OAuthFlow = OAuthFlow {
     check_place,
-    endpoints,
-    client_id_param: Some("client_id"),
-    authorize_params: None,
-    redirect_param: "redirect_uri",
     response_type: false,
     pkce: false,
     scope_separator: Some(","),
     default_scopes: &["read_products", "write_products", "read_orders", "read_inventory", "write_inventory"],
-    authorize_extra: &[],
-    code_param: "code",
-    callback_keep: &[],
     check_callback: Some(check_callback),
-    token_keep: &[],
-    refresh_lifetime: None,
-    revocation: None,
-    app_redirect: false,
     metadata: METADATA,
+    ..OAuthFlow::standard(endpoints)
 };
 
 #[cfg(test)]
