@@ -58,6 +58,24 @@ fn record_from_item(item: &Item) -> Result<ConnectionRecord, StoreError> {
     serde_json::from_str(&get_s(item, "record")?).map_err(|e| StoreError::Corrupt(format!("connection record: {e}")))
 }
 
+impl DynamoTable {
+    /// The write of a connection's record (its status beside it, for conditions).
+    fn put_record(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder, StoreError> {
+        let text = serde_json::to_string(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(CONNECTIONS_PK))
+            .item("sk", s(format!("{}#{}", record.provider, record.connection)))
+            .item("record", s(text))
+            .item("status", s(record.status.to_string())))
+    }
+}
+
 #[async_trait]
 impl ConnectStore for DynamoTable {
     async fn create_session(&self, session: &ConnectSession) -> Result<(), StoreError> {
@@ -157,30 +175,13 @@ impl ConnectStore for DynamoTable {
     }
 
     async fn put_connection(&self, record: &ConnectionRecord) -> Result<(), StoreError> {
-        let text = serde_json::to_string(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(CONNECTIONS_PK))
-            .item("sk", s(format!("{}#{}", record.provider, record.connection)))
-            .item("record", s(text))
-            .item("status", s(record.status.to_string()))
-            .send()
-            .await
-            .map_err(backend)?;
+        self.put_record(record)?.send().await.map_err(backend)?;
         Ok(())
     }
 
     async fn move_connection(&self, record: &ConnectionRecord, from: ConnectionStatus) -> Result<bool, StoreError> {
-        let text = serde_json::to_string(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(CONNECTIONS_PK))
-            .item("sk", s(format!("{}#{}", record.provider, record.connection)))
-            .item("record", s(text))
-            .item("status", s(record.status.to_string()))
+            .put_record(record)?
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", s(from.to_string()))

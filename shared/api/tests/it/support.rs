@@ -61,20 +61,7 @@ impl Api {
             worker: Arc::new(worker),
             registry: portage_providers::registry(),
             clock: clock.clone(),
-            connector: Arc::new(
-                portage_providers::wiring::connector(
-                    db.clone(),
-                    queue_handle.clone(),
-                    secrets.clone(),
-                    clock,
-                    origins.clone(),
-                    portage_providers::connect::ConnectSettings {
-                        public_base_url: Some(PUBLIC_BASE.to_owned()),
-                        return_urls: vec![RETURN_URL.to_owned()],
-                    },
-                )
-                .unwrap(),
-            ),
+            connector: Arc::new(connector_over(&db, &queue_handle, &secrets, &origins)),
         };
         let browser = portage_api::connect::browser_router(ctx.connector.clone());
         let router = portage_api::router(Arc::new(ctx)).merge(browser);
@@ -84,20 +71,7 @@ impl Api {
     /// Another worker's connect flows over the same stores (its own
     /// process: its own lease holder).
     pub(crate) fn connector(&self) -> portage_providers::connect::Connector {
-        let settings = portage_providers::connect::ConnectSettings {
-            public_base_url: Some(PUBLIC_BASE.to_owned()),
-            return_urls: vec![RETURN_URL.to_owned()],
-        };
-        let clock = Arc::new(SystemClock);
-        portage_providers::wiring::connector(
-            self.db.clone(),
-            self.queue.clone(),
-            self.secrets.clone(),
-            clock,
-            self.origins.clone(),
-            settings,
-        )
-        .unwrap()
+        connector_over(&self.db, &self.queue, &self.secrets, &self.origins)
     }
 
     /// Sends a request without a key and answers its status and `Location`.
@@ -151,4 +125,26 @@ impl Api {
     pub(crate) async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(key), None).await
     }
+}
+
+/// Connect flows over a test's stores.
+fn connector_over(
+    db: &Arc<Database>,
+    queue: &Arc<SqliteQueue>,
+    secrets: &Arc<MapSecrets>,
+    origins: &portage_client::Origins,
+) -> portage_providers::connect::Connector {
+    let settings = portage_providers::connect::ConnectSettings {
+        public_base_url: Some(PUBLIC_BASE.to_owned()),
+        return_urls: vec![RETURN_URL.to_owned()],
+    };
+    portage_providers::wiring::connector(
+        db.clone(),
+        queue.clone(),
+        secrets.clone(),
+        Arc::new(SystemClock),
+        origins.clone(),
+        settings,
+    )
+    .unwrap()
 }
