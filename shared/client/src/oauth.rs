@@ -33,6 +33,8 @@ const ACCESS: &str = "access_token";
 const REFRESH: &str = "refresh_token";
 const EXPIRES: &str = "access_token_expires_at";
 const REFRESH_EXPIRES: &str = "refresh_token_expires_at";
+/// The scopes granted, space-separated (named again by refreshes that want them).
+const SCOPE: &str = "scope";
 /// The code of a refused refresh token, on the error it ends in.
 pub const INVALID_GRANT: &str = "invalid_grant";
 /// A token is refreshed this long before it expires.
@@ -280,9 +282,13 @@ impl OAuthSession {
         let client = self.client_credentials().await?;
         let refresh =
             self.read(REFRESH).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(REFRESH))?;
-        let answer = request_token(&self.http, &self.endpoint, &client, &Grant::Refresh(&refresh), now_secs())
-            .await
-            .map_err(|e| match e {
+        let scope = match self.endpoint.refresh_scope {
+            true => self.read(SCOPE).await.map_err(RefreshFailure::Provider)?,
+            false => None,
+        };
+        let grant = Grant::Refresh { token: &refresh, scope: scope.as_ref().map(Secret::expose) };
+        let answer =
+            request_token(&self.http, &self.endpoint, &client, &grant, now_secs()).await.map_err(|e| match e {
                 e if e.is_invalid_grant() => RefreshFailure::InvalidGrant,
                 TokenError::Refused(code) => RefreshFailure::Refused(code),
                 TokenError::Unreachable | TokenError::Malformed => RefreshFailure::Unreachable,

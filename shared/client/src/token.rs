@@ -44,6 +44,8 @@ pub struct TokenEndpoint {
     pub client_id_param: &'static str,
     /// Extra fields of a code exchange (Shopify's `expiring=1`).
     pub code_extra: &'static [(&'static str, &'static str)],
+    /// Whether a refresh names the granted scopes again (eBay's does).
+    pub refresh_scope: bool,
 }
 
 impl TokenEndpoint {
@@ -56,6 +58,7 @@ impl TokenEndpoint {
             auth: ClientAuth::Basic,
             client_id_param: "client_id",
             code_extra: &[],
+            refresh_scope: false,
         }
     }
 
@@ -78,8 +81,13 @@ pub enum Grant<'a> {
         /// The PKCE code verifier, where the request had a challenge.
         verifier: Option<&'a Secret>,
     },
-    /// A refresh token.
-    Refresh(&'a Secret),
+    /// A refresh token, with the scopes to name where the endpoint wants them.
+    Refresh {
+        /// The refresh token.
+        token: &'a Secret,
+        /// The scopes, space-separated.
+        scope: Option<&'a str>,
+    },
 }
 
 /// The client's credentials.
@@ -149,9 +157,12 @@ pub async fn request_token(
             fields.extend(endpoint.code_extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
             &endpoint.url
         }
-        Grant::Refresh(token) => {
+        Grant::Refresh { token, scope } => {
             fields.push(("grant_type", "refresh_token".into()));
             fields.push(("refresh_token", token.expose().to_owned()));
+            if let Some(scope) = scope {
+                fields.push(("scope", (*scope).to_owned()));
+            }
             endpoint.refresh_url.as_ref().unwrap_or(&endpoint.url)
         }
     };

@@ -62,6 +62,8 @@ pub struct Quirks {
     pub runame: Option<(&'static str, &'static str)>,
     /// What every access token starts with (Etsy's are `{user_id}.…`).
     pub token_prefix: &'static str,
+    /// A refresh must name the granted scopes (eBay), else `invalid_scope`.
+    pub refresh_scope: bool,
 }
 
 impl Quirks {
@@ -87,6 +89,7 @@ impl Quirks {
             resources: Vec::new(),
             runame: None,
             token_prefix: "",
+            refresh_scope: false,
         }
     }
 }
@@ -321,6 +324,9 @@ async fn token(State(fake): State<Arc<AuthorizationServer>>, headers: HeaderMap,
 /// A refresh grant: the token must be a live one; it is replaced.
 fn refresh(fake: &AuthorizationServer, fields: &[(String, String)]) -> Response {
     let given = value(fields, "refresh_token").unwrap_or_default().to_owned();
+    if fake.quirks.refresh_scope && value(fields, "scope").is_none_or(str::is_empty) {
+        return refuse("invalid_scope");
+    }
     {
         let mut live = fake.refresh_tokens.lock().expect("refresh tokens");
         if fake.refuse_refresh.load(Ordering::SeqCst) || !live.contains(&given) {

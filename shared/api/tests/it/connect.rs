@@ -342,6 +342,19 @@ async fn api_keys_are_checked_before_they_are_saved() {
     assert_eq!((status, answer["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_base_url")));
 }
 
+/// Makes a connection's access token due for a refresh.
+async fn make_due(api: &Api, provider: &str) {
+    let soon = portage_core::ports::SystemClock.now_secs() + 120;
+    api.secrets
+        .put(provider, "acme", &[("access_token_expires_at".into(), Secret::new(soon.to_string()))])
+        .await
+        .unwrap();
+    let store = api.connector();
+    let mut record = store.store().connection(provider, "acme").await.unwrap().unwrap();
+    record.expires_at_ms = Some(soon * 1000);
+    store.store().put_connection(&record).await.unwrap();
+}
+
 /// Connects Etsy, then makes its access token due for a refresh.
 async fn connected_etsy_due() -> (Api, String, Arc<AuthorizationServer>) {
     let mut q = quirks("/oauth/connect", "/v3/public/oauth/token", ClientAuth::IdOnly);
@@ -350,15 +363,7 @@ async fn connected_etsy_due() -> (Api, String, Arc<AuthorizationServer>) {
     let (api, key) = api_with("etsy", &fake, &["www.etsy.com", "api.etsy.com"]).await;
     let (_, back) = to_provider(&api, &key, session("etsy")).await;
     api.browse(Method::GET, &path_of(&back), None).await;
-    let soon = portage_core::ports::SystemClock.now_secs() + 120;
-    api.secrets
-        .put("etsy", "acme", &[("access_token_expires_at".into(), Secret::new(soon.to_string()))])
-        .await
-        .unwrap();
-    let store = api.connector();
-    let mut record = store.store().connection("etsy", "acme").await.unwrap().unwrap();
-    record.expires_at_ms = Some(soon * 1000);
-    store.store().put_connection(&record).await.unwrap();
+    make_due(&api, "etsy").await;
     (api, key, fake)
 }
 
@@ -488,6 +493,7 @@ async fn woocommerce_keys_are_taken_only_for_a_live_session_and_once_they_work()
 async fn ebay_sends_its_runame_and_salesforce_keeps_its_instance_url() {
     let mut q = quirks("/oauth2/authorize", "/identity/v1/oauth2/token", ClientAuth::Basic);
     q.runame = Some(("Portage-Portage-PRD-1a2b3c", "https://portage.test/connect/ebay/callback"));
+    q.refresh_scope = true;
     let fake = AuthorizationServer::new(q);
     let (api, key) = api_with("ebay", &fake, &["auth.ebay.com", "api.ebay.com"]).await;
     let app = [
@@ -501,6 +507,8 @@ async fn ebay_sends_its_runame_and_salesforce_keeps_its_instance_url() {
     assert!(done.unwrap().contains("status=connected"), "the exchange named the RuName too, with HTTP Basic");
     let asked = fake.authorize_requests.lock().unwrap()[0].clone();
     assert!(asked.contains(&("redirect_uri".to_owned(), "Portage-Portage-PRD-1a2b3c".to_owned())));
+    make_due(&api, "ebay").await;
+    assert_eq!(api.connector().refresh_due().await.unwrap().refreshed, ["ebay/acme"], "the refresh named the scopes");
 
     let mut q = quirks("/services/oauth2/authorize", "/services/oauth2/token", ClientAuth::Body);
     q.pkce_required = true;

@@ -39,6 +39,15 @@ pub struct CreatedSession {
     pub expires_at_ms: i64,
 }
 
+/// The scopes a session asks for: its own, else the app's, else the provider's defaults.
+pub(crate) fn asked_scopes(flow: &OAuthFlow, session: &ConnectSession, app: &ProviderApp) -> Vec<String> {
+    match (session.scopes.is_empty(), app.scopes.is_empty()) {
+        (false, _) => session.scopes.clone(),
+        (true, false) => app.scopes.clone(),
+        (true, true) => flow.default_scopes.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
 /// The SHA-256 of a state, as stored: a leaked table holds no usable state.
 pub(crate) fn digest(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
@@ -167,12 +176,7 @@ impl Connector {
                 query.append_pair("response_type", "code");
             }
             if let Some(separator) = flow.scope_separator {
-                let scopes = match (session.scopes.is_empty(), app.scopes.is_empty()) {
-                    (false, _) => session.scopes.join(separator),
-                    (true, false) => app.scopes.join(separator),
-                    (true, true) => flow.default_scopes.join(separator),
-                };
-                query.append_pair("scope", &scopes);
+                query.append_pair("scope", &asked_scopes(flow, session, &app).join(separator));
             }
             query.append_pair("state", state);
             if let Some(challenge) = challenge {

@@ -75,7 +75,8 @@ impl Connector {
                 return Ok(back(&session, Err(&code)));
             }
         };
-        self.save_tokens(flow, &session, answer, kept).await?;
+        let asked = super::authorize::asked_scopes(flow, &session, &app);
+        self.save_tokens(flow, &session, answer, asked, kept).await?;
         Ok(back(&session, Ok(())))
     }
 
@@ -128,6 +129,7 @@ impl Connector {
         flow: &OAuthFlow,
         session: &ConnectSession,
         answer: TokenAnswer,
+        asked: Vec<String>,
         mut values: Vec<(String, Secret)>,
     ) -> Result<(), ConnectError> {
         let now_ms = self.clock.now_ms();
@@ -154,9 +156,10 @@ impl Connector {
                 _ => {}
             }
         }
+        let scopes = answer.scopes.unwrap_or(asked);
+        values.push(("scope".into(), Secret::new(scopes.join(" "))));
         self.secrets.put(&session.provider, &session.connection, &values).await?;
         let to_ms = |at: Option<u64>| at.and_then(|a| i64::try_from(a).ok()).map(|a| a * 1000);
-        let scopes = answer.scopes.unwrap_or_else(|| session.scopes.clone());
         let record = ConnectionRecord {
             expires_at_ms: to_ms(answer.expires_at),
             refresh_expires_at_ms: to_ms(refresh_expires_at),

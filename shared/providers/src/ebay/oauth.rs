@@ -2,7 +2,7 @@
 //! the code exchange uses HTTP Basic client authentication, no PKCE (eBay's
 //! official client sends none), and the answer says how long the refresh
 //! token lives (`refresh_token_expires_in`, about 18 months); refreshing
-//! does not rotate it.
+//! does not rotate it, and names the granted scopes again.
 
 use portage_client::TokenEndpoint;
 
@@ -12,7 +12,10 @@ use crate::connect::{Endpoints, OAuthFlow, Place, fixed_url};
 fn endpoints(_: &Place<'_>) -> Endpoints {
     Endpoints {
         authorize: fixed_url("https://auth.ebay.com/oauth2/authorize"),
-        token: TokenEndpoint::standard("https://api.ebay.com/identity/v1/oauth2/token"),
+        token: TokenEndpoint {
+            refresh_scope: true,
+            ..TokenEndpoint::standard("https://api.ebay.com/identity/v1/oauth2/token")
+        },
     }
 }
 

@@ -21,6 +21,7 @@ fn endpoints(_: &Place<'_>) -> Endpoints {
             auth: ClientAuth::IdOnly,
             client_id_param: "app_id",
             code_extra: &[],
+            refresh_scope: false,
         },
     }
 }

@@ -41,6 +41,7 @@ fn endpoints(place: &Place<'_>) -> Endpoints {
             auth: ClientAuth::Body,
             client_id_param: "client_id",
             code_extra: &[("expiring", "1")],
+            refresh_scope: false,
         },
     }
 }
