@@ -80,7 +80,7 @@ impl App {
         if let Some(clients) = self.clients.get() {
             return Ok(clients.clone());
         }
-        let pool = ClientPool::new(self.secrets.clone(), self.settings.origins.clone())?;
+        let pool = ClientPool::new(self.secrets.clone(), self.settings.origins.clone())?.with_leases(self.db.clone());
         let made = Arc::new(pool.with_call_timeout(self.settings.call_timeout)?);
         Ok(self.clients.get_or_init(|| made).clone())
     }

@@ -17,7 +17,7 @@ use url::Url;
 use crate::{ApiClient, Credentials, Metrics, Origins, Policy, http_client};
 
 /// How a connection's credential is read from its secrets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum CredentialSource {
     /// `Authorization: Bearer` with the secret under this key (Stripe's
     /// `api_key`).
@@ -30,6 +30,10 @@ pub enum CredentialSource {
         /// The key of the password.
         password: &'static str,
     },
+    /// An OAuth 2.0 access token (`access_token`, from a connect flow),
+    /// refreshed when it expires or is refused, at the token endpoint this
+    /// makes from the connection's `shop` and `region` secrets.
+    OAuth(fn(Option<&str>, Option<&str>) -> crate::TokenEndpoint),
 }
 
 /// The process's API clients, built on first use and kept.
@@ -39,6 +43,8 @@ pub struct ClientPool {
     origins: Origins,
     metrics: Arc<Metrics>,
     clients: Mutex<HashMap<(&'static str, String), Arc<ApiClient>>>,
+    /// Where OAuth refreshes take their lease, and as whom.
+    lease: Option<(Arc<dyn portage_core::ports::Leases>, String)>,
 }
 
 impl ClientPool {
@@ -51,7 +57,15 @@ impl ClientPool {
             origins,
             metrics: Arc::new(Metrics::default()),
             clients: Mutex::new(HashMap::new()),
+            lease: None,
         })
+    }
+
+    /// OAuth clients refresh under a lease in `leases`, held under a name
+    /// unique to this pool, so concurrent workers refresh a token once.
+    pub fn with_leases(mut self, leases: Arc<dyn portage_core::ports::Leases>) -> Self {
+        self.lease = Some((leases, format!("pool-{:016x}", rand::random::<u64>())));
+        self
     }
 
     /// Gives every call of the pool's clients `timeout` instead of 30 s.
@@ -102,6 +116,10 @@ impl ClientPool {
                     _ => return Ok(None),
                 }
             }
+            CredentialSource::OAuth(endpoint) => match self.oauth(policy.provider(), connection, endpoint).await? {
+                Some(session) => Credentials::OAuth(Arc::new(session)),
+                None => return Ok(None),
+            },
         };
         let base_url = self.base_url(policy.as_ref());
         let built = Arc::new(ApiClient::new(
@@ -116,6 +134,34 @@ impl ClientPool {
         // every caller ends up with the same client.
         let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(Some(clients.entry(key).or_insert(built).clone()))
+    }
+
+    /// The connection's OAuth session, if it has an access token.
+    async fn oauth(
+        &self,
+        provider: &'static str,
+        connection: &str,
+        endpoint: fn(Option<&str>, Option<&str>) -> crate::TokenEndpoint,
+    ) -> Result<Option<crate::OAuthSession>, StoreError> {
+        if self.secrets.get(provider, connection, "access_token").await?.is_none() {
+            return Ok(None);
+        }
+        let shop = self.secrets.get(provider, connection, "shop").await?;
+        let region = self.secrets.get(provider, connection, "region").await?;
+        let endpoint =
+            endpoint(shop.as_ref().map(|s| s.expose()), region.as_ref().map(|s| s.expose())).through(&self.origins);
+        // The token endpoint's answer carries credentials: never followed elsewhere.
+        let http = reqwest::Client::builder()
+            .user_agent(crate::USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut session = crate::OAuthSession::new(provider, connection, endpoint, self.secrets.clone(), http);
+        if let Some((leases, holder)) = &self.lease {
+            session = session.with_lease(leases.clone(), holder.clone());
+        }
+        Ok(Some(session))
     }
 
     fn cached(&self, key: &(&'static str, String)) -> Option<Arc<ApiClient>> {

@@ -62,6 +62,14 @@ impl TokenEndpoint {
         }
     }
 
+    /// The same endpoint reached through `origins` (a sandbox, a test fake).
+    pub fn through(mut self, origins: &crate::Origins) -> Self {
+        let resolve = |url: &str| url::Url::parse(url).map(|u| origins.resolve(&u).to_string()).ok();
+        self.url = resolve(&self.url).unwrap_or(self.url);
+        self.refresh_url = self.refresh_url.map(|url| resolve(&url).unwrap_or(url));
+        self
+    }
+
     /// The same endpoint with the client authenticating another way.
     pub fn authenticated_by(mut self, auth: ClientAuth) -> Self {
         self.auth = auth;

@@ -90,7 +90,7 @@ impl Deployment {
     /// (the worker, reconcile) make one, once, at init.
     pub fn clients(&self) -> Result<Arc<portage_client::ClientPool>, crate::Error> {
         let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
-        Ok(Arc::new(portage_client::ClientPool::new(self.secrets.clone(), origins)?))
+        Ok(Arc::new(portage_client::ClientPool::new(self.secrets.clone(), origins)?.with_leases(self.table.clone())))
     }
 
     /// The worker: events through the sync flow (its handlers fetching

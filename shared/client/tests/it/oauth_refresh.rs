@@ -208,3 +208,24 @@ async fn workers_sharing_a_lease_refresh_once_between_them() {
     assert_eq!(fake.refreshes.load(Ordering::SeqCst), 1, "two workers, twenty calls, one refresh");
     assert_eq!(stored(&secrets, "refresh_token").await, "rt-1");
 }
+
+#[tokio::test]
+async fn the_pool_builds_oauth_clients_that_refresh_on_a_401() {
+    let (fake, base, secrets) = setup(u64::MAX / 2).await;
+    let origins = portage_client::Origins::parse(&format!("thing.example={base},auth.thing.example={base}")).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let leases = portage_embedded::open(store.path()).unwrap();
+    let pool = portage_client::ClientPool::new(secrets.clone(), origins).unwrap().with_leases(leases);
+    let source = portage_client::CredentialSource::OAuth(|_, _| {
+        portage_client::TokenEndpoint::standard("https://auth.thing.example/oauth/token")
+    });
+    let client = pool.client(Arc::new(ThingApi), "default", source).await.unwrap().expect("the connection has a token");
+    client.send(&ApiRequest::get("/v1/thing")).await.unwrap();
+    assert_eq!(fake.refreshes.load(Ordering::SeqCst), 0, "a live token is used as it is");
+    fake.revoke_access();
+    twenty_calls(&client).await;
+    assert_eq!(fake.refreshes.load(Ordering::SeqCst), 1, "refused: refreshed once, and the calls made again");
+    assert_eq!(stored(&secrets, "refresh_token").await, "rt-1");
+    let none = pool.client(Arc::new(ThingApi), "other", source).await.unwrap();
+    assert!(none.is_none(), "no access token, no client");
+}

@@ -96,15 +96,7 @@ impl Connector {
 
     /// The token endpoint of a place, with its host's override.
     pub(crate) fn token_endpoint(&self, flow: &OAuthFlow, place: &Place<'_>) -> TokenEndpoint {
-        let mut endpoint = (flow.endpoints)(place).token;
-        endpoint.url = self.resolved(&endpoint.url);
-        endpoint.refresh_url = endpoint.refresh_url.as_deref().map(|url| self.resolved(url));
-        endpoint
-    }
-
-    /// A provider URL with its host's override applied.
-    fn resolved(&self, url: &str) -> String {
-        Url::parse(url).map(|u| self.origins.resolve(&u).to_string()).unwrap_or_default()
+        (flow.endpoints)(place).token.through(&self.origins)
     }
 
     async fn exchange(
