@@ -126,16 +126,19 @@ async fn callback(
     Ok(found(&to))
 }
 
-/// `POST /connect/woocommerce/callback`: the store's key delivery.
+/// `POST /connect/woocommerce/callback`: the store's key delivery. Its body
+/// is JSON whatever its `Content-Type` says (WooCommerce before 3 sent
+/// `application/xml`).
 async fn wc_keys(
     State(connector): State<Arc<Connector>>,
     Path(provider): Path<String>,
-    body: Result<Json<portage_providers::connect::DeliveredKeys>, axum::extract::rejection::JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     if provider != "woocommerce" {
         return Err(ApiError::NotFound("not_found"));
     }
-    let Json(keys) = body.map_err(|e| ApiError::invalid("body", e.body_text()))?;
+    let keys: portage_providers::connect::DeliveredKeys =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e.to_string()))?;
     connector.wc_keys(keys).await?;
     Ok(Json(json!({ "received": true })))
 }
