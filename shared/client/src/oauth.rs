@@ -339,6 +339,13 @@ impl RefreshFailure {
                 message: "token endpoint unreachable".into(),
                 ..Default::default()
             }),
+            // An expired token that cannot be refreshed: as good as refused.
+            Self::Missing(REFRESH) => ProviderError::Unauthorized(ErrorDetail {
+                provider: session.provider,
+                code: Some(INVALID_GRANT.to_owned()),
+                message: "the connection has no refresh token: it must be authorised again".into(),
+                ..Default::default()
+            }),
             Self::Missing(what) => session.error(format!("connection has no {what}")),
             Self::Provider(error) => error,
         }

@@ -229,3 +229,25 @@ async fn the_pool_builds_oauth_clients_that_refresh_on_a_401() {
     let none = pool.client(Arc::new(ThingApi), "other", source).await.unwrap();
     assert!(none.is_none(), "no access token, no client");
 }
+
+#[tokio::test]
+async fn an_expired_token_without_a_refresh_token_needs_authorising_again() {
+    let mut secrets = MapSecrets::new();
+    for (k, v) in [
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+        ("access_token", "at-0"),
+        ("access_token_expires_at", "1"),
+    ] {
+        secrets.insert("thing", "default", k, Secret::new(v));
+    }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let endpoint = portage_client::TokenEndpoint::standard("http://127.0.0.1:9/oauth/token");
+    let session = OAuthSession::new("thing", "default", endpoint, Arc::new(secrets), http);
+    match session.refresh_ahead(std::time::Duration::from_secs(60)).await {
+        Err(ProviderError::Unauthorized(detail)) => {
+            assert_eq!(detail.code.as_deref(), Some(portage_client::INVALID_GRANT))
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
