@@ -148,6 +148,13 @@ async fn connect_store_conforms() {
 }
 
 #[tokio::test]
+async fn usage_store_conforms() {
+    let config = moto::config().await;
+    let table = moto::table(&config).await;
+    conformance::usage_store(&DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), table), "run").await;
+}
+
+#[tokio::test]
 async fn command_store_conforms() {
     let config = moto::config().await;
     let table = moto::table(&config).await;

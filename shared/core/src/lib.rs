@@ -23,6 +23,7 @@ pub mod provider;
 pub mod reconcile;
 pub mod secret;
 pub mod sync;
+pub mod usage;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

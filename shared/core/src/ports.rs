@@ -303,6 +303,7 @@ pub trait DeploymentStore:
     + crate::notifications::NotificationStore
     + crate::api_keys::ApiKeys
     + crate::connect::ConnectStore
+    + crate::usage::UsageStore
     + Leases
     + 'static
 {
@@ -315,6 +316,7 @@ impl<T> DeploymentStore for T where
         + crate::notifications::NotificationStore
         + crate::api_keys::ApiKeys
         + crate::connect::ConnectStore
+        + crate::usage::UsageStore
         + Leases
         + 'static
 {

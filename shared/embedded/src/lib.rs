@@ -19,6 +19,7 @@ mod queue;
 mod schema;
 mod secrets;
 mod state_store;
+mod usage;
 
 pub use db::Database;
 pub use queue::SqliteQueue;

@@ -13,8 +13,8 @@ use crate::db::backend;
 /// Version 2 adds the application API's tables (API keys, commands,
 /// subscriptions, notifications) and the queue's ordering groups, which an
 /// older file simply gains; version 3, connect sessions and the registry of
-/// connections.
-pub const SCHEMA_VERSION: i64 = 3;
+/// connections; version 4, usage counters.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Tables and indexes of [`SCHEMA_VERSION`], created when absent.
 const SCHEMA: &str = "
@@ -161,6 +161,21 @@ CREATE TABLE IF NOT EXISTS connect_sessions (
     verifier       TEXT,
     created_at_ms  INTEGER NOT NULL,
     expires_at_ms  INTEGER NOT NULL
+);
+-- Metered usage: one counter per (customer, limit), and the keys counted.
+CREATE TABLE IF NOT EXISTS usage_counters (
+    customer  TEXT    NOT NULL,
+    limit_name TEXT   NOT NULL,
+    used      INTEGER NOT NULL,
+    PRIMARY KEY (customer, limit_name)
+);
+CREATE TABLE IF NOT EXISTS usage_keys (
+    customer       TEXT    NOT NULL,
+    key            TEXT    NOT NULL,
+    limit_name     TEXT    NOT NULL,
+    quantity       INTEGER NOT NULL,
+    created_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (customer, key)
 );
 -- The registry of connections (never a credential: those are secrets).
 CREATE TABLE IF NOT EXISTS connections (

@@ -8,10 +8,12 @@
 mod api;
 mod commands;
 mod connect;
+mod usage;
 
 pub use api::{api_keys, event_pages, state_pages};
 pub use commands::{command_store, notification_store, queue_groups};
 pub use connect::connect_store;
+pub use usage::usage_store;
 
 use std::time::Duration;
 

@@ -132,3 +132,10 @@ async fn saved_secrets_outlive_the_process() {
     assert_eq!(saved.connections["conformance"]["c2"]["api_key"], "other");
     assert!(!saved.connections["conformance"]["c1"].contains_key("webhook_secret"), "deleted before");
 }
+
+#[tokio::test]
+async fn usage_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    conformance::usage_store(db.as_ref(), "run").await;
+}
