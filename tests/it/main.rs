@@ -13,6 +13,7 @@ mod lambda_runtime_api;
 mod moto;
 
 mod application_api;
+mod billing_serve;
 mod cli;
 mod command_crash;
 mod crash_recovery;

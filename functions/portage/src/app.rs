@@ -111,7 +111,16 @@ impl App {
     ) -> anyhow::Result<portage_api::ApiContext> {
         let (secrets, clock) = (self.secrets.clone(), self.clock.clone());
         let connector = Arc::new(self.connector(public_base_url)?);
-        Ok(portage_api::ApiContext::over(self.db.clone(), self.queue.clone(), secrets, worker, clock, wake, connector)?)
+        let ctx = portage_api::ApiContext::over(
+            self.db.clone(),
+            self.queue.clone(),
+            secrets,
+            worker,
+            clock,
+            wake,
+            connector,
+        )?;
+        Ok(ctx.with_billing(self.settings.billing.clone()))
     }
 
     /// The connect flows over this deployment, with callbacks under

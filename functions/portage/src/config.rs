@@ -76,6 +76,8 @@ struct FileConfig {
     client: ClientSection,
     #[serde(default)]
     connect: ConnectSection,
+    /// Plans and add-ons (see `portage_core::billing`).
+    billing: Option<portage_core::billing::BillingConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,6 +175,8 @@ pub(crate) struct Settings {
     /// Allowed return URLs of connect sessions: `[connect] return_urls`,
     /// and `PORTAGE_CONNECT_RETURN_URLS` (comma-separated) beside them.
     pub return_urls: Vec<String>,
+    /// `[billing]`, checked.
+    pub billing: Option<portage_core::billing::BillingConfig>,
 }
 
 fn read_toml<T: serde::de::DeserializeOwned + Default>(path: &Path, must_exist: bool) -> anyhow::Result<T> {
@@ -247,6 +251,10 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     let origins =
         Origins::parse(&format!("{from_file},{from_env}")).context("invalid [origins] or PORTAGE_PROVIDER_ORIGINS")?;
     let schedule = file.notifications.retry_schedule_seconds.unwrap_or_else(|| DEFAULT_SCHEDULE_SECS.to_vec());
+    let billing = file.billing.clone();
+    if let Some(billing) = &billing {
+        billing.validate().with_context(|| format!("invalid [billing] in {}", path.display()))?;
+    }
     let from_env = std::env::var("PORTAGE_CONNECT_RETURN_URLS").unwrap_or_default();
     let return_urls = file
         .connect
@@ -280,6 +288,7 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
         ingest,
         secrets,
         return_urls,
+        billing,
     })
 }
 

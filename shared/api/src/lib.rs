@@ -14,6 +14,8 @@
 //! | `GET /v1/state/{provider}/{kind}`, `GET /v1/state/{provider}/{kind}/{id}` | `state:read` |
 //! | `GET /v1/events`, `GET /v1/events/{provider}/{event_id}`, `GET /v1/dlq` | `events:read` |
 //! | `POST /v1/events/{provider}/{event_id}/replay`, `POST /v1/dlq/redrive` | `events:write` |
+//! | `GET /v1/billing/customers/{customer}` | `state:read` |
+//! | `POST /v1/billing/customers/{customer}/usage` | `commands:write` |
 //! | `GET /v1/connections`, `GET /v1/connections/{provider}/{connection}` | `connections:read` |
 //! | `POST /v1/connect/sessions`, `PUT`/`DELETE /v1/connections/{provider}/{connection}` | `connections:write` |
 //!
@@ -21,6 +23,7 @@
 
 pub mod actions;
 pub mod auth;
+mod billing;
 pub mod commands;
 pub mod connect;
 mod dlq;
@@ -78,6 +81,10 @@ pub struct ApiContext {
     pub clock: Arc<dyn Clock>,
     /// The connect flows and the registry of connections.
     pub connector: Arc<portage_providers::connect::Connector>,
+    /// The plans and add-ons, when billing is configured.
+    pub billing: Option<Arc<portage_core::billing::BillingConfig>>,
+    /// Customers' metered usage.
+    pub usage: Arc<dyn portage_core::usage::UsageStore>,
 }
 
 impl ApiContext {
@@ -100,13 +107,21 @@ impl ApiContext {
             commands: store.clone(),
             actions: Arc::new(actions::ActionCatalog::new(portage_providers::catalog())?),
             secrets,
-            notifications: store,
+            notifications: store.clone(),
             wake,
             worker,
             registry: portage_providers::registry(),
             clock,
             connector,
+            billing: None,
+            usage: store,
         })
+    }
+
+    /// Serves billing with these plans and add-ons.
+    pub fn with_billing(mut self, config: Option<portage_core::billing::BillingConfig>) -> Self {
+        self.billing = config.map(Arc::new);
+        self
     }
 
     /// 404 `unknown_provider` unless the registry has `provider`.
@@ -144,6 +159,8 @@ pub fn router(ctx: Arc<ApiContext>) -> Router {
         .route("/events/{provider}/{event_id}/replay", scoped(Scope::EventsWrite, post(events::replay)))
         .route("/dlq", scoped(Scope::EventsRead, get(dlq::list)))
         .route("/dlq/redrive", scoped(Scope::EventsWrite, post(dlq::redrive)))
+        .route("/billing/customers/{customer}", scoped(Scope::StateRead, get(billing::get_customer)))
+        .route("/billing/customers/{customer}/usage", scoped(Scope::CommandsWrite, post(billing::consume)))
         .route("/connect/sessions", scoped(Scope::ConnectionsWrite, post(connect::create_session)))
         .route("/connections", scoped(Scope::ConnectionsRead, get(connect::list)))
         .route(

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod api_keys;
 pub mod apps;
+pub mod billing;
 pub mod command_runner;
 pub mod commands;
 pub mod connect;

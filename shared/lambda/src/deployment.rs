@@ -122,7 +122,8 @@ impl Deployment {
         let worker = Arc::new(self.worker(clients)?);
         let (queue, secrets, clock) = (self.queue.clone(), self.secrets.clone(), self.clock.clone());
         let connector = Arc::new(self.connector()?);
-        Ok(ApiContext::over(self.table.clone(), queue, secrets, worker, clock, None, connector)?)
+        let ctx = ApiContext::over(self.table.clone(), queue, secrets, worker, clock, None, connector)?;
+        Ok(ctx.with_billing(self.settings.billing.clone()))
     }
 
     /// The connect flows over this deployment (the connect function's, and

@@ -41,6 +41,9 @@ pub enum SettingsError {
     /// A variable does not have the documented form.
     #[error("environment variable {0} is malformed (see the settings table in the README)")]
     Malformed(&'static str),
+    /// `PORTAGE_BILLING` holds a document that is not a usable `[billing]`.
+    #[error("PORTAGE_BILLING: {0}")]
+    Billing(String),
 }
 
 /// Everything the functions read from the environment.
@@ -74,6 +77,8 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     /// Allowed return URLs of connect sessions (`PORTAGE_CONNECT_RETURN_URLS`, comma-separated).
     pub return_urls: Vec<String>,
+    /// Plans and add-ons (`PORTAGE_BILLING`, the `[billing]` document as JSON), checked.
+    pub billing: Option<portage_core::billing::BillingConfig>,
     /// The connection a notifications function records under.
     pub connection: String,
     /// `(provider, connection)` pairs to reconcile; `None` for every
@@ -122,6 +127,7 @@ impl Settings {
             connections: connections()?,
             legacy_signatures: std::env::var("PORTAGE_LEGACY_SIGNATURES").is_ok_and(|v| v == "true"),
             public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+            billing: billing()?,
             return_urls: std::env::var("PORTAGE_CONNECT_RETURN_URLS")
                 .unwrap_or_default()
                 .split(',')
@@ -168,6 +174,15 @@ fn parse_connections(text: &str) -> Result<Option<Vec<(String, String)>>, Settin
         pairs.push((provider.to_owned(), connection.to_owned()));
     }
     Ok(Some(pairs))
+}
+
+/// `PORTAGE_BILLING`: the `[billing]` document as JSON, checked; unset or empty for none.
+fn billing() -> Result<Option<portage_core::billing::BillingConfig>, SettingsError> {
+    let Some(text) = std::env::var("PORTAGE_BILLING").ok().filter(|t| !t.trim().is_empty()) else { return Ok(None) };
+    let config: portage_core::billing::BillingConfig =
+        serde_json::from_str(&text).map_err(|e| SettingsError::Billing(e.to_string()))?;
+    config.validate().map_err(|e| SettingsError::Billing(e.to_string()))?;
+    Ok(Some(config))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 // Tests fail by panicking: unwrapping is how they say so.
 #![allow(clippy::unwrap_used)]
 
+mod billing;
 mod commands;
 mod connect;
 mod oidc;

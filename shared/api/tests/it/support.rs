@@ -62,6 +62,8 @@ impl Api {
             registry: portage_providers::registry(),
             clock: clock.clone(),
             connector: Arc::new(connector_over(&db, &queue_handle, &secrets, &origins)),
+            billing: Some(Arc::new(billing_config())),
+            usage: db.clone(),
         };
         let browser = portage_api::connect::browser_router(ctx.connector.clone());
         let router = portage_api::router(Arc::new(ctx)).merge(browser);
@@ -147,4 +149,28 @@ fn connector_over(
         settings,
     )
     .unwrap()
+}
+
+/// The plans the tests sell: the issue's example.
+pub(crate) fn billing_config() -> portage_core::billing::BillingConfig {
+    let text = r#"
+        default_plan = "free"
+        grace_days = 7
+        [plans.free]
+        limits = { personas = 5 }
+        [plans.pro]
+        stripe_price = "price_pro"
+        per_seat = true
+        trial_days = 14
+        limits = { personas = 50 }
+        [plans.enterprise]
+        stripe_price = "price_enterprise"
+        limits = {}
+        [addons.image_credits]
+        stripe_price = "price_credits"
+        grants = 100
+    "#;
+    let config: portage_core::billing::BillingConfig = toml::from_str(text).unwrap();
+    config.validate().unwrap();
+    config
 }

@@ -1,0 +1,89 @@
+//! `/v1/billing/customers/{customer}`: what a customer may use (scope
+//! `state:read`), and metered usage checked and consumed atomically against
+//! it (scope `commands:write`). Both read the customer's billing record,
+//! which only synced provider state writes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use portage_core::billing::{self, BillingConfig, BillingState, Entitlement};
+use portage_core::usage::Consumed;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::{ApiContext, views};
+
+/// Whether an app's customer id or a limit's name can be used as a key.
+fn valid_name(name: &str) -> bool {
+    (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:@-".contains(c))
+}
+
+/// The configuration, the customer's billing state and entitlement now.
+async fn entitled(
+    ctx: &ApiContext,
+    customer: &str,
+) -> Result<(Arc<BillingConfig>, BillingState, Entitlement), ApiError> {
+    let config = ctx.billing.clone().ok_or(ApiError::NotFound("billing_not_configured"))?;
+    if !valid_name(customer) {
+        return Err(ApiError::invalid("customer", "1 to 128 letters, digits or _.:@-"));
+    }
+    let record =
+        ctx.state.get(billing::PROVIDER, portage_core::DEFAULT_CONNECTION, billing::CUSTOMER_KIND, customer).await?;
+    let state: BillingState = record
+        .filter(|r| !r.deleted)
+        .map(|r| serde_json::from_value(r.data))
+        .transpose()
+        .map_err(|e| ApiError::Store(portage_core::StoreError::Corrupt(format!("billing record: {e}"))))?
+        .unwrap_or_default();
+    let entitlement = billing::entitlement(&config, &state, ctx.clock.now_ms());
+    Ok((config, state, entitlement))
+}
+
+/// `GET /v1/billing/customers/{customer}`.
+pub(crate) async fn get_customer(
+    State(ctx): State<Arc<ApiContext>>,
+    Path(customer): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, state, entitlement) = entitled(&ctx, &customer).await?;
+    let usage = ctx.usage.usage(&customer).await?;
+    Ok(Json(billing::view(&customer, &state, &entitlement, &usage, views::rfc3339_ms)))
+}
+
+/// `POST /v1/billing/customers/{customer}/usage`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Usage {
+    limit: String,
+    quantity: i64,
+    idempotency_key: Option<String>,
+}
+
+/// `POST /v1/billing/customers/{customer}/usage`.
+pub(crate) async fn consume(
+    State(ctx): State<Arc<ApiContext>>,
+    Path(customer): Path<String>,
+    body: Result<Json<Usage>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(usage) = body.map_err(|e| ApiError::invalid("body", e.body_text()))?;
+    let key = usage.idempotency_key.filter(|k| !k.is_empty()).ok_or(ApiError::MissingIdempotencyKey)?;
+    if !valid_name(&usage.limit) {
+        return Err(ApiError::invalid("limit", "1 to 128 letters, digits or _.:@-"));
+    }
+    let (_, _, entitlement) = entitled(&ctx, &customer).await?;
+    let cap = entitlement.cap(&usage.limit);
+    let now = ctx.clock.now_ms();
+    let consumed = ctx.usage.consume(&customer, &usage.limit, usage.quantity, cap, &key, now).await?;
+    let remaining = |used: i64| cap.map(|cap| (cap - used).max(0));
+    Ok(match consumed {
+        Consumed::Granted { used } => Json(json!({ "remaining": remaining(used) })).into_response(),
+        Consumed::Exceeded { used } => {
+            let body = json!({ "error": "quota_exceeded", "limit": usage.limit, "remaining": remaining(used) });
+            tracing::info!(code = "quota_exceeded", "usage refused");
+            (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
+        }
+    })
+}

@@ -1,0 +1,320 @@
+//! Billing: the plans and add-ons an app sells (configured), and what a
+//! customer may use at a moment (their entitlement), derived only from
+//! synced provider state — never from a checkout's redirect.
+//!
+//! A customer's billing record (provider `billing`, kind `customer`, id the
+//! app's customer id) is what the provider's subscription says, kept by the
+//! billing projection as events and listings arrive. The entitlement is that
+//! record read against the configuration and the clock:
+//!
+//! | subscription | status | plan |
+//! |---|---|---|
+//! | none, `incomplete`, `incomplete_expired` | `none` | the default plan |
+//! | `trialing` | `trialing` | its plan |
+//! | `active` (also when it cancels at period end) | `active` | its plan |
+//! | `past_due`, within `grace_days` of the first failed payment | `grace` | its plan |
+//! | `past_due` after that, `unpaid` | `past_due` | the default plan |
+//! | `canceled`, `paused` | `canceled` | the default plan |
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The record kind a customer's billing state is kept under (provider `billing`).
+pub const CUSTOMER_KIND: &str = "customer";
+/// The provider name billing records and actions are under.
+pub const PROVIDER: &str = "billing";
+/// The limit seat-based plans count seats under.
+pub const SEATS: &str = "seats";
+
+/// A plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// The Stripe price it is sold at (monthly; per seat when `per_seat`); none for a free plan.
+    pub stripe_price: Option<String>,
+    /// The PayPal billing plan it falls back to.
+    pub paypal_plan: Option<String>,
+    /// Priced per seat: the subscription's quantity is the seats.
+    #[serde(default)]
+    pub per_seat: bool,
+    /// Days of trial a checkout starts with.
+    pub trial_days: Option<u32>,
+    /// What it allows, by limit; a limit it does not name is unlimited.
+    #[serde(default)]
+    pub limits: BTreeMap<String, i64>,
+}
+
+/// An add-on bought in units (image credits).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addon {
+    /// The Stripe price of one unit (one-time).
+    pub stripe_price: Option<String>,
+    /// Credits each unit grants, under the add-on's name as a limit.
+    pub grants: i64,
+}
+
+/// `[billing]` (and `PORTAGE_BILLING` on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// The plan of customers with no (or no longer a) paid subscription.
+    pub default_plan: String,
+    /// How long `past_due` keeps the plan after the first failed payment.
+    #[serde(default = "default_grace_days")]
+    pub grace_days: u32,
+    /// The plans, by name.
+    #[serde(default)]
+    pub plans: BTreeMap<String, Plan>,
+    /// The add-ons, by name.
+    #[serde(default)]
+    pub addons: BTreeMap<String, Addon>,
+}
+
+fn default_grace_days() -> u32 {
+    7
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `default_plan` names no plan.
+    #[error("[billing] default_plan '{0}' is not one of the plans")]
+    UnknownDefaultPlan(String),
+    /// Two plans or add-ons sell at one price: a subscription's plan would be ambiguous.
+    #[error("[billing] price '{0}' is named twice")]
+    PriceTwice(String),
+    /// An add-on that grants nothing.
+    #[error("[billing] add-on '{0}' must grant a positive number of credits")]
+    NothingGranted(String),
+    /// A negative limit.
+    #[error("[billing] plan '{0}': limit '{1}' must be zero or more")]
+    NegativeLimit(String, String),
+}
+
+impl BillingConfig {
+    /// Checks the configuration's own consistency (prices are checked
+    /// against Stripe separately, at start-up).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.plans.contains_key(&self.default_plan) {
+            return Err(ConfigError::UnknownDefaultPlan(self.default_plan.clone()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for price in self.prices() {
+            if !seen.insert(price) {
+                return Err(ConfigError::PriceTwice(price.to_owned()));
+            }
+        }
+        if let Some((name, _)) = self.addons.iter().find(|(_, a)| a.grants <= 0) {
+            return Err(ConfigError::NothingGranted(name.clone()));
+        }
+        for (name, plan) in &self.plans {
+            if let Some((limit, _)) = plan.limits.iter().find(|(_, v)| **v < 0) {
+                return Err(ConfigError::NegativeLimit(name.clone(), limit.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every Stripe price the plans and add-ons name.
+    pub fn prices(&self) -> Vec<&str> {
+        let plans = self.plans.values().filter_map(|p| p.stripe_price.as_deref());
+        plans.chain(self.addons.values().filter_map(|a| a.stripe_price.as_deref())).collect()
+    }
+
+    /// The plan sold at a Stripe price.
+    pub fn plan_for_price(&self, price: &str) -> Option<&str> {
+        self.plans.iter().find(|(_, p)| p.stripe_price.as_deref() == Some(price)).map(|(name, _)| name.as_str())
+    }
+}
+
+/// A customer's billing state, as the provider last said it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingState {
+    /// `stripe` or `paypal`.
+    pub provider: Option<String>,
+    /// The subscription's plan (by configured name).
+    pub plan: Option<String>,
+    /// The provider's subscription status (Stripe's names; PayPal's mapped to them).
+    pub subscription_status: Option<String>,
+    /// Seats (the subscription's quantity).
+    pub seats: Option<i64>,
+    /// When the trial ends, Unix ms.
+    pub trial_end_ms: Option<i64>,
+    /// When the current period ends, Unix ms.
+    pub period_end_ms: Option<i64>,
+    /// When the first payment of the current failure run failed, Unix ms.
+    pub first_failed_at_ms: Option<i64>,
+    /// Credits granted by paid add-on checkouts, by add-on.
+    #[serde(default)]
+    pub credits_granted: BTreeMap<String, i64>,
+}
+
+/// What a customer may use now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entitlement {
+    /// The plan that applies.
+    pub plan: String,
+    /// `trialing`, `active`, `grace`, `past_due`, `canceled` or `none`.
+    pub status: &'static str,
+    /// When the grace period ends, while one runs (or has run out).
+    pub grace_until_ms: Option<i64>,
+    /// Caps by limit (`None`: unlimited): the plan's limits, seats, add-on credits.
+    pub limits: BTreeMap<String, Option<i64>>,
+    /// Credits granted, by add-on (each also a limit).
+    pub credits: BTreeMap<String, i64>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Entitlement {
+    /// The cap on `limit`; `None` when unlimited (a limit the plan does not name).
+    pub fn cap(&self, limit: &str) -> Option<i64> {
+        self.limits.get(limit).copied().flatten()
+    }
+}
+
+/// Reads a customer's state against the configuration at `now_ms`.
+pub fn entitlement(config: &BillingConfig, state: &BillingState, now_ms: i64) -> Entitlement {
+    let grace_until_ms = state.first_failed_at_ms.map(|at| at + i64::from(config.grace_days) * DAY_MS);
+    let paid = state.plan.clone().filter(|p| config.plans.contains_key(p));
+    let (status, keeps_plan) = match state.subscription_status.as_deref() {
+        Some("trialing") => ("trialing", true),
+        Some("active") => ("active", true),
+        Some("past_due") if grace_until_ms.is_none_or(|until| now_ms < until) => ("grace", true),
+        Some("past_due" | "unpaid") => ("past_due", false),
+        Some("canceled" | "paused") => ("canceled", false),
+        _ => ("none", false),
+    };
+    let plan = match (keeps_plan, paid) {
+        (true, Some(plan)) => plan,
+        _ => config.default_plan.clone(),
+    };
+    let mut limits: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let configured = config.plans.get(&plan);
+    for (limit, cap) in configured.map(|p| &p.limits).into_iter().flatten() {
+        limits.insert(limit.clone(), Some(*cap));
+    }
+    if configured.is_some_and(|p| p.per_seat) && keeps_plan {
+        limits.insert(SEATS.to_owned(), Some(state.seats.unwrap_or(1)));
+    }
+    let credits: BTreeMap<String, i64> = config
+        .addons
+        .keys()
+        .map(|name| (name.clone(), state.credits_granted.get(name).copied().unwrap_or(0)))
+        .collect();
+    for (name, granted) in &credits {
+        limits.insert(name.clone(), Some(*granted));
+    }
+    let grace_until_ms = grace_until_ms.filter(|_| matches!(status, "grace" | "past_due"));
+    Entitlement { plan, status, grace_until_ms, limits, credits }
+}
+
+/// The entitlement as the API answers it.
+pub fn view(
+    customer: &str,
+    state: &BillingState,
+    entitlement: &Entitlement,
+    usage: &BTreeMap<String, i64>,
+    rfc3339: fn(i64) -> String,
+) -> Value {
+    let limits: serde_json::Map<String, Value> =
+        entitlement.limits.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let credits: serde_json::Map<String, Value> = entitlement
+        .credits
+        .iter()
+        .map(|(name, granted)| (name.clone(), json!((granted - usage.get(name).copied().unwrap_or(0)).max(0))))
+        .collect();
+    json!({
+        "customer": customer,
+        "plan": entitlement.plan,
+        "status": entitlement.status,
+        "seats": state.seats.filter(|_| matches!(entitlement.status, "trialing" | "active" | "grace")),
+        "limits": limits,
+        "usage": usage,
+        "credits": credits,
+        "trial_end": state.trial_end_ms.map(rfc3339),
+        "period_end": state.period_end_ms.map(rfc3339),
+        "grace_until": entitlement.grace_until_ms.map(rfc3339),
+        "provider": state.provider,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BillingConfig {
+        toml_like(json!({
+            "default_plan": "free",
+            "grace_days": 7,
+            "plans": {
+                "free": {"limits": {"personas": 5}},
+                "pro": {"stripe_price": "price_pro", "per_seat": true, "trial_days": 14, "limits": {"personas": 50}},
+                "enterprise": {"stripe_price": "price_ent", "limits": {}}
+            },
+            "addons": {"image_credits": {"stripe_price": "price_credits", "grants": 100}}
+        }))
+    }
+
+    fn toml_like(value: Value) -> BillingConfig {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn state(status: &str, plan: &str) -> BillingState {
+        BillingState {
+            provider: Some("stripe".into()),
+            plan: Some(plan.into()),
+            subscription_status: Some(status.into()),
+            seats: Some(5),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn statuses_and_plans_follow_the_subscription() {
+        let c = config();
+        c.validate().unwrap();
+        assert_eq!(c.plan_for_price("price_pro"), Some("pro"));
+        let none = entitlement(&c, &BillingState::default(), 0);
+        assert_eq!((none.plan.as_str(), none.status, none.cap("personas")), ("free", "none", Some(5)));
+        let pro = entitlement(&c, &state("active", "pro"), 0);
+        assert_eq!(
+            (pro.plan.as_str(), pro.status, pro.cap("personas"), pro.cap(SEATS)),
+            ("pro", "active", Some(50), Some(5))
+        );
+        assert_eq!(entitlement(&c, &state("trialing", "pro"), 0).status, "trialing");
+        let ent = entitlement(&c, &state("active", "enterprise"), 0);
+        assert_eq!((ent.cap("personas"), ent.cap(SEATS)), (None, None), "no key: unlimited");
+        assert_eq!(entitlement(&c, &state("canceled", "pro"), 0).plan, "free");
+        assert_eq!(entitlement(&c, &state("incomplete", "pro"), 0).status, "none");
+    }
+
+    #[test]
+    fn past_due_keeps_the_plan_for_the_grace_days_then_downgrades() {
+        let c = config();
+        let mut s = state("past_due", "pro");
+        s.first_failed_at_ms = Some(1_000);
+        let within = entitlement(&c, &s, 1_000 + 7 * DAY_MS - 1);
+        assert_eq!((within.status, within.plan.as_str()), ("grace", "pro"));
+        assert_eq!(within.grace_until_ms, Some(1_000 + 7 * DAY_MS));
+        let after = entitlement(&c, &s, 1_000 + 7 * DAY_MS);
+        assert_eq!((after.status, after.plan.as_str(), after.cap("personas")), ("past_due", "free", Some(5)));
+        assert_eq!(entitlement(&c, &state("unpaid", "pro"), 0).plan, "free");
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let mut c = config();
+        c.default_plan = "gold".into();
+        assert_eq!(c.validate(), Err(ConfigError::UnknownDefaultPlan("gold".into())));
+        let mut c = config();
+        c.addons.get_mut("image_credits").unwrap().stripe_price = Some("price_pro".into());
+        assert_eq!(c.validate(), Err(ConfigError::PriceTwice("price_pro".into())));
+        let mut c = config();
+        c.addons.get_mut("image_credits").unwrap().grants = 0;
+        assert!(matches!(c.validate(), Err(ConfigError::NothingGranted(_))));
+    }
+}
