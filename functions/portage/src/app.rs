@@ -98,6 +98,7 @@ impl App {
             commands: self.worker_settings.commands.clone(),
             schedule: self.settings.notification_schedule.clone(),
             public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
+            billing: self.settings.billing.clone(),
         })?)
     }
 
@@ -164,7 +165,8 @@ impl App {
         let (sources, not_listed) =
             portage_providers::listings::change_sources(&clients, self.clock.clone(), &self.secrets.connections())
                 .await;
-        Ok(Reconciler::new(self.db.clone(), self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed))
+        let state = portage_providers::wiring::projected_state(&self.db, self.settings.billing.as_ref());
+        Ok(Reconciler::new(state, self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed))
     }
 }
 

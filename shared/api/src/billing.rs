@@ -3,6 +3,7 @@
 //! it (scope `commands:write`). Both read the customer's billing record,
 //! which only synced provider state writes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -22,25 +23,33 @@ fn valid_name(name: &str) -> bool {
     (1..=128).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.:@-".contains(c))
 }
 
-/// The configuration, the customer's billing state and entitlement now.
-async fn entitled(
-    ctx: &ApiContext,
-    customer: &str,
-) -> Result<(Arc<BillingConfig>, BillingState, Entitlement), ApiError> {
+/// What a customer's entitlement is read from: their billing state, the
+/// credits granted to them, and their usage.
+type Entitled = (Arc<BillingConfig>, BillingState, Entitlement, BTreeMap<String, i64>);
+
+/// The configuration, the customer's billing state (with the credits their
+/// paid checkouts granted), entitlement and usage now.
+async fn entitled(ctx: &ApiContext, customer: &str) -> Result<Entitled, ApiError> {
     let config = ctx.billing.clone().ok_or(ApiError::NotFound("billing_not_configured"))?;
     if !valid_name(customer) {
         return Err(ApiError::invalid("customer", "1 to 128 letters, digits or _.:@-"));
     }
     let record =
         ctx.state.get(billing::PROVIDER, portage_core::DEFAULT_CONNECTION, billing::CUSTOMER_KIND, customer).await?;
-    let state: BillingState = record
+    let mut state: BillingState = record
         .filter(|r| !r.deleted)
         .map(|r| serde_json::from_value(r.data))
         .transpose()
         .map_err(|e| ApiError::Store(portage_core::StoreError::Corrupt(format!("billing record: {e}"))))?
         .unwrap_or_default();
+    let mut usage = ctx.usage.usage(customer).await?;
+    for addon in config.addons.keys() {
+        if let Some(granted) = usage.remove(&portage_providers::entitlements::granted_limit(addon)) {
+            state.credits_granted.insert(addon.clone(), granted);
+        }
+    }
     let entitlement = billing::entitlement(&config, &state, ctx.clock.now_ms());
-    Ok((config, state, entitlement))
+    Ok((config, state, entitlement, usage))
 }
 
 /// `GET /v1/billing/customers/{customer}`.
@@ -48,8 +57,7 @@ pub(crate) async fn get_customer(
     State(ctx): State<Arc<ApiContext>>,
     Path(customer): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (_, state, entitlement) = entitled(&ctx, &customer).await?;
-    let usage = ctx.usage.usage(&customer).await?;
+    let (_, state, entitlement, usage) = entitled(&ctx, &customer).await?;
     Ok(Json(billing::view(&customer, &state, &entitlement, &usage, views::rfc3339_ms)))
 }
 
@@ -73,7 +81,10 @@ pub(crate) async fn consume(
     if !valid_name(&usage.limit) {
         return Err(ApiError::invalid("limit", "1 to 128 letters, digits or _.:@-"));
     }
-    let (_, _, entitlement) = entitled(&ctx, &customer).await?;
+    if usage.limit.starts_with("granted:") {
+        return Err(ApiError::invalid("limit", "granted credits are counted by paid checkouts only"));
+    }
+    let (_, _, entitlement, _) = entitled(&ctx, &customer).await?;
     let cap = entitlement.cap(&usage.limit);
     let now = ctx.clock.now_ms();
     let consumed = ctx.usage.consume(&customer, &usage.limit, usage.quantity, cap, &key, now).await?;

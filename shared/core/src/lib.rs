@@ -20,6 +20,7 @@ pub mod intake;
 pub mod maintenance;
 pub mod notifications;
 pub mod ports;
+pub mod projection;
 pub mod provider;
 pub mod reconcile;
 pub mod secret;

@@ -114,6 +114,7 @@ impl Deployment {
             },
             schedule: self.settings.notification_schedule.clone(),
             public_base_url: self.settings.public_base_url.clone(),
+            billing: self.settings.billing.clone(),
         })?)
     }
 
@@ -155,7 +156,8 @@ impl Deployment {
         });
         let (sources, not_listed) =
             portage_providers::listings::change_sources(clients, self.clock.clone(), &connections).await;
-        Ok(Reconciler::new(self.table.clone(), self.clock.clone(), sources, self.settings.reconcile_overlap)
+        let state = portage_providers::wiring::projected_state(&self.table, self.settings.billing.as_ref());
+        Ok(Reconciler::new(state, self.clock.clone(), sources, self.settings.reconcile_overlap)
             .with_not_listed(not_listed))
     }
 }

@@ -7,6 +7,7 @@ pub mod amazon;
 pub mod capabilities;
 pub mod connect;
 pub mod ebay;
+pub mod entitlements;
 pub mod etsy;
 mod fields;
 pub mod github;

@@ -35,11 +35,32 @@ pub struct WorkerParts<S> {
     pub schedule: Vec<Duration>,
     /// Portage's public URL prefix, for callbacks providers are told of.
     pub public_base_url: Option<String>,
+    /// The plans and add-ons, when billing is configured: customers'
+    /// billing records are kept from the providers' records.
+    pub billing: Option<portage_core::billing::BillingConfig>,
+}
+
+/// The deployment's state store, with the projections its configuration
+/// asks for (the billing records, when billing is configured) run after
+/// every applied write: what sync, reconcile and commands write through.
+pub fn projected_state<S: DeploymentStore>(
+    store: &Arc<S>,
+    billing: Option<&portage_core::billing::BillingConfig>,
+) -> Arc<dyn portage_core::ports::StateStore> {
+    match billing {
+        Some(config) => {
+            let projection = crate::entitlements::BillingProjection::new(Arc::new(config.clone()), store.clone());
+            Arc::new(portage_core::projection::Projecting::new(store.clone(), vec![Arc::new(projection)]))
+        }
+        None => store.clone(),
+    }
 }
 
 /// The worker over `parts`.
 pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwest::Error> {
-    let WorkerParts { store, queue, secrets, clients, clock, sync, commands, schedule, public_base_url } = parts;
+    let WorkerParts { store, queue, secrets, clients, clock, sync, commands, schedule, public_base_url, billing } =
+        parts;
+    let state = projected_state(&store, billing.as_ref());
     let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
     let secrets_for_pulls = secrets.clone();
     let executors = crate::action_executors(&ActionDeps {
@@ -48,7 +69,7 @@ pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwe
         clock: clock.clone(),
         public_base_url,
     });
-    let runner = CommandRunner::new(crate::catalog(), executors, store.clone(), store.clone(), clock.clone(), commands)
+    let runner = CommandRunner::new(crate::catalog(), executors, store.clone(), state.clone(), clock.clone(), commands)
         .with_notifier(notifier.clone());
     let deliverer = Deliverer::new(store.clone(), clock.clone(), schedule)?;
     let puller = crate::connect::metadata::MetadataPuller::new(
@@ -58,7 +79,7 @@ pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwe
         clients.origins().clone(),
         clock.clone(),
     );
-    Ok(Worker::new(crate::sync_handlers(&clients, &clock), store.clone(), store, clock, sync)
+    Ok(Worker::new(crate::sync_handlers(&clients, &clock), store.clone(), state, clock, sync)
         .with_commands(Arc::new(runner))
         .with_notifier(notifier)
         .with_notifications(Arc::new(deliverer))
