@@ -147,6 +147,15 @@ pub struct BillingState {
     pub period_end_ms: Option<i64>,
     /// When the first payment of the current failure run failed, Unix ms.
     pub first_failed_at_ms: Option<i64>,
+    /// The version of the subscription change the status fields are from.
+    #[serde(default)]
+    pub source_version: Option<crate::Version>,
+    /// Times of failing changes since the last good one (the current failure run).
+    #[serde(default)]
+    pub failures_ms: Vec<i64>,
+    /// The time of the latest good (not failing) change seen.
+    #[serde(default)]
+    pub last_ok_ms: Option<i64>,
     /// Credits granted by paid add-on checkouts, by add-on.
     #[serde(default)]
     pub credits_granted: BTreeMap<String, i64>,

@@ -1,8 +1,8 @@
 //! Derived state: records kept from other records as they land (a
 //! customer's billing record from the provider's subscription). A
-//! [`Projecting`] state store runs its projections after every applied
-//! upsert, whoever wrote it — sync, reconcile or a command — so derived
-//! records follow synced state and nothing else.
+//! [`Projecting`] state store runs its projections after every upsert,
+//! whoever wrote it — sync, reconcile or a command — so derived records
+//! follow synced state and nothing else.
 
 use std::sync::Arc;
 
@@ -15,19 +15,22 @@ use crate::ports::{StateQuery, StateStore, UpsertOutcome};
 /// Keeps derived records from applied changes.
 #[async_trait]
 pub trait Projection: Send + Sync {
-    /// Called after `change` was applied to `provider`/`connection`; writes
-    /// what it derives through `state` (versioned like any record).
+    /// Called after `change` was offered to `provider`/`connection`, with
+    /// what the write did (a stale change still tells something to
+    /// projections that aggregate over every change, whatever its order);
+    /// writes what it derives through `state`.
     async fn project(
         &self,
         provider: &str,
         connection: &str,
         change: &StateChange,
+        outcome: UpsertOutcome,
         state: &dyn StateStore,
         now_ms: i64,
     ) -> Result<(), StoreError>;
 }
 
-/// A state store that runs projections after each applied upsert.
+/// A state store that runs projections after each upsert.
 pub struct Projecting {
     inner: Arc<dyn StateStore>,
     projections: Vec<Arc<dyn Projection>>,
@@ -51,10 +54,8 @@ impl StateStore for Projecting {
         now_ms: i64,
     ) -> Result<UpsertOutcome, StoreError> {
         let outcome = self.inner.upsert(provider, connection, change, source_event, now_ms).await?;
-        if outcome == UpsertOutcome::Applied {
-            for projection in &self.projections {
-                projection.project(provider, connection, change, self.inner.as_ref(), now_ms).await?;
-            }
+        for projection in &self.projections {
+            projection.project(provider, connection, change, outcome.clone(), self.inner.as_ref(), now_ms).await?;
         }
         Ok(outcome)
     }

@@ -4,10 +4,12 @@
 //! checkout), as those records land from webhooks, reconcile or commands.
 //!
 //! - A subscription's status, plan (its price, by the configured plans),
-//!   seats (its quantity), trial and period ends become the record, versioned
-//!   by the subscription's own record: an older event never overwrites a
-//!   newer state. The first failed payment's time is kept while the status
-//!   stays `past_due` or `unpaid` (the grace period counts from it).
+//!   seats (its quantity), trial and period ends become the record, from the
+//!   newest subscription change seen: an older event arriving late never
+//!   overwrites them. Every change, older or newer, also feeds the failure
+//!   run (the failing changes after the newest good one), so the first
+//!   failed payment's time — where the grace period counts from — is the
+//!   same whatever order the events came in.
 //! - A paid add-on checkout (mode `payment`, `metadata.portage_addon`,
 //!   `metadata.portage_units`) grants its credits once: counted under
 //!   `granted:{addon}` with the session's id as the key, so a replayed event
@@ -18,10 +20,19 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use portage_core::billing::{self, BillingConfig, BillingState};
 use portage_core::ports::StateStore;
+use portage_core::ports::UpsertOutcome;
 use portage_core::projection::Projection;
 use portage_core::usage::UsageStore;
-use portage_core::{DEFAULT_CONNECTION, StateChange, StoreError};
+use portage_core::{DEFAULT_CONNECTION, StateChange, StoreError, Version};
 use serde_json::Value;
+
+/// How often a lost race on a billing record is retried.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Whether a subscription status is a failing payment's.
+fn is_failing(status: Option<&str>) -> bool {
+    matches!(status, Some("past_due" | "unpaid"))
+}
 
 /// Where credits granted to a customer are counted, per add-on.
 pub fn granted_limit(addon: &str) -> String {
@@ -43,38 +54,62 @@ impl BillingProjection {
     async fn subscription(&self, change: &StateChange, state: &dyn StateStore) -> Result<(), StoreError> {
         let data = &change.data;
         let Some(customer) = data.pointer("/metadata/portage_customer").and_then(Value::as_str) else { return Ok(()) };
-        // The subscription record's fields (see `stripe::records`): its first item's price and quantity.
-        let price = data.get("price").and_then(Value::as_str);
-        let seats = data.get("quantity").and_then(Value::as_i64);
-        let period_end = data.get("current_period_end").and_then(Value::as_i64);
+        // Another worker may write the same customer's record meanwhile: the
+        // write is conditioned on the version read (one more than it), and
+        // made again on the newer record when it lost.
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = state.get(billing::PROVIDER, DEFAULT_CONNECTION, billing::CUSTOMER_KIND, customer).await?;
+            let version = stored.as_ref().map(|r| r.version);
+            let previous: BillingState = stored.and_then(|r| serde_json::from_value(r.data).ok()).unwrap_or_default();
+            let next = self.fold(previous.clone(), change);
+            if next == previous && version.is_some() {
+                return Ok(());
+            }
+            let derived = StateChange {
+                kind: billing::CUSTOMER_KIND.to_owned(),
+                id: customer.to_owned(),
+                version: Version { primary: version.map_or(1, |v| v.primary + 1), secondary: 0 },
+                data: serde_json::to_value(&next).map_err(|e| StoreError::Invalid(e.to_string()))?,
+                deleted: false,
+            };
+            if state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &derived, None, 0).await? == UpsertOutcome::Applied {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Backend(format!("billing record of {customer} kept changing: not projected")))
+    }
+
+    /// The record after one subscription change, whatever order the changes
+    /// come in: the status fields from the newest change, the failure run
+    /// (its failing changes after the newest good one) from all of them.
+    fn fold(&self, mut record: BillingState, change: &StateChange) -> BillingState {
+        let data = &change.data;
         let status = if change.deleted { Some("canceled") } else { data.get("status").and_then(Value::as_str) };
-        let previous = state.get(billing::PROVIDER, DEFAULT_CONNECTION, billing::CUSTOMER_KIND, customer).await?;
-        let previous: BillingState = previous.and_then(|r| serde_json::from_value(r.data).ok()).unwrap_or_default();
-        let failing = matches!(status, Some("past_due" | "unpaid"));
-        let first_failed_at_ms = match (failing, previous.first_failed_at_ms) {
-            (true, Some(at)) => Some(at),
-            (true, None) => Some(change.version.primary.saturating_mul(1000)),
-            (false, _) => None,
-        };
-        let record = BillingState {
-            provider: Some("stripe".to_owned()),
-            plan: price.and_then(|p| self.config.plan_for_price(p)).map(str::to_owned),
-            subscription_status: status.map(str::to_owned),
-            seats,
-            trial_end_ms: data.get("trial_end").and_then(Value::as_i64).map(|s| s * 1000),
-            period_end_ms: period_end.map(|s| s * 1000),
-            first_failed_at_ms,
-            credits_granted: Default::default(),
-        };
-        let data = serde_json::to_value(&record).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let derived = StateChange {
-            kind: billing::CUSTOMER_KIND.to_owned(),
-            id: customer.to_owned(),
-            version: change.version,
-            data,
-            deleted: false,
-        };
-        state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &derived, None, 0).await.map(|_| ())
+        let at_ms = change.version.primary.saturating_mul(1000);
+        if record.source_version.is_none_or(|seen| change.version > seen) {
+            // The subscription record's fields (see `stripe::records`).
+            let price = data.get("price").and_then(Value::as_str);
+            record.provider = Some("stripe".to_owned());
+            record.plan = price.and_then(|p| self.config.plan_for_price(p)).map(str::to_owned);
+            record.subscription_status = status.map(str::to_owned);
+            record.seats = data.get("quantity").and_then(Value::as_i64);
+            record.trial_end_ms = data.get("trial_end").and_then(Value::as_i64).map(|s| s * 1000);
+            record.period_end_ms = data.get("current_period_end").and_then(Value::as_i64).map(|s| s * 1000);
+            record.source_version = Some(change.version);
+        }
+        if is_failing(status) {
+            if record.last_ok_ms.is_none_or(|ok| at_ms > ok) && !record.failures_ms.contains(&at_ms) {
+                record.failures_ms.push(at_ms);
+                record.failures_ms.sort_unstable();
+            }
+        } else {
+            let ok = record.last_ok_ms.map_or(at_ms, |seen| seen.max(at_ms));
+            record.last_ok_ms = Some(ok);
+            record.failures_ms.retain(|failed| *failed > ok);
+        }
+        record.first_failed_at_ms =
+            if is_failing(record.subscription_status.as_deref()) { record.failures_ms.first().copied() } else { None };
+        record
     }
 
     async fn checkout(&self, change: &StateChange, now_ms: i64) -> Result<(), StoreError> {
@@ -101,6 +136,7 @@ impl Projection for BillingProjection {
         provider: &str,
         _connection: &str,
         change: &StateChange,
+        _outcome: UpsertOutcome,
         state: &dyn StateStore,
         now_ms: i64,
     ) -> Result<(), StoreError> {

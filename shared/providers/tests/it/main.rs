@@ -5,6 +5,7 @@
 
 mod api_client;
 mod client_pool;
+mod entitlements;
 mod hostile_input;
 mod localstripe;
 mod messaging;
