@@ -153,6 +153,12 @@ impl App {
         )?)
     }
 
+    /// The scheduler's billing pass, when billing is configured.
+    pub(crate) fn downgrade_pass(&self) -> Option<portage_providers::entitlements::DowngradePass> {
+        let (queue, clock) = (self.queue.clone(), self.clock.clone());
+        portage_providers::wiring::downgrade_pass(&self.db, queue, clock, self.settings.billing.as_ref())
+    }
+
     /// How long ingest waits before re-enqueueing a `received` event.
     pub(crate) fn reclaim_after(&self) -> std::time::Duration {
         self.settings.ingest.reclaim_after
@@ -165,7 +171,12 @@ impl App {
         let (sources, not_listed) =
             portage_providers::listings::change_sources(&clients, self.clock.clone(), &self.secrets.connections())
                 .await;
-        let state = portage_providers::wiring::projected_state(&self.db, self.settings.billing.as_ref());
+        let state = portage_providers::wiring::projected_state(
+            &self.db,
+            self.queue.clone(),
+            self.clock.clone(),
+            self.settings.billing.as_ref(),
+        );
         Ok(Reconciler::new(state, self.clock.clone(), sources, RECONCILE_OVERLAP).with_not_listed(not_listed))
     }
 }

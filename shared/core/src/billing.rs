@@ -156,6 +156,10 @@ pub struct BillingState {
     /// The time of the latest good (not failing) change seen.
     #[serde(default)]
     pub last_ok_ms: Option<i64>,
+    /// When the customer was told their grace ran out (`billing.downgraded`),
+    /// while they stay downgraded.
+    #[serde(default)]
+    pub downgraded_at_ms: Option<i64>,
     /// Credits granted by paid add-on checkouts, by add-on.
     #[serde(default)]
     pub credits_granted: BTreeMap<String, i64>,

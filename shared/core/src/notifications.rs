@@ -14,7 +14,7 @@ use crate::ports::{Clock, Queue};
 use crate::secret::Secret;
 
 /// Every type a subscription may name (or match with a `prefix*` pattern).
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 11] = [
     "command.succeeded",
     "command.failed",
     "command.unknown",
@@ -24,6 +24,8 @@ pub const TYPES: [&str; 9] = [
     "connection.needs_reauth",
     "connection.expiring",
     "connection.disconnected",
+    "billing.downgraded",
+    "billing.restored",
 ];
 
 /// Whether `pattern` (a type, `prefix.*` or `*`) matches `kind`.

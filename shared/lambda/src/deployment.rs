@@ -156,7 +156,12 @@ impl Deployment {
         });
         let (sources, not_listed) =
             portage_providers::listings::change_sources(clients, self.clock.clone(), &connections).await;
-        let state = portage_providers::wiring::projected_state(&self.table, self.settings.billing.as_ref());
+        let state = portage_providers::wiring::projected_state(
+            &self.table,
+            self.queue.clone(),
+            self.clock.clone(),
+            self.settings.billing.as_ref(),
+        );
         Ok(Reconciler::new(state, self.clock.clone(), sources, self.settings.reconcile_overlap)
             .with_not_listed(not_listed))
     }

@@ -36,9 +36,16 @@ pub async fn run() -> Result<(), crate::Error> {
     let clients = deployment.clients()?;
     let reconciler = Arc::new(deployment.reconciler(&clients).await?);
     let connector = Arc::new(deployment.connector()?);
+    let downgrades = Arc::new(portage_providers::wiring::downgrade_pass(
+        &deployment.table,
+        deployment.queue.clone(),
+        deployment.clock.clone(),
+        deployment.settings.billing.as_ref(),
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (recovery, reconciler, connector) = (recovery.clone(), reconciler.clone(), connector.clone());
-        async move { handle(&recovery, &reconciler, &connector, &event.payload).await }
+        let downgrades = downgrades.clone();
+        async move { handle(&recovery, &reconciler, &connector, downgrades.as_ref().as_ref(), &event.payload).await }
     }))
     .await
 }
@@ -48,6 +55,7 @@ pub async fn handle(
     recovery: &StrandedRecovery,
     reconciler: &Reconciler,
     connector: &portage_providers::connect::Connector,
+    downgrades: Option<&portage_providers::entitlements::DowngradePass>,
     payload: &Value,
 ) -> Result<Value, crate::Error> {
     let asked = payload.get("mode").and_then(Value::as_str).unwrap_or("incremental");
@@ -55,6 +63,10 @@ pub async fn handle(
     let requeued = recovery.run().await?;
     let report = reconciler.run(mode).await;
     let refresh = connector.refresh_due().await?;
+    let downgraded = match downgrades {
+        Some(pass) => pass.run().await?,
+        None => Vec::new(),
+    };
     for kind in &report.kinds {
         let dimensions = [("provider", kind.provider.as_str()), ("kind", kind.kind.as_str())];
         metrics::add("repaired", &dimensions, kind.repaired);
@@ -70,6 +82,7 @@ pub async fn handle(
             "expiring": refresh.expiring,
             "failed": refresh.failed,
         },
+        "downgraded": downgraded,
     });
     info!(%report, "reconcile run finished");
     Ok(report)

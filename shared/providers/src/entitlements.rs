@@ -24,7 +24,7 @@ use portage_core::ports::UpsertOutcome;
 use portage_core::projection::Projection;
 use portage_core::usage::UsageStore;
 use portage_core::{DEFAULT_CONNECTION, StateChange, StoreError, Version};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// How often a lost race on a billing record is retried.
 const MAX_ATTEMPTS: usize = 16;
@@ -43,12 +43,19 @@ pub fn granted_limit(addon: &str) -> String {
 pub struct BillingProjection {
     config: Arc<BillingConfig>,
     usage: Arc<dyn UsageStore>,
+    notifier: Option<Arc<portage_core::notifications::Notifier>>,
 }
 
 impl BillingProjection {
     /// The projection over `config`'s plans, granting credits in `usage`.
     pub fn new(config: Arc<BillingConfig>, usage: Arc<dyn UsageStore>) -> Self {
-        Self { config, usage }
+        Self { config, usage, notifier: None }
+    }
+
+    /// Tells the app when a downgraded customer is restored (`billing.restored`).
+    pub fn with_notifier(mut self, notifier: Arc<portage_core::notifications::Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     async fn subscription(&self, change: &StateChange, state: &dyn StateStore) -> Result<(), StoreError> {
@@ -73,6 +80,13 @@ impl BillingProjection {
                 deleted: false,
             };
             if state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &derived, None, 0).await? == UpsertOutcome::Applied {
+                if previous.downgraded_at_ms.is_some()
+                    && next.downgraded_at_ms.is_none()
+                    && let Some(notifier) = &self.notifier
+                {
+                    let data = json!({ "customer": customer, "plan": next.plan, "status": next.subscription_status });
+                    notifier.publish("billing.restored", data).await;
+                }
                 return Ok(());
             }
         }
@@ -109,6 +123,10 @@ impl BillingProjection {
         }
         record.first_failed_at_ms =
             if is_failing(record.subscription_status.as_deref()) { record.failures_ms.first().copied() } else { None };
+        if matches!(record.subscription_status.as_deref(), Some("active" | "trialing")) {
+            // Paid again: restored (the app is told, once, by the writer).
+            record.downgraded_at_ms = None;
+        }
         record
     }
 
@@ -145,5 +163,65 @@ impl Projection for BillingProjection {
             ("stripe", "checkout_session") => self.checkout(change, now_ms).await,
             _ => Ok(()),
         }
+    }
+}
+
+/// The scheduler's pass: customers whose grace has run out (`past_due` or
+/// `unpaid` for `grace_days` since the first failed payment) are told once,
+/// `billing.downgraded`, as the default plan now applies to them. Answers
+/// who was told.
+pub async fn tell_downgrades(
+    config: &BillingConfig,
+    state: &dyn StateStore,
+    notifier: &portage_core::notifications::Notifier,
+    now_ms: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut told = Vec::new();
+    for record in state.list(billing::PROVIDER, DEFAULT_CONNECTION, billing::CUSTOMER_KIND).await? {
+        let Ok(mut customer) = serde_json::from_value::<BillingState>(record.data.clone()) else { continue };
+        let entitlement = billing::entitlement(config, &customer, now_ms);
+        if entitlement.status != "past_due" || customer.downgraded_at_ms.is_some() {
+            continue;
+        }
+        customer.downgraded_at_ms = Some(now_ms);
+        let change = StateChange {
+            kind: billing::CUSTOMER_KIND.to_owned(),
+            id: record.id.clone(),
+            version: Version { primary: record.version.primary + 1, secondary: 0 },
+            data: serde_json::to_value(&customer).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            deleted: false,
+        };
+        // A lost race (another pass, or a new event) is picked up next pass.
+        if state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &change, None, now_ms).await? == UpsertOutcome::Applied {
+            let data = json!({ "customer": record.id, "plan": entitlement.plan, "grace_until": entitlement.grace_until_ms.map(portage_core::rfc3339_ms) });
+            notifier.publish("billing.downgraded", data).await;
+            told.push(record.id);
+        }
+    }
+    Ok(told)
+}
+
+/// The scheduler's downgrade pass over a deployment, built once.
+pub struct DowngradePass {
+    config: BillingConfig,
+    state: Arc<dyn StateStore>,
+    notifier: portage_core::notifications::Notifier,
+    clock: Arc<dyn portage_core::ports::Clock>,
+}
+
+impl DowngradePass {
+    /// The pass over `state`, telling the app through `notifier`.
+    pub fn new(
+        config: BillingConfig,
+        state: Arc<dyn StateStore>,
+        notifier: portage_core::notifications::Notifier,
+        clock: Arc<dyn portage_core::ports::Clock>,
+    ) -> Self {
+        Self { config, state, notifier, clock }
+    }
+
+    /// Runs it now (see [`tell_downgrades`]).
+    pub async fn run(&self) -> Result<Vec<String>, StoreError> {
+        tell_downgrades(&self.config, self.state.as_ref(), &self.notifier, self.clock.now_ms()).await
     }
 }

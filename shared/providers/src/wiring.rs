@@ -45,11 +45,15 @@ pub struct WorkerParts<S> {
 /// every applied write: what sync, reconcile and commands write through.
 pub fn projected_state<S: DeploymentStore>(
     store: &Arc<S>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
     billing: Option<&portage_core::billing::BillingConfig>,
 ) -> Arc<dyn portage_core::ports::StateStore> {
     match billing {
         Some(config) => {
-            let projection = crate::entitlements::BillingProjection::new(Arc::new(config.clone()), store.clone());
+            let notifier = Arc::new(Notifier::new(store.clone(), queue, clock));
+            let projection = crate::entitlements::BillingProjection::new(Arc::new(config.clone()), store.clone())
+                .with_notifier(notifier);
             Arc::new(portage_core::projection::Projecting::new(store.clone(), vec![Arc::new(projection)]))
         }
         None => store.clone(),
@@ -60,7 +64,7 @@ pub fn projected_state<S: DeploymentStore>(
 pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwest::Error> {
     let WorkerParts { store, queue, secrets, clients, clock, sync, commands, schedule, public_base_url, billing } =
         parts;
-    let state = projected_state(&store, billing.as_ref());
+    let state = projected_state(&store, queue.clone(), clock.clone(), billing.as_ref());
     let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
     let secrets_for_pulls = secrets.clone();
     let executors = crate::action_executors(&ActionDeps {
@@ -107,4 +111,17 @@ pub fn connector<S: DeploymentStore>(
     Ok(crate::connect::Connector::new(store.clone(), secrets, http, origins, settings, notifier, clock)
         .with_leases(store, holder)
         .with_queue(queue_for_pulls))
+}
+
+/// The scheduler's billing pass (customers whose grace ran out are told
+/// `billing.downgraded`), when billing is configured.
+pub fn downgrade_pass<S: DeploymentStore>(
+    store: &Arc<S>,
+    queue: Arc<dyn Queue>,
+    clock: Arc<dyn Clock>,
+    billing: Option<&portage_core::billing::BillingConfig>,
+) -> Option<crate::entitlements::DowngradePass> {
+    let config = billing?.clone();
+    let notifier = Notifier::new(store.clone(), queue, clock.clone());
+    Some(crate::entitlements::DowngradePass::new(config, store.clone(), notifier, clock))
 }

@@ -78,6 +78,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         recovery,
         reconciler: app.reconciler().await?,
         connector: app.connector(None)?,
+        downgrades: app.downgrade_pass(),
         stranded_every: app.worker_settings.stranded_check,
     };
     let scheduler = tokio::spawn(scheduler(jobs, stop_rx.clone(), work.clone()));
@@ -279,6 +280,7 @@ struct Jobs {
     recovery: StrandedRecovery,
     reconciler: Reconciler,
     connector: portage_providers::connect::Connector,
+    downgrades: Option<portage_providers::entitlements::DowngradePass>,
     stranded_every: Duration,
 }
 
@@ -315,6 +317,13 @@ async fn scheduler(jobs: Jobs, mut stop: watch::Receiver<bool>, work: Arc<Notify
                     Ok(report) if report == portage_providers::connect::RefreshReport::default() => {}
                     Ok(report) => info!(?report, "token refresh pass finished"),
                     Err(error) => warn!(%error, "token refresh pass failed"),
+                }
+                if let Some(downgrades) = &jobs.downgrades {
+                    match downgrades.run().await {
+                        Ok(told) if told.is_empty() => {}
+                        Ok(told) => info!(customers = told.len(), "grace ended: customers downgraded"),
+                        Err(error) => warn!(%error, "downgrade pass failed"),
+                    }
                 }
                 continue;
             }

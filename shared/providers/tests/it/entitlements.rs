@@ -84,3 +84,54 @@ async fn billing_records_do_not_depend_on_the_order_events_arrive_in() {
     }
     assert!(failing > 50, "the lives include failure runs ({failing})");
 }
+
+#[tokio::test]
+async fn a_customer_past_grace_is_downgraded_once_and_restored_when_paid() {
+    use portage_core::notifications::{NotificationStore, Notifier, Subscription};
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
+    let queue = Arc::new(portage_embedded::SqliteQueue::new(db.clone(), clock.clone(), 5));
+    let subscription = Subscription {
+        id: "sub_app".into(),
+        url: "https://app.example/hooks".into(),
+        types: vec!["billing.*".into()],
+        description: None,
+        secret: Some(portage_core::Secret::new("whsec_x")),
+        allow_private: false,
+        created_at_ms: 0,
+    };
+    db.add_subscription(&subscription).await.unwrap();
+    let notifier = Arc::new(Notifier::new(db.clone(), queue.clone(), clock.clone()));
+    let projection = BillingProjection::new(Arc::new(config()), db.clone()).with_notifier(notifier.clone());
+    let state = Projecting::new(db.clone(), vec![Arc::new(projection)]);
+    let change = |at: i64, status: &str| StateChange {
+        kind: "subscription".into(),
+        id: "sub_1".into(),
+        version: Version { primary: at, secondary: 0 },
+        data: json!({"status": status, "price": "price_pro", "quantity": 3, "metadata": {"portage_customer": "cust_1"}}),
+        deleted: false,
+    };
+    let failed_at = 1_800_000_000;
+    state.upsert("stripe", "default", &change(failed_at, "past_due"), None, 0).await.unwrap();
+    let told = |kind: &'static str| {
+        let db = db.clone();
+        async move { db.notifications(None, 100).await.unwrap().iter().filter(|n| n.kind == kind).count() }
+    };
+    let config = config();
+    let grace_end = failed_at * 1000 + 7 * 86_400_000;
+    let pass = |now| portage_providers::entitlements::tell_downgrades(&config, db.as_ref(), &notifier, now);
+    assert!(pass(grace_end - 1).await.unwrap().is_empty(), "still in grace");
+    assert_eq!(pass(grace_end).await.unwrap(), ["cust_1"]);
+    assert!(pass(grace_end + 60_000).await.unwrap().is_empty(), "told once");
+    assert_eq!(told("billing.downgraded").await, 1);
+
+    state.upsert("stripe", "default", &change(failed_at + 900_000, "active"), None, 0).await.unwrap();
+    assert_eq!(told("billing.restored").await, 1, "paid again: restored");
+    let record = db.get("billing", "default", "customer", "cust_1").await.unwrap().unwrap();
+    let billing_state: portage_core::billing::BillingState = serde_json::from_value(record.data).unwrap();
+    let entitlement = portage_core::billing::entitlement(&config, &billing_state, grace_end + 120_000);
+    assert_eq!((entitlement.plan.as_str(), entitlement.status), ("pro", "active"));
+    state.upsert("stripe", "default", &change(failed_at + 900_001, "active"), None, 0).await.unwrap();
+    assert_eq!(told("billing.restored").await, 1, "restored once");
+}
