@@ -122,3 +122,32 @@ async fn entitlements_follow_stripe_events_in_their_order_and_credits_count_once
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(entitlement(&http, &server, &key).await["credits"]["image_credits"], 200, "a replay grants nothing");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_to_start_with_a_price_stripe_does_not_know() {
+    let fake = portage_fakes::stripe::Stripe::new("sk_test_prices_1", 0, 100);
+    fake.put_price(
+        json!({"id": "price_pro", "object": "price", "unit_amount": 1500, "recurring": {"interval": "month"}}),
+    );
+    let stripe = portage_fakes::serve(fake.router()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = format!(
+        "{BILLING}\n[origins]\n\"api.stripe.com\" = \"{}\"\n[connections.stripe.default]\napi_key = \"sk_test_prices_1\"\n",
+        stripe.base
+    );
+    std::fs::write(data.join("portage.toml"), config).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(common::bin())
+            .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success(), "serve must not start");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("prices Stripe does not know: price_credits"), "{err}");
+    assert!(!err.contains("price_pro,"), "a known price is not reported: {err}");
+}

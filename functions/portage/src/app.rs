@@ -153,6 +153,27 @@ impl App {
         )?)
     }
 
+    /// Reports, before anything is served, configured prices Stripe does not
+    /// know (an error), or that they cannot be checked (a warning).
+    pub(crate) async fn check_prices(&self) -> anyhow::Result<()> {
+        let Some(billing) = &self.settings.billing else { return Ok(()) };
+        if billing.prices().is_empty() {
+            return Ok(());
+        }
+        match portage_providers::entitlements::unknown_prices(self.clients()?.as_ref(), billing).await {
+            Ok(Some(unknown)) if unknown.is_empty() => Ok(()),
+            Ok(Some(unknown)) => anyhow::bail!("[billing] names prices Stripe does not know: {}", unknown.join(", ")),
+            Ok(None) => {
+                tracing::warn!("[billing] prices not checked: the stripe connection has no api_key");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, "[billing] prices not checked");
+                Ok(())
+            }
+        }
+    }
+
     /// The scheduler's billing pass, when billing is configured.
     pub(crate) fn downgrade_pass(&self) -> Option<portage_providers::entitlements::DowngradePass> {
         let (queue, clock) = (self.queue.clone(), self.clock.clone());

@@ -10,7 +10,8 @@
 //! idempotency); every create and update is also an event on
 //! `GET /v1/events` (`created[gte]`, `type` with a `*` wildcard, `types[]`,
 //! newest first, the same paging). Subscriptions put in by a test are
-//! served by id; subscriptions, invoices and payment intents list empty.
+//! served by id, and so are prices; subscriptions, invoices and payment
+//! intents list empty.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +77,7 @@ impl Stripe {
             .route("/v1/events", get(list_events))
             .route("/v1/subscriptions", get(list_empty))
             .route("/v1/subscriptions/{id}", get(retrieve_subscription))
+            .route("/v1/prices/{id}", get(retrieve_price))
             .route("/v1/invoices", get(list_empty))
             .route("/v1/payment_intents", get(list_empty))
             .with_state(self.clone())
@@ -133,6 +135,11 @@ impl Stripe {
     /// Every customer, oldest first.
     pub fn customers(&self) -> Vec<Value> {
         self.customers.lock().expect("customers").clone()
+    }
+
+    /// Puts in a price (`{"id": "price_…", "object": "price", …}`), served by id.
+    pub fn put_price(&self, price: Value) {
+        self.put_subscription(price);
     }
 
     /// Stores a subscription, served by `GET /v1/subscriptions/{id}`.
@@ -290,21 +297,32 @@ fn page(oldest_first: &[Value], limit: usize, query: &HashMap<String, String>, u
     ok(json!({"object": "list", "url": url, "has_more": has_more, "data": data}))
 }
 
-async fn retrieve_subscription(
+async fn retrieve_subscription(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
+    retrieve_put(state, headers, id, "subscription").await
+}
+
+async fn retrieve_price(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
+    retrieve_put(state, headers, id, "price").await
+}
+
+/// An object a test put in, by id.
+async fn retrieve_put(
     State(fake): State<Arc<Stripe>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    kind: &str,
 ) -> Response {
     if let Some(refused) = gate(&fake, &headers).await {
         return refused;
     }
-    match fake.subscriptions.lock().expect("subscriptions").get(&id).cloned() {
-        Some(subscription) => ok(subscription),
+    let found = fake.subscriptions.lock().expect("objects").get(&id).filter(|o| o["object"] == kind).cloned();
+    match found {
+        Some(object) => ok(object),
         None => error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             Some("resource_missing"),
-            &format!("No such subscription: '{id}'"),
+            &format!("No such {kind}: '{id}'"),
             Some("id"),
         ),
     }

@@ -59,6 +59,7 @@ pub(crate) async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<Exit
         );
     }
     let app = Arc::new(App::with_settings(registry, settings)?);
+    app.check_prices().await?;
     if let Some(key) = ensure_dev_api_key(&app, global).await? {
         // Printed on purpose, once, as the development signing secret is:
         // the operator needs it to call /v1. Only its hash is stored.
