@@ -33,6 +33,9 @@ use clap::Parser;
 use hdrhistogram::Histogram;
 use portage_fakes::stripe::Stripe;
 use serde_json::{Value, json};
+use serve::Serve;
+
+mod serve;
 
 const STRIPE_KEY: &str = "sk_test_bench_4242";
 
@@ -71,67 +74,6 @@ async fn arrive(State(arrivals): State<Arc<Arrivals>>) -> StatusCode {
     let mut span = arrivals.span.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     *span = Some(span.map_or((now, now), |(first, _)| (first, now)));
     StatusCode::NO_CONTENT
-}
-
-/// The `portage serve` process, stopped when dropped.
-struct Serve {
-    child: std::process::Child,
-    base: String,
-    key: String,
-    data: PathBuf,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
-
-impl Serve {
-    async fn start(args: &Args, stripe_base: &str) -> anyhow::Result<Self> {
-        let data = std::env::temp_dir().join(format!("portage-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&data)?;
-        let host = stripe_base.trim_start_matches("http://");
-        let mut config =
-            format!("[origins]\n\"api.stripe.com\" = \"http://{host}\"\n[worker]\nconcurrency = 4\nbatch_size = 100\n");
-        for c in 0..args.connections {
-            config.push_str(&format!("[connections.stripe.c{c}]\napi_key = \"{STRIPE_KEY}\"\n"));
-        }
-        std::fs::write(data.join("portage.toml"), config)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = std::process::Command::new(&args.portage)
-            .arg("--data")
-            .arg(&data)
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("PORTAGE_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .with_context(|| format!("start {}", args.portage.display()))?;
-        let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..200 {
-            if http.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
-                let key = std::fs::read_to_string(data.join("dev-api-key"))?.trim().to_owned();
-                return Ok(Self { child, base, key, data });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("portage serve did not answer /health")
-    }
-
-    /// CPU seconds the process has used (user and system).
-    fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which may hold spaces) in parentheses.
-        let after = stat.rsplit_once(')').context("stat format")?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-        // SAFETY: sysconf has no preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        Ok(ticks / per_second)
-    }
 }
 
 /// Posts commands `first..first + count`; returns the POST latencies (µs).
@@ -235,7 +177,13 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let fake = Stripe::new(STRIPE_KEY, 0, 1_000_000);
     let stripe = portage_fakes::serve(fake.router()).await;
-    let serve = Serve::start(&args, &stripe.base).await?;
+    let host = stripe.base.trim_start_matches("http://");
+    let mut config =
+        format!("[origins]\n\"api.stripe.com\" = \"http://{host}\"\n[worker]\nconcurrency = 4\nbatch_size = 100\n");
+    for c in 0..args.connections {
+        config.push_str(&format!("[connections.stripe.c{c}]\napi_key = \"{STRIPE_KEY}\"\n"));
+    }
+    let serve = Serve::start(&args.portage, &config, &[]).await?;
 
     let cpu_before = serve.cpu_seconds()?;
     let started = Instant::now();
