@@ -174,10 +174,16 @@ impl App {
         }
     }
 
-    /// The scheduler's billing pass, when billing is configured.
+    /// The scheduler's billing pass over the Stripe connections that have
+    /// secrets (and `default`), when billing is configured.
     pub(crate) fn downgrade_pass(&self) -> Option<portage_providers::entitlements::DowngradePass> {
         let (queue, clock) = (self.queue.clone(), self.clock.clone());
-        portage_providers::wiring::downgrade_pass(&self.db, queue, clock, self.settings.billing.as_ref())
+        let mut connections: Vec<String> =
+            self.secrets.connections().into_iter().filter(|(p, _)| p == "stripe").map(|(_, c)| c).collect();
+        if !connections.iter().any(|c| c == portage_core::DEFAULT_CONNECTION) {
+            connections.push(portage_core::DEFAULT_CONNECTION.to_owned());
+        }
+        portage_providers::wiring::downgrade_pass(&self.db, queue, clock, self.settings.billing.as_ref(), connections)
     }
 
     /// How long ingest waits before re-enqueueing a `received` event.

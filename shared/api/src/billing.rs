@@ -1,7 +1,9 @@
-//! `/v1/billing/customers/{customer}`: what a customer may use (scope
-//! `state:read`), and metered usage checked and consumed atomically against
-//! it (scope `commands:write`). Both read the customer's billing record,
-//! which only synced provider state writes.
+//! `/v1/billing/customers/{customer}[?connection=]`: what a customer may use
+//! (scope `state:read`), and metered usage checked and consumed atomically
+//! against it (scope `commands:write`). Both read the customer's billing
+//! record on the connection (the Stripe connection its subscription is on;
+//! `default` when the request names none), which only synced provider state
+//! writes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::query::{ApiQuery, connection};
 use crate::{ApiContext, views};
 
 /// Whether an app's customer id or a limit's name can be used as a key.
@@ -29,7 +32,7 @@ type Entitled = (Arc<BillingConfig>, BillingState, Entitlement, BTreeMap<String,
 
 /// The configuration, the customer's billing state (with the credits their
 /// paid checkouts granted), entitlement and usage now.
-async fn entitled(ctx: &ApiContext, customer: &str) -> Result<Entitled, ApiError> {
+async fn entitled(ctx: &ApiContext, connection: &str, customer: &str) -> Result<Entitled, ApiError> {
     let config = ctx.billing.clone().ok_or(ApiError::NotFound("billing_not_configured"))?;
     if !valid_name(customer) {
         return Err(ApiError::invalid("customer", "1 to 128 letters, digits or _.:@-"));
@@ -42,7 +45,7 @@ async fn entitled(ctx: &ApiContext, customer: &str) -> Result<Entitled, ApiError
         .transpose()
         .map_err(|e| ApiError::Store(portage_core::StoreError::Corrupt(format!("billing record: {e}"))))?
         .unwrap_or_default();
-    let mut usage = ctx.usage.usage(customer).await?;
+    let mut usage = ctx.usage.usage(connection, customer).await?;
     for addon in config.addons.keys() {
         if let Some(granted) = usage.remove(&portage_providers::entitlements::granted_limit(addon)) {
             state.credits_granted.insert(addon.clone(), granted);
@@ -52,12 +55,19 @@ async fn entitled(ctx: &ApiContext, customer: &str) -> Result<Entitled, ApiError
     Ok((config, state, entitlement, usage))
 }
 
+/// The connection a billing route names.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OnConnection {
+    connection: Option<String>,
+}
+
 /// `GET /v1/billing/customers/{customer}`.
 pub(crate) async fn get_customer(
     State(ctx): State<Arc<ApiContext>>,
     Path(customer): Path<String>,
+    ApiQuery(on): ApiQuery<OnConnection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (_, state, entitlement, usage) = entitled(&ctx, &customer).await?;
+    let (_, state, entitlement, usage) = entitled(&ctx, &connection(on.connection)?, &customer).await?;
     Ok(Json(billing::view(&customer, &state, &entitlement, &usage, views::rfc3339_ms)))
 }
 
@@ -74,8 +84,10 @@ pub(crate) struct Usage {
 pub(crate) async fn consume(
     State(ctx): State<Arc<ApiContext>>,
     Path(customer): Path<String>,
+    ApiQuery(on): ApiQuery<OnConnection>,
     body: Result<Json<Usage>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let connection = connection(on.connection)?;
     let Json(usage) = body.map_err(|e| ApiError::invalid("body", e.body_text()))?;
     let key = usage.idempotency_key.filter(|k| !k.is_empty()).ok_or(ApiError::MissingIdempotencyKey)?;
     if !valid_name(&usage.limit) {
@@ -84,10 +96,10 @@ pub(crate) async fn consume(
     if usage.limit.starts_with("granted:") {
         return Err(ApiError::invalid("limit", "granted credits are counted by paid checkouts only"));
     }
-    let (_, _, entitlement, _) = entitled(&ctx, &customer).await?;
+    let (_, _, entitlement, _) = entitled(&ctx, &connection, &customer).await?;
     let cap = entitlement.cap(&usage.limit);
     let now = ctx.clock.now_ms();
-    let consumed = ctx.usage.consume(&customer, &usage.limit, usage.quantity, cap, &key, now).await?;
+    let consumed = ctx.usage.consume(&connection, &customer, &usage.limit, usage.quantity, cap, &key, now).await?;
     let remaining = |used: i64| cap.map(|cap| (cap - used).max(0));
     Ok(match consumed {
         Consumed::Granted { used } => Json(json!({ "remaining": remaining(used) })).into_response(),

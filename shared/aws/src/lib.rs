@@ -20,8 +20,8 @@
 //! | connect session | `CONNECT#{id}` | `SESSION` | `status`, `state_digest`, `verifier`, `expires_at_ms`, `expires_at` a day after |
 //! | connect state | `CONNECTSTATE#{sha256 of the state}` | `STATE` | `session`, `expires_at` |
 //! | connection | `CONNECTIONS` | `{provider}#{connection}` | `record` (JSON, no credential) |
-//! | usage counter | `USAGE#{customer}` | `{limit}` | `used` |
-//! | usage key counted | `USAGEKEY#{customer}#{key}` | `USAGEKEY` | `limit`, `quantity`, `expires_at` 30 days after |
+//! | usage counter | `USAGE#{connection}#{customer}` | `{limit}` | `used` |
+//! | usage key counted | `USAGEKEY#{connection}#{customer}#{key}` | `USAGEKEY` | `limit`, `quantity`, `expires_at` 30 days after |
 //! | lease (an OAuth refresh) | `LEASE#oauth:{provider}/{connection}` | `LEASE` | `holder`, `until_ms`, `expires_at` an hour after |
 //!
 //! Provider and connection names never hold `#` (connection names are

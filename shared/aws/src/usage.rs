@@ -1,6 +1,7 @@
-//! Usage counters on the DynamoDB table: a counter per (customer, limit)
-//! under `USAGE#{customer}` / `{limit}`, and each counted key under
-//! `USAGEKEY#{customer}#{key}` (expiring after 30 days), written in one
+//! Usage counters on the DynamoDB table: a counter per (connection,
+//! customer, limit) under `USAGE#{connection}#{customer}` / `{limit}`, and
+//! each counted key under `USAGEKEY#{connection}#{customer}#{key}` (expiring
+//! after 30 days), written in one
 //! transaction whose conditions are the cap and the key's novelty, so
 //! concurrent consumers never overspend and a key counts once.
 
@@ -20,12 +21,12 @@ const KEY_SK: &str = "USAGEKEY";
 /// How long a counted key is remembered.
 const KEY_RETENTION_SECS: i64 = 30 * 86_400;
 
-fn counter_pk(customer: &str) -> String {
-    format!("USAGE#{customer}")
+fn counter_pk(connection: &str, customer: &str) -> String {
+    format!("USAGE#{connection}#{customer}")
 }
 
-fn key_pk(customer: &str, key: &str) -> String {
-    format!("USAGEKEY#{customer}#{key}")
+fn key_pk(connection: &str, customer: &str, key: &str) -> String {
+    format!("USAGEKEY#{connection}#{customer}#{key}")
 }
 
 /// Which of a transaction's conditions failed: (the counter's, the key's).
@@ -38,8 +39,13 @@ fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<
 }
 
 impl DynamoTable {
-    async fn used(&self, customer: &str, limit: &str) -> Result<i64, StoreError> {
-        Ok(self.item(counter_pk(customer), limit).await?.as_ref().and_then(|item| opt_n(item, "used")).unwrap_or(0))
+    async fn used(&self, connection: &str, customer: &str, limit: &str) -> Result<i64, StoreError> {
+        Ok(self
+            .item(counter_pk(connection, customer), limit)
+            .await?
+            .as_ref()
+            .and_then(|item| opt_n(item, "used"))
+            .unwrap_or(0))
     }
 }
 
@@ -47,6 +53,7 @@ impl DynamoTable {
 impl UsageStore for DynamoTable {
     async fn consume(
         &self,
+        connection: &str,
         customer: &str,
         limit: &str,
         quantity: i64,
@@ -56,7 +63,7 @@ impl UsageStore for DynamoTable {
     ) -> Result<Consumed, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(counter_pk(customer)))
+            .key("pk", s(counter_pk(connection, customer)))
             .key("sk", s(limit))
             .expression_attribute_values(":q", n(quantity));
         update = match (quantity >= 0, cap) {
@@ -71,7 +78,7 @@ impl UsageStore for DynamoTable {
                 .expression_attribute_values(":zero", n(0)),
             // Giving back: never below zero (what cannot be given back whole sets zero).
             (false, _) => {
-                let used = self.used(customer, limit).await?;
+                let used = self.used(connection, customer, limit).await?;
                 update
                     .update_expression("SET used = :after")
                     .condition_expression("attribute_not_exists(used) OR used = :seen")
@@ -81,7 +88,7 @@ impl UsageStore for DynamoTable {
         };
         let counted = Put::builder()
             .table_name(&self.table)
-            .item("pk", s(key_pk(customer, key)))
+            .item("pk", s(key_pk(connection, customer, key)))
             .item("sk", s(KEY_SK))
             .item("limit", s(limit))
             .item("quantity", n(quantity))
@@ -98,26 +105,28 @@ impl UsageStore for DynamoTable {
             .send()
             .await;
         match written {
-            Ok(_) => Ok(Consumed::Granted { used: self.used(customer, limit).await? }),
+            Ok(_) => Ok(Consumed::Granted { used: self.used(connection, customer, limit).await? }),
             Err(error) => match failed_conditions(&error) {
-                Some((_, true)) => Ok(Consumed::Granted { used: self.used(customer, limit).await? }),
+                Some((_, true)) => Ok(Consumed::Granted { used: self.used(connection, customer, limit).await? }),
                 Some((true, false)) if quantity >= 0 => {
-                    Ok(Consumed::Exceeded { used: self.used(customer, limit).await? })
+                    Ok(Consumed::Exceeded { used: self.used(connection, customer, limit).await? })
                 }
                 // A give-back raced another change: try again on the new value.
-                Some((true, false)) => Box::pin(self.consume(customer, limit, quantity, cap, key, now_ms)).await,
+                Some((true, false)) => {
+                    Box::pin(self.consume(connection, customer, limit, quantity, cap, key, now_ms)).await
+                }
                 _ => Err(backend(error)),
             },
         }
     }
 
-    async fn usage(&self, customer: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+    async fn usage(&self, connection: &str, customer: &str) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut pages = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(counter_pk(customer)))
+            .expression_attribute_values(":pk", s(counter_pk(connection, customer)))
             .consistent_read(true)
             .into_paginator()
             .items()

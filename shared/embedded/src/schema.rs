@@ -164,18 +164,20 @@ CREATE TABLE IF NOT EXISTS connect_sessions (
 );
 -- Metered usage: one counter per (customer, limit), and the keys counted.
 CREATE TABLE IF NOT EXISTS usage_counters (
-    customer  TEXT    NOT NULL,
-    limit_name TEXT   NOT NULL,
-    used      INTEGER NOT NULL,
-    PRIMARY KEY (customer, limit_name)
+    connection TEXT    NOT NULL,
+    customer   TEXT    NOT NULL,
+    limit_name TEXT    NOT NULL,
+    used       INTEGER NOT NULL,
+    PRIMARY KEY (connection, customer, limit_name)
 );
 CREATE TABLE IF NOT EXISTS usage_keys (
+    connection     TEXT    NOT NULL,
     customer       TEXT    NOT NULL,
     key            TEXT    NOT NULL,
     limit_name     TEXT    NOT NULL,
     quantity       INTEGER NOT NULL,
     created_at_ms  INTEGER NOT NULL,
-    PRIMARY KEY (customer, key)
+    PRIMARY KEY (connection, customer, key)
 );
 -- The registry of connections (never a credential: those are secrets).
 CREATE TABLE IF NOT EXISTS connections (

@@ -1,4 +1,5 @@
-//! Usage counters on SQLite: tables `usage_counters` and `usage_keys`; a
+//! Usage counters on SQLite: tables `usage_counters` and `usage_keys`, keyed
+//! by connection and customer; a
 //! consumption is one transaction on the writer thread (key seen? counter
 //! under the cap? then both written), so concurrent requests serialise.
 
@@ -15,6 +16,7 @@ use crate::db::{Database, backend, exec, query_row};
 impl UsageStore for Database {
     async fn consume(
         &self,
+        connection: &str,
         customer: &str,
         limit: &str,
         quantity: i64,
@@ -22,17 +24,18 @@ impl UsageStore for Database {
         key: &str,
         now_ms: i64,
     ) -> Result<Consumed, StoreError> {
-        let (customer, limit, key) = (customer.to_owned(), limit.to_owned(), key.to_owned());
+        let (connection, customer) = (connection.to_owned(), customer.to_owned());
+        let (limit, key) = (limit.to_owned(), key.to_owned());
         self.write(move |conn| {
             let used = |conn: &rusqlite::Connection| -> Result<i64, StoreError> {
-                let sql = "SELECT used FROM usage_counters WHERE customer = ?1 AND limit_name = ?2";
-                let found = query_row(conn, sql, params![customer, limit], |row| row.get(0)).optional();
+                let sql = "SELECT used FROM usage_counters WHERE connection = ?1 AND customer = ?2 AND limit_name = ?3";
+                let found = query_row(conn, sql, params![connection, customer, limit], |row| row.get(0)).optional();
                 Ok(found.map_err(backend)?.unwrap_or(0))
             };
             let seen = query_row(
                 conn,
-                "SELECT 1 FROM usage_keys WHERE customer = ?1 AND key = ?2",
-                params![customer, key],
+                "SELECT 1 FROM usage_keys WHERE connection = ?1 AND customer = ?2 AND key = ?3",
+                params![connection, customer, key],
                 |_| Ok(()),
             )
             .optional()
@@ -47,15 +50,16 @@ impl UsageStore for Database {
             let after = now.saturating_add(quantity).max(0);
             exec(
                 conn,
-                "INSERT INTO usage_counters (customer, limit_name, used) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (customer, limit_name) DO UPDATE SET used = excluded.used",
-                params![customer, limit, after],
+                "INSERT INTO usage_counters (connection, customer, limit_name, used) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (connection, customer, limit_name) DO UPDATE SET used = excluded.used",
+                params![connection, customer, limit, after],
             )
             .map_err(backend)?;
             exec(
                 conn,
-                "INSERT INTO usage_keys (customer, key, limit_name, quantity, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![customer, key, limit, quantity, now_ms],
+                "INSERT INTO usage_keys (connection, customer, key, limit_name, quantity, created_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![connection, customer, key, limit, quantity, now_ms],
             )
             .map_err(backend)?;
             Ok(Consumed::Granted { used: after })
@@ -63,13 +67,17 @@ impl UsageStore for Database {
         .await
     }
 
-    async fn usage(&self, customer: &str) -> Result<BTreeMap<String, i64>, StoreError> {
-        let customer = customer.to_owned();
+    async fn usage(&self, connection: &str, customer: &str) -> Result<BTreeMap<String, i64>, StoreError> {
+        let (connection, customer) = (connection.to_owned(), customer.to_owned());
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT limit_name, used FROM usage_counters WHERE customer = ?1 ORDER BY limit_name")
+                .prepare_cached(
+                    "SELECT limit_name, used FROM usage_counters WHERE connection = ?1 AND customer = ?2 \
+                     ORDER BY limit_name",
+                )
                 .map_err(backend)?;
-            let rows = stmt.query_map(params![customer], |row| Ok((row.get(0)?, row.get(1)?))).map_err(backend)?;
+            let rows =
+                stmt.query_map(params![connection, customer], |row| Ok((row.get(0)?, row.get(1)?))).map_err(backend)?;
             rows.collect::<Result<_, _>>().map_err(backend)
         })
         .await

@@ -145,6 +145,14 @@ impl Deployment {
         )?)
     }
 
+    /// The Stripe connections this deployment walks (`PORTAGE_CONNECTIONS`'s,
+    /// else `default`): whose customers' billing records the scheduler reads.
+    pub fn stripe_connections(&self) -> Vec<String> {
+        let configured = self.settings.connections.iter().flatten();
+        let stripe: Vec<String> = configured.filter(|(p, _)| p == "stripe").map(|(_, c)| c.clone()).collect();
+        if stripe.is_empty() { vec![portage_core::DEFAULT_CONNECTION.to_owned()] } else { stripe }
+    }
+
     /// The reconcile flow over the configured connections (every provider's
     /// `default` connection unless `PORTAGE_CONNECTIONS` says otherwise),
     /// listing through API clients kept for the execution environment's

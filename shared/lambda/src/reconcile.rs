@@ -41,6 +41,7 @@ pub async fn run() -> Result<(), crate::Error> {
         deployment.queue.clone(),
         deployment.clock.clone(),
         deployment.settings.billing.as_ref(),
+        deployment.stripe_connections(),
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (recovery, reconciler, connector) = (recovery.clone(), reconciler.clone(), connector.clone());

@@ -1,7 +1,9 @@
 //! The billing projection: a customer's billing record (provider `billing`,
-//! kind `customer`) kept from the Stripe subscriptions and checkout
-//! sessions that name them (`metadata.portage_customer`, set by Portage's
-//! checkout), as those records land from webhooks, reconcile or commands.
+//! kind `customer`, on the Stripe record's own connection: one tenant's
+//! customer id never meets another's) kept from the Stripe subscriptions and
+//! checkout sessions that name them (`metadata.portage_customer`, set by
+//! Portage's checkout), as those records land from webhooks, reconcile or
+//! commands.
 //!
 //! - A subscription's status, plan (its price, by the configured plans),
 //!   seats (its quantity), trial and period ends become the record, from the
@@ -58,14 +60,19 @@ impl BillingProjection {
         self
     }
 
-    async fn subscription(&self, change: &StateChange, state: &dyn StateStore) -> Result<(), StoreError> {
+    async fn subscription(
+        &self,
+        connection: &str,
+        change: &StateChange,
+        state: &dyn StateStore,
+    ) -> Result<(), StoreError> {
         let data = &change.data;
         let Some(customer) = data.pointer("/metadata/portage_customer").and_then(Value::as_str) else { return Ok(()) };
         // Another worker may write the same customer's record meanwhile: the
         // write is conditioned on the version read (one more than it), and
         // made again on the newer record when it lost.
         for _ in 0..MAX_ATTEMPTS {
-            let stored = state.get(billing::PROVIDER, DEFAULT_CONNECTION, billing::CUSTOMER_KIND, customer).await?;
+            let stored = state.get(billing::PROVIDER, connection, billing::CUSTOMER_KIND, customer).await?;
             let version = stored.as_ref().map(|r| r.version);
             let previous: BillingState = stored.and_then(|r| serde_json::from_value(r.data).ok()).unwrap_or_default();
             let next = self.fold(previous.clone(), change);
@@ -79,12 +86,13 @@ impl BillingProjection {
                 data: serde_json::to_value(&next).map_err(|e| StoreError::Invalid(e.to_string()))?,
                 deleted: false,
             };
-            if state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &derived, None, 0).await? == UpsertOutcome::Applied {
+            if state.upsert(billing::PROVIDER, connection, &derived, None, 0).await? == UpsertOutcome::Applied {
                 if previous.downgraded_at_ms.is_some()
                     && next.downgraded_at_ms.is_none()
                     && let Some(notifier) = &self.notifier
                 {
-                    let data = json!({ "customer": customer, "plan": next.plan, "status": next.subscription_status });
+                    let data = json!({ "connection": connection, "customer": customer, "plan": next.plan,
+                        "status": next.subscription_status });
                     notifier.publish("billing.restored", data).await;
                 }
                 return Ok(());
@@ -130,7 +138,7 @@ impl BillingProjection {
         record
     }
 
-    async fn checkout(&self, change: &StateChange, now_ms: i64) -> Result<(), StoreError> {
+    async fn checkout(&self, connection: &str, change: &StateChange, now_ms: i64) -> Result<(), StoreError> {
         let data = &change.data;
         let text = |pointer: &str| data.pointer(pointer).and_then(Value::as_str);
         let paid = text("/mode") == Some("payment") && text("/payment_status") == Some("paid");
@@ -143,7 +151,7 @@ impl BillingProjection {
         let units = text("/metadata/portage_units").and_then(|u| u.parse::<i64>().ok()).unwrap_or(1).max(0);
         let key = format!("checkout:{session}");
         let granted = units.saturating_mul(grants);
-        self.usage.consume(customer, &granted_limit(addon), granted, None, &key, now_ms).await.map(|_| ())
+        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await.map(|_| ())
     }
 }
 
@@ -152,32 +160,33 @@ impl Projection for BillingProjection {
     async fn project(
         &self,
         provider: &str,
-        _connection: &str,
+        connection: &str,
         change: &StateChange,
         _outcome: UpsertOutcome,
         state: &dyn StateStore,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         match (provider, change.kind.as_str()) {
-            ("stripe", "subscription") => self.subscription(change, state).await,
-            ("stripe", "checkout_session") => self.checkout(change, now_ms).await,
+            ("stripe", "subscription") => self.subscription(connection, change, state).await,
+            ("stripe", "checkout_session") => self.checkout(connection, change, now_ms).await,
             _ => Ok(()),
         }
     }
 }
 
-/// The scheduler's pass: customers whose grace has run out (`past_due` or
-/// `unpaid` for `grace_days` since the first failed payment) are told once,
-/// `billing.downgraded`, as the default plan now applies to them. Answers
-/// who was told.
+/// The scheduler's pass over one connection: customers whose grace has run
+/// out (`past_due` or `unpaid` for `grace_days` since the first failed
+/// payment) are told once, `billing.downgraded`, as the default plan now
+/// applies to them. Answers who was told.
 pub async fn tell_downgrades(
     config: &BillingConfig,
     state: &dyn StateStore,
     notifier: &portage_core::notifications::Notifier,
+    connection: &str,
     now_ms: i64,
 ) -> Result<Vec<String>, StoreError> {
     let mut told = Vec::new();
-    for record in state.list(billing::PROVIDER, DEFAULT_CONNECTION, billing::CUSTOMER_KIND).await? {
+    for record in state.list(billing::PROVIDER, connection, billing::CUSTOMER_KIND).await? {
         let Ok(mut customer) = serde_json::from_value::<BillingState>(record.data.clone()) else { continue };
         let entitlement = billing::entitlement(config, &customer, now_ms);
         if entitlement.status != "past_due" || customer.downgraded_at_ms.is_some() {
@@ -192,8 +201,8 @@ pub async fn tell_downgrades(
             deleted: false,
         };
         // A lost race (another pass, or a new event) is picked up next pass.
-        if state.upsert(billing::PROVIDER, DEFAULT_CONNECTION, &change, None, now_ms).await? == UpsertOutcome::Applied {
-            let data = json!({ "customer": record.id, "plan": entitlement.plan, "grace_until": entitlement.grace_until_ms.map(portage_core::rfc3339_ms) });
+        if state.upsert(billing::PROVIDER, connection, &change, None, now_ms).await? == UpsertOutcome::Applied {
+            let data = json!({ "connection": connection, "customer": record.id, "plan": entitlement.plan, "grace_until": entitlement.grace_until_ms.map(portage_core::rfc3339_ms) });
             notifier.publish("billing.downgraded", data).await;
             told.push(record.id);
         }
@@ -201,28 +210,38 @@ pub async fn tell_downgrades(
     Ok(told)
 }
 
-/// The scheduler's downgrade pass over a deployment, built once.
+/// The scheduler's downgrade pass over a deployment's Stripe connections, built once.
 pub struct DowngradePass {
     config: BillingConfig,
     state: Arc<dyn StateStore>,
     notifier: portage_core::notifications::Notifier,
     clock: Arc<dyn portage_core::ports::Clock>,
+    connections: Vec<String>,
 }
 
 impl DowngradePass {
-    /// The pass over `state`, telling the app through `notifier`.
+    /// The pass over `state`'s billing records of `connections` (the
+    /// Stripe connections), telling the app through `notifier`.
     pub fn new(
         config: BillingConfig,
         state: Arc<dyn StateStore>,
         notifier: portage_core::notifications::Notifier,
         clock: Arc<dyn portage_core::ports::Clock>,
+        connections: Vec<String>,
     ) -> Self {
-        Self { config, state, notifier, clock }
+        Self { config, state, notifier, clock, connections }
     }
 
-    /// Runs it now (see [`tell_downgrades`]).
+    /// Runs it now over every connection (see [`tell_downgrades`]); answers
+    /// who was told, as `connection/customer`.
     pub async fn run(&self) -> Result<Vec<String>, StoreError> {
-        tell_downgrades(&self.config, self.state.as_ref(), &self.notifier, self.clock.now_ms()).await
+        let mut told = Vec::new();
+        for connection in &self.connections {
+            let now = self.clock.now_ms();
+            let customers = tell_downgrades(&self.config, self.state.as_ref(), &self.notifier, connection, now).await?;
+            told.extend(customers.into_iter().map(|customer| format!("{connection}/{customer}")));
+        }
+        Ok(told)
     }
 }
 

@@ -113,15 +113,16 @@ pub fn connector<S: DeploymentStore>(
         .with_queue(queue_for_pulls))
 }
 
-/// The scheduler's billing pass (customers whose grace ran out are told
-/// `billing.downgraded`), when billing is configured.
+/// The scheduler's billing pass over `connections` (customers whose grace
+/// ran out are told `billing.downgraded`), when billing is configured.
 pub fn downgrade_pass<S: DeploymentStore>(
     store: &Arc<S>,
     queue: Arc<dyn Queue>,
     clock: Arc<dyn Clock>,
     billing: Option<&portage_core::billing::BillingConfig>,
+    connections: Vec<String>,
 ) -> Option<crate::entitlements::DowngradePass> {
     let config = billing?.clone();
     let notifier = Notifier::new(store.clone(), queue, clock.clone());
-    Some(crate::entitlements::DowngradePass::new(config, store.clone(), notifier, clock))
+    Some(crate::entitlements::DowngradePass::new(config, store.clone(), notifier, clock, connections))
 }

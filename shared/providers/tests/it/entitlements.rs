@@ -120,7 +120,7 @@ async fn a_customer_past_grace_is_downgraded_once_and_restored_when_paid() {
     };
     let config = config();
     let grace_end = failed_at * 1000 + 7 * 86_400_000;
-    let pass = |now| portage_providers::entitlements::tell_downgrades(&config, db.as_ref(), &notifier, now);
+    let pass = |now| portage_providers::entitlements::tell_downgrades(&config, db.as_ref(), &notifier, "default", now);
     assert!(pass(grace_end - 1).await.unwrap().is_empty(), "still in grace");
     assert_eq!(pass(grace_end).await.unwrap(), ["cust_1"]);
     assert!(pass(grace_end + 60_000).await.unwrap().is_empty(), "told once");
