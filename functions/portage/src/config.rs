@@ -255,14 +255,13 @@ pub(crate) fn load(global: &Global, registry: &Registry) -> anyhow::Result<Setti
     if let Some(billing) = &billing {
         billing.validate().with_context(|| format!("invalid [billing] in {}", path.display()))?;
     }
-    let from_env = std::env::var("PORTAGE_CONNECT_RETURN_URLS").unwrap_or_default();
     let return_urls = file
         .connect
         .return_urls
         .iter()
         .map(|u| u.trim().to_owned())
-        .chain(from_env.split(',').map(|u| u.trim().to_owned()))
         .filter(|u| !u.is_empty())
+        .chain(portage_providers::connect::return_urls_from_env())
         .collect();
     Ok(Settings {
         notification_schedule: schedule.into_iter().map(Duration::from_secs).collect(),

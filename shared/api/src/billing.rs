@@ -17,9 +17,9 @@ use portage_core::usage::Consumed;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::ApiContext;
 use crate::error::ApiError;
 use crate::query::{ApiQuery, connection};
-use crate::{ApiContext, views};
 
 /// Whether an app's customer id or a limit's name can be used as a key.
 fn valid_name(name: &str) -> bool {
@@ -68,7 +68,7 @@ pub(crate) async fn get_customer(
     ApiQuery(on): ApiQuery<OnConnection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, state, entitlement, usage) = entitled(&ctx, &connection(on.connection)?, &customer).await?;
-    Ok(Json(billing::view(&customer, &state, &entitlement, &usage, views::rfc3339_ms)))
+    Ok(Json(billing::view(&customer, &state, &entitlement, &usage)))
 }
 
 /// `POST /v1/billing/customers/{customer}/usage`'s body.

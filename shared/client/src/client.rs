@@ -130,6 +130,17 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     http_client_with_timeout(CALL_TIMEOUT)
 }
 
+/// A client for token endpoints and connect flows: it follows no redirect
+/// (their answers carry credentials, which must not travel elsewhere).
+pub fn token_http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(CALL_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+}
+
 /// As [`http_client`], with another timeout for a call (sent, and no
 /// answer within it: [`crate::ProviderError::Interrupted`]).
 pub fn http_client_with_timeout(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {

@@ -25,7 +25,7 @@ mod signing_keys;
 mod token;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-pub use client::{ApiClient, ApiRequest, ApiResponse, http_client, http_client_with_timeout};
+pub use client::{ApiClient, ApiRequest, ApiResponse, http_client, http_client_with_timeout, token_http_client};
 pub use error::{ErrorDetail, FieldError, ProviderError, short_message};
 pub use metrics::Metrics;
 pub use oauth::{INVALID_GRANT, OAuthSession};

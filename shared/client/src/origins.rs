@@ -42,6 +42,11 @@ impl Origins {
         Ok(Self { by_host })
     }
 
+    /// The overrides `PORTAGE_PROVIDER_ORIGINS` names (none when unset).
+    pub fn from_env() -> Result<Self, OriginsError> {
+        Self::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())
+    }
+
     /// `url` with its scheme, host and port replaced by the override for its
     /// host, if there is one; otherwise unchanged.
     pub fn resolve(&self, url: &Url) -> Url {

@@ -39,6 +39,8 @@ pub enum CredentialSource {
 /// The process's API clients, built on first use and kept.
 pub struct ClientPool {
     http: reqwest::Client,
+    /// For OAuth refreshes: follows no redirect.
+    token_http: reqwest::Client,
     secrets: Arc<dyn Secrets>,
     origins: Origins,
     metrics: Arc<Metrics>,
@@ -53,6 +55,7 @@ impl ClientPool {
     pub fn new(secrets: Arc<dyn Secrets>, origins: Origins) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: http_client()?,
+            token_http: crate::token_http_client()?,
             secrets,
             origins,
             metrics: Arc::new(Metrics::default()),
@@ -150,13 +153,7 @@ impl ClientPool {
         let region = self.secrets.get(provider, connection, "region").await?;
         let endpoint =
             endpoint(shop.as_ref().map(|s| s.expose()), region.as_ref().map(|s| s.expose())).through(&self.origins);
-        // The token endpoint's answer carries credentials: never followed elsewhere.
-        let http = reqwest::Client::builder()
-            .user_agent(crate::USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let http = self.token_http.clone();
         let mut session = crate::OAuthSession::new(provider, connection, endpoint, self.secrets.clone(), http);
         if let Some((leases, holder)) = &self.lease {
             session = session.with_lease(leases.clone(), holder.clone());

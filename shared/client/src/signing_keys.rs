@@ -88,7 +88,7 @@ impl HttpSigningKeys {
     /// fake) and `PORTAGE_EXTRA_ROOTS_FILE` (PEM CA certificates trusted
     /// beside Mozilla's roots). Both unset in production.
     pub fn from_env(secrets: Arc<dyn Secrets>) -> Result<Self, ConfigError> {
-        let origins = Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        let origins = Origins::from_env()?;
         let keys = Self::new(secrets, origins)?;
         match std::env::var("PORTAGE_EXTRA_ROOTS_FILE") {
             Ok(path) if !path.is_empty() => {

@@ -226,13 +226,8 @@ pub fn entitlement(config: &BillingConfig, state: &BillingState, now_ms: i64) ->
 }
 
 /// The entitlement as the API answers it.
-pub fn view(
-    customer: &str,
-    state: &BillingState,
-    entitlement: &Entitlement,
-    usage: &BTreeMap<String, i64>,
-    rfc3339: fn(i64) -> String,
-) -> Value {
+pub fn view(customer: &str, state: &BillingState, entitlement: &Entitlement, usage: &BTreeMap<String, i64>) -> Value {
+    let rfc3339 = crate::domain::rfc3339_ms;
     let limits: serde_json::Map<String, Value> =
         entitlement.limits.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let credits: serde_json::Map<String, Value> = entitlement

@@ -89,7 +89,7 @@ impl Deployment {
     /// `PORTAGE_PROVIDER_ORIGINS`. Only the functions that call providers
     /// (the worker, reconcile) make one, once, at init.
     pub fn clients(&self) -> Result<Arc<portage_client::ClientPool>, crate::Error> {
-        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        let origins = portage_client::Origins::from_env()?;
         Ok(Arc::new(portage_client::ClientPool::new(self.secrets.clone(), origins)?.with_leases(self.table.clone())))
     }
 
@@ -130,7 +130,7 @@ impl Deployment {
     /// The connect flows over this deployment (the connect function's, and
     /// the API's registry of connections).
     pub fn connector(&self) -> Result<portage_providers::connect::Connector, crate::Error> {
-        let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
+        let origins = portage_client::Origins::from_env()?;
         let settings = portage_providers::connect::ConnectSettings {
             public_base_url: self.settings.public_base_url.clone(),
             return_urls: self.settings.return_urls.clone(),

@@ -128,12 +128,7 @@ impl Settings {
             legacy_signatures: std::env::var("PORTAGE_LEGACY_SIGNATURES").is_ok_and(|v| v == "true"),
             public_base_url: std::env::var("PORTAGE_PUBLIC_BASE_URL").ok().filter(|v| !v.is_empty()),
             billing: billing()?,
-            return_urls: std::env::var("PORTAGE_CONNECT_RETURN_URLS")
-                .unwrap_or_default()
-                .split(',')
-                .map(|u| u.trim().to_owned())
-                .filter(|u| !u.is_empty())
-                .collect(),
+            return_urls: portage_providers::connect::return_urls_from_env(),
             connection: std::env::var("PORTAGE_CONNECTION")
                 .ok()
                 .filter(|v| !v.is_empty())

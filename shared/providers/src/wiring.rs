@@ -102,11 +102,7 @@ pub fn connector<S: DeploymentStore>(
 ) -> Result<crate::connect::Connector, reqwest::Error> {
     let queue_for_pulls = queue.clone();
     let notifier = Arc::new(Notifier::new(store.clone(), queue, clock.clone()));
-    let http = reqwest::Client::builder()
-        .user_agent(portage_client::USER_AGENT)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let http = portage_client::token_http_client()?;
     let holder = format!("connect-{:016x}", rand::random::<u64>());
     Ok(crate::connect::Connector::new(store.clone(), secrets, http, origins, settings, notifier, clock)
         .with_leases(store, holder)

@@ -118,13 +118,8 @@ async fn connector(
     }
     let (table, queue) = super::aws::deployed().await?;
     let secrets = Arc::new(super::aws::deployed_secrets(prefix).await);
-    let origins = portage_client::Origins::parse(&std::env::var("PORTAGE_PROVIDER_ORIGINS").unwrap_or_default())?;
-    let mut return_urls: Vec<String> = std::env::var("PORTAGE_CONNECT_RETURN_URLS")
-        .unwrap_or_default()
-        .split(',')
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .collect();
+    let origins = portage_client::Origins::from_env()?;
+    let mut return_urls = portage_providers::connect::return_urls_from_env();
     return_urls.extend(extra_return);
     let settings = ConnectSettings { public_base_url: base_url, return_urls };
     Ok(portage_providers::wiring::connector(table, queue, secrets, Arc::new(SystemClock), origins, settings)?)

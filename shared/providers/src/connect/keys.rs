@@ -46,7 +46,12 @@ pub struct KeyInput<'a> {
     values: &'a BTreeMap<String, String>,
 }
 
-impl KeyInput<'_> {
+impl<'a> KeyInput<'a> {
+    /// The credentials given.
+    pub(crate) fn new(values: &'a BTreeMap<String, String>) -> Self {
+        Self { values }
+    }
+
     /// A field's value (required fields are present and non-empty).
     pub fn get(&self, field: &str) -> String {
         self.values.get(field).cloned().unwrap_or_default()
@@ -116,7 +121,7 @@ impl Connector {
             return Err(ConnectError::InvalidCredentials);
         }
         let base = self.checked_base(check, base_url.as_deref()).await?;
-        self.probe(&base, &(check.probe)(&KeyInput { values: &credentials })).await?;
+        self.probe(&base, &(check.probe)(&KeyInput::new(&credentials))).await?;
 
         let mut values: Vec<(String, Secret)> = credentials.into_iter().map(|(k, v)| (k, Secret::new(v))).collect();
         if let Some(given) = base_url {

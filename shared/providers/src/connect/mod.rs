@@ -192,6 +192,13 @@ pub struct ConnectSettings {
     pub return_urls: Vec<String>,
 }
 
+/// The return URLs `PORTAGE_CONNECT_RETURN_URLS` names (comma-separated),
+/// what every deployment reads beside its own configuration.
+pub fn return_urls_from_env() -> Vec<String> {
+    let text = std::env::var("PORTAGE_CONNECT_RETURN_URLS").unwrap_or_default();
+    text.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect()
+}
+
 /// The connect flows over a deployment's ports.
 pub struct Connector {
     store: Arc<dyn ConnectStore>,

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::callback::{back, param};
-use super::{ConnectError, Connector, KeyAuth, KeyProbe};
+use super::{ConnectError, Connector, KeyInput};
 
 const PROVIDER: &str = "woocommerce";
 
@@ -70,12 +70,12 @@ impl Connector {
         }
         self.public_store(&store).await?;
         let base = Url::parse(&store).map_err(|_| ConnectError::InvalidShop)?;
-        let probe = KeyProbe {
-            method: http::Method::GET,
-            path: "/wp-json/wc/v3/system_status".into(),
-            auth: KeyAuth::Basic(keys.consumer_key.clone(), keys.consumer_secret.clone()),
-            form: &[],
-        };
+        // The same call that checks keys typed by hand.
+        let delivered = std::collections::BTreeMap::from([
+            ("consumer_key".to_owned(), keys.consumer_key.clone()),
+            ("consumer_secret".to_owned(), keys.consumer_secret.clone()),
+        ]);
+        let probe = (crate::woocommerce::KEYS.probe)(&KeyInput::new(&delivered));
         self.probe(&self.origins.resolve(&base), &probe).await?;
         if !self.store.finish_session(&session.id).await? {
             return Err(ConnectError::InvalidState);
