@@ -4,13 +4,15 @@
 //! one item under `CMDKEY#{provider}#{connection}#{key}` naming it. Both are
 //! written in one transaction conditional on the key being new, so a
 //! repeated request finds the same command. Every transition is one update
-//! conditional on the status it was read in.
+//! conditional on the status it was read in; a multi-step command's journal
+//! is the item's `steps` list, appended to while it runs.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use portage_core::StoreError;
 use portage_core::commands::{
-    BeginOutcome, CommandFilter, CommandOutcome, CommandRecord, CommandStatus, CommandStore, NewCommand, SubmitOutcome,
+    BeginOutcome, CommandFilter, CommandOutcome, CommandRecord, CommandStatus, CommandStep, CommandStore, NewCommand,
+    SubmitOutcome,
 };
 
 use crate::index::{IndexFilter, IndexRead, StatusMove, shard_of};
@@ -77,6 +79,18 @@ fn record_from_item(item: &Item) -> Result<CommandRecord, StoreError> {
         created_at_ms: get_n(item, "created_at_ms")?,
         updated_at_ms: get_n(item, "updated_at_ms")?,
         lease_until_ms: opt_n(item, "lease_until_ms"),
+        steps: match item.get("steps") {
+            Some(AttributeValue::L(steps)) => steps
+                .iter()
+                .map(|step| match step {
+                    AttributeValue::S(text) => {
+                        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("step: {e}")))
+                    }
+                    _ => Err(StoreError::Corrupt("a step that is not text".into())),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -269,6 +283,29 @@ impl CommandStore for DynamoTable {
     async fn mark_enqueued(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
         let queued = CommandStatus::Queued;
         self.move_command(id, queued, queued, "", "", vec![(":now", n(now_ms))]).await.map(|_| ())
+    }
+
+    async fn record_step(&self, id: &str, step: &CommandStep) -> Result<(), StoreError> {
+        let written = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(command_pk(id)))
+            .key("sk", s("COMMAND"))
+            .update_expression("SET steps = list_append(if_not_exists(steps, :none), :step)")
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":step", AttributeValue::L(vec![json(step)?]))
+            .expression_attribute_values(":running", s(CommandStatus::Running.as_str()))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            // No longer running: its journal is closed.
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
     }
 
     async fn requeue_failed(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {

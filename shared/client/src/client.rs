@@ -45,6 +45,11 @@ impl ApiRequest {
         Self { method: Method::GET, path: path.into(), query: Vec::new(), body: None, idempotency_key: None }
     }
 
+    /// A `DELETE` of `path`.
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self { method: Method::DELETE, ..Self::get(path) }
+    }
+
     /// Adds a query parameter.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
@@ -360,6 +365,6 @@ fn transport_error(provider: &'static str, error: &reqwest::Error) -> ProviderEr
             ..Default::default()
         });
     }
-    let kind = if error.is_timeout() { "timed out" } else { "connection failed" };
+    let kind = if error.is_timeout() { crate::error::TIMED_OUT } else { "connection failed" };
     ProviderError::Interrupted(ErrorDetail { provider, message: kind.to_owned(), ..Default::default() })
 }

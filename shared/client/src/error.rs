@@ -51,6 +51,10 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// The message of an [`ProviderError::Interrupted`] call that timed out
+/// (rather than one whose connection dropped mid-answer).
+pub(crate) const TIMED_OUT: &str = "timed out";
+
 /// A provider call that failed, classified.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ProviderError {
@@ -119,6 +123,12 @@ impl ProviderError {
     /// Whether trying again, later, may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Transient(_) | Self::Interrupted(_) | Self::CircuitOpen { .. })
+    }
+
+    /// A call that got no answer in time: the provider did not respond (as
+    /// opposed to a connection dropped part-way through an answer).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Interrupted(d) if d.message == TIMED_OUT)
     }
 
     /// The provider's detail, where there is one.

@@ -53,6 +53,8 @@ pub struct OAuthSession {
     http: reqwest::Client,
     current: tokio::sync::Mutex<Option<(Secret, Option<u64>)>>,
     lease: Option<(Arc<dyn Leases>, String)>,
+    /// Tokens come from the client-credentials grant, not a refresh token.
+    client_grant: bool,
 }
 
 /// What waiting for the refresh lease gave.
@@ -83,7 +85,16 @@ impl OAuthSession {
             http,
             current: tokio::sync::Mutex::new(None),
             lease: None,
+            client_grant: false,
         }
+    }
+
+    /// Tokens come from the client-credentials grant with the connection's
+    /// `client_id` and `client_secret` (PayPal), asked for again whenever
+    /// one expires or is refused.
+    pub fn by_client_credentials(mut self) -> Self {
+        self.client_grant = true;
+        self
     }
 
     /// Refreshes under a lease in `leases`, held as `holder` (unique per
@@ -280,13 +291,20 @@ impl OAuthSession {
     /// One refresh-token grant, its result saved before it is used.
     async fn exchange(&self) -> Result<(Secret, Option<u64>), RefreshFailure> {
         let client = self.client_credentials().await?;
-        let refresh =
-            self.read(REFRESH).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(REFRESH))?;
+        let refresh = match self.client_grant {
+            true => None,
+            false => Some(
+                self.read(REFRESH).await.map_err(RefreshFailure::Provider)?.ok_or(RefreshFailure::Missing(REFRESH))?,
+            ),
+        };
         let scope = match self.endpoint.refresh_scope {
             true => self.read(SCOPE).await.map_err(RefreshFailure::Provider)?,
             false => None,
         };
-        let grant = Grant::Refresh { token: &refresh, scope: scope.as_ref().map(Secret::expose) };
+        let grant = match &refresh {
+            Some(token) => Grant::Refresh { token, scope: scope.as_ref().map(Secret::expose) },
+            None => Grant::ClientCredentials,
+        };
         let answer =
             request_token(&self.http, &self.endpoint, &client, &grant, now_secs()).await.map_err(|e| match e {
                 e if e.is_invalid_grant() => RefreshFailure::InvalidGrant,

@@ -34,6 +34,10 @@ pub enum CredentialSource {
     /// refreshed when it expires or is refused, at the token endpoint this
     /// makes from the connection's `shop` and `region` secrets.
     OAuth(fn(Option<&str>, Option<&str>) -> crate::TokenEndpoint),
+    /// An OAuth 2.0 access token from the client-credentials grant at this
+    /// token endpoint, with the connection's `client_id` and `client_secret`
+    /// (PayPal's merchant calls).
+    ClientCredentials(fn() -> crate::TokenEndpoint),
 }
 
 /// The process's API clients, built on first use and kept.
@@ -123,6 +127,16 @@ impl ClientPool {
                 Some(session) => Credentials::OAuth(Arc::new(session)),
                 None => return Ok(None),
             },
+            CredentialSource::ClientCredentials(endpoint) => {
+                let id = self.secrets.get(policy.provider(), connection, "client_id").await?;
+                let secret = self.secrets.get(policy.provider(), connection, "client_secret").await?;
+                if id.is_none() || secret.is_none() {
+                    return Ok(None);
+                }
+                let endpoint = endpoint().through(&self.origins);
+                let session = self.session(policy.provider(), connection, endpoint).by_client_credentials();
+                Credentials::OAuth(Arc::new(session))
+            }
         };
         let base_url = self.base_url(policy.as_ref());
         let built = Arc::new(ApiClient::new(
@@ -153,12 +167,17 @@ impl ClientPool {
         let region = self.secrets.get(provider, connection, "region").await?;
         let endpoint =
             endpoint(shop.as_ref().map(|s| s.expose()), region.as_ref().map(|s| s.expose())).through(&self.origins);
+        Ok(Some(self.session(provider, connection, endpoint)))
+    }
+
+    /// A token session at `endpoint`, refreshing under the pool's lease.
+    fn session(&self, provider: &'static str, connection: &str, endpoint: crate::TokenEndpoint) -> crate::OAuthSession {
         let http = self.token_http.clone();
         let mut session = crate::OAuthSession::new(provider, connection, endpoint, self.secrets.clone(), http);
         if let Some((leases, holder)) = &self.lease {
             session = session.with_lease(leases.clone(), holder.clone());
         }
-        Ok(Some(session))
+        session
     }
 
     fn cached(&self, key: &(&'static str, String)) -> Option<Arc<ApiClient>> {

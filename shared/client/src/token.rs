@@ -96,6 +96,9 @@ pub enum Grant<'a> {
         /// The scopes, space-separated.
         scope: Option<&'a str>,
     },
+    /// The client's own credentials (PayPal's merchant calls): no user, no
+    /// refresh token; a new token is asked for whenever one expires.
+    ClientCredentials,
 }
 
 /// The client's credentials.
@@ -172,6 +175,10 @@ pub async fn request_token(
                 fields.push(("scope", (*scope).to_owned()));
             }
             endpoint.refresh_url.as_ref().unwrap_or(&endpoint.url)
+        }
+        Grant::ClientCredentials => {
+            fields.push(("grant_type", "client_credentials".into()));
+            &endpoint.url
         }
     };
     match endpoint.auth {

@@ -27,6 +27,20 @@ pub const CUSTOMER_KIND: &str = "customer";
 pub const PROVIDER: &str = "billing";
 /// The limit seat-based plans count seats under.
 pub const SEATS: &str = "seats";
+/// The record kind of a customer's accounts at the providers (provider
+/// `billing`, id the app's customer id): see [`BillingAccount`].
+pub const ACCOUNT_KIND: &str = "account";
+
+/// Where an app's customer is known at the providers: the Stripe customer
+/// Portage created for them (once), the PayPal subscription or payer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingAccount {
+    /// The Stripe customer (`cus_…`).
+    pub stripe_customer: Option<String>,
+    /// The PayPal payer, once PayPal names one.
+    #[serde(default)]
+    pub paypal_payer: Option<String>,
+}
 
 /// A plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,14 +60,55 @@ pub struct Plan {
     pub limits: BTreeMap<String, i64>,
 }
 
-/// An add-on bought in units (image credits).
+/// An add-on: bought in units (image credits: one-time, each unit grants
+/// credits under the add-on's name), or, when it `raises` a limit, a
+/// recurring item on the subscription (each unit raises that limit).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Addon {
-    /// The Stripe price of one unit (one-time).
+    /// The Stripe price of one unit (one-time; recurring when it `raises`).
     pub stripe_price: Option<String>,
-    /// Credits each unit grants, under the add-on's name as a limit.
+    /// Credits each unit grants, or how much each raises the limit.
     pub grants: i64,
+    /// The plan limit a recurring add-on raises (`add_addon`, `remove_addon`).
+    #[serde(default)]
+    pub raises: Option<String>,
+    /// One unit's price on PayPal, for a credits purchase that falls back to
+    /// a PayPal order when Stripe is down.
+    #[serde(default)]
+    pub paypal_price: Option<Money>,
+}
+
+/// An amount as PayPal writes it: a decimal string and a currency code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    /// The amount, e.g. `"9.00"`.
+    pub value: String,
+    /// ISO 4217, e.g. `"USD"`.
+    pub currency_code: String,
+}
+
+impl Money {
+    /// `units` of this amount, in the same notation (`"9.00"` × 3 = `"27.00"`);
+    /// `None` when the value is not a plain decimal.
+    pub fn times(&self, units: i64) -> Option<Money> {
+        let (whole, fraction) = self.value.split_once('.').unwrap_or((&self.value, ""));
+        let digits = fraction.len();
+        let scale = 10_i64.checked_pow(u32::try_from(digits).ok()?)?;
+        let cents = whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(if digits == 0 {
+            0
+        } else {
+            fraction.parse::<i64>().ok()?
+        })?;
+        let total = cents.checked_mul(units)?;
+        let value = if digits == 0 {
+            total.to_string()
+        } else {
+            format!("{}.{:0width$}", total / scale, total % scale, width = digits)
+        };
+        Some(Money { value, currency_code: self.currency_code.clone() })
+    }
 }
 
 /// `[billing]` (and `PORTAGE_BILLING` on AWS).
@@ -71,6 +126,10 @@ pub struct BillingConfig {
     /// The add-ons, by name.
     #[serde(default)]
     pub addons: BTreeMap<String, Addon>,
+    /// Where Checkout sends the customer back when a command names no
+    /// `success_url` / `cancel_url` (a credits purchase).
+    #[serde(default)]
+    pub return_url: Option<String>,
 }
 
 fn default_grace_days() -> u32 {
@@ -124,6 +183,16 @@ impl BillingConfig {
         plans.chain(self.addons.values().filter_map(|a| a.stripe_price.as_deref())).collect()
     }
 
+    /// The add-on sold at a Stripe price.
+    pub fn addon_for_price(&self, price: &str) -> Option<&str> {
+        self.addons.iter().find(|(_, a)| a.stripe_price.as_deref() == Some(price)).map(|(name, _)| name.as_str())
+    }
+
+    /// The plan PayPal bills under a PayPal plan id.
+    pub fn plan_for_paypal(&self, paypal_plan: &str) -> Option<&str> {
+        self.plans.iter().find(|(_, p)| p.paypal_plan.as_deref() == Some(paypal_plan)).map(|(name, _)| name.as_str())
+    }
+
     /// The plan sold at a Stripe price.
     pub fn plan_for_price(&self, price: &str) -> Option<&str> {
         self.plans.iter().find(|(_, p)| p.stripe_price.as_deref() == Some(price)).map(|(name, _)| name.as_str())
@@ -137,6 +206,12 @@ pub struct BillingState {
     pub provider: Option<String>,
     /// The subscription's plan (by configured name).
     pub plan: Option<String>,
+    /// The subscription (`sub_…`, or PayPal's `I-…`).
+    #[serde(default)]
+    pub subscription: Option<String>,
+    /// Recurring add-ons on the subscription, by name: their quantity.
+    #[serde(default)]
+    pub addons: BTreeMap<String, i64>,
     /// The provider's subscription status (Stripe's names; PayPal's mapped to them).
     pub subscription_status: Option<String>,
     /// Seats (the subscription's quantity).
@@ -213,10 +288,17 @@ pub fn entitlement(config: &BillingConfig, state: &BillingState, now_ms: i64) ->
     if configured.is_some_and(|p| p.per_seat) && keeps_plan {
         limits.insert(SEATS.to_owned(), Some(state.seats.unwrap_or(1)));
     }
+    for (name, quantity) in state.addons.iter().filter(|_| keeps_plan) {
+        let Some(addon) = config.addons.get(name) else { continue };
+        if let Some(cap) = addon.raises.as_ref().and_then(|limit| limits.get_mut(limit)).and_then(Option::as_mut) {
+            *cap = cap.saturating_add(addon.grants.saturating_mul(*quantity));
+        }
+    }
     let credits: BTreeMap<String, i64> = config
         .addons
-        .keys()
-        .map(|name| (name.clone(), state.credits_granted.get(name).copied().unwrap_or(0)))
+        .iter()
+        .filter(|(_, addon)| addon.raises.is_none())
+        .map(|(name, _)| (name.clone(), state.credits_granted.get(name).copied().unwrap_or(0)))
         .collect();
     for (name, granted) in &credits {
         limits.insert(name.clone(), Some(*granted));
@@ -263,7 +345,8 @@ mod tests {
                 "pro": {"stripe_price": "price_pro", "per_seat": true, "trial_days": 14, "limits": {"personas": 50}},
                 "enterprise": {"stripe_price": "price_ent", "limits": {}}
             },
-            "addons": {"image_credits": {"stripe_price": "price_credits", "grants": 100}}
+            "addons": {"image_credits": {"stripe_price": "price_credits", "grants": 100},
+                "more_personas": {"stripe_price": "price_more", "grants": 10, "raises": "personas"}}
         }))
     }
 
@@ -298,6 +381,13 @@ mod tests {
         assert_eq!((ent.cap("personas"), ent.cap(SEATS)), (None, None), "no key: unlimited");
         assert_eq!(entitlement(&c, &state("canceled", "pro"), 0).plan, "free");
         assert_eq!(entitlement(&c, &state("incomplete", "pro"), 0).status, "none");
+        let mut more = state("active", "pro");
+        more.addons.insert("more_personas".into(), 2);
+        let raised = entitlement(&c, &more, 0);
+        assert_eq!(raised.cap("personas"), Some(70), "two units of a recurring add-on raise the limit by 20");
+        assert!(!raised.credits.contains_key("more_personas"), "a recurring add-on is no credit");
+        more.subscription_status = Some("canceled".into());
+        assert_eq!(entitlement(&c, &more, 0).cap("personas"), Some(5), "nor does it outlive the plan");
     }
 
     #[test]
@@ -311,6 +401,17 @@ mod tests {
         let after = entitlement(&c, &s, 1_000 + 7 * DAY_MS);
         assert_eq!((after.status, after.plan.as_str(), after.cap("personas")), ("past_due", "free", Some(5)));
         assert_eq!(entitlement(&c, &state("unpaid", "pro"), 0).plan, "free");
+    }
+
+    #[test]
+    fn paypal_amounts_multiply_in_their_own_notation() {
+        let unit = Money { value: "9.00".into(), currency_code: "USD".into() };
+        assert_eq!(unit.times(3).map(|m| m.value), Some("27.00".into()));
+        let yen = Money { value: "500".into(), currency_code: "JPY".into() };
+        assert_eq!(yen.times(2).map(|m| m.value), Some("1000".into()));
+        let odd = Money { value: "0.05".into(), currency_code: "EUR".into() };
+        assert_eq!(odd.times(21).map(|m| m.value), Some("1.05".into()));
+        assert_eq!(Money { value: "nine".into(), currency_code: "USD".into() }.times(2), None);
     }
 
     #[test]

@@ -134,6 +134,46 @@ pub struct CommandRecord {
     pub updated_at_ms: i64,
     /// While running: until when the worker holds it, Unix milliseconds.
     pub lease_until_ms: Option<i64>,
+    /// The journal of a multi-step command's steps, oldest first.
+    #[serde(default)]
+    pub steps: Vec<CommandStep>,
+}
+
+/// One step of a multi-step command, journalled as it ends, so an execution
+/// that resumes (after a crash, a retry) finds what was done and never does
+/// it again, and the app reads what was tried and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandStep {
+    /// What the step is, e.g. `stripe.checkout`.
+    pub name: String,
+    /// `done`, or `failed` (a failure the command went on from, e.g. to a fallback).
+    pub status: String,
+    /// What it made (ids), or why it failed (`{"code", "message"}`).
+    pub detail: serde_json::Value,
+    /// When it ended, Unix milliseconds.
+    pub at_ms: i64,
+}
+
+impl CommandStep {
+    /// A step that was done, with what it made.
+    pub fn done(name: &str, detail: serde_json::Value, at_ms: i64) -> Self {
+        Self { name: name.to_owned(), status: "done".to_owned(), detail, at_ms }
+    }
+
+    /// A step that failed, the command going on without it.
+    pub fn failed(name: &str, detail: serde_json::Value, at_ms: i64) -> Self {
+        Self { name: name.to_owned(), status: "failed".to_owned(), detail, at_ms }
+    }
+
+    /// The step as the API shows it.
+    pub fn view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "at": crate::domain::rfc3339_ms(self.at_ms),
+        })
+    }
 }
 
 /// What submitting a command found.
@@ -206,6 +246,7 @@ impl CommandRecord {
             "input": self.input,
             "result": self.result,
             "error": self.error,
+            "steps": self.steps.iter().map(CommandStep::view).collect::<Vec<_>>(),
             "created_at": crate::domain::rfc3339_ms(self.created_at_ms),
             "updated_at": crate::domain::rfc3339_ms(self.updated_at_ms),
         })
@@ -243,6 +284,10 @@ pub trait CommandStore: Send + Sync {
 
     /// Notes that a `queued` command was put on the queue (again) at `now_ms`.
     async fn mark_enqueued(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Journals one step of a `running` command (appended to its `steps`);
+    /// a command no longer running is left as it is.
+    async fn record_step(&self, id: &str, step: &CommandStep) -> Result<(), StoreError>;
 
     /// Makes a `failed` command runnable again (`queued`), for an operator's
     /// redrive of its dead letter; false when it was not `failed`.

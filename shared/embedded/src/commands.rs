@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use portage_core::StoreError;
 use portage_core::commands::{
-    BeginOutcome, CommandError, CommandFilter, CommandOutcome, CommandRecord, CommandStatus, CommandStore, NewCommand,
-    SubmitOutcome,
+    BeginOutcome, CommandError, CommandFilter, CommandOutcome, CommandRecord, CommandStatus, CommandStep, CommandStore,
+    NewCommand, SubmitOutcome,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -43,13 +43,40 @@ fn record_from_row(row: &Row<'_>) -> rusqlite::Result<CommandRecord> {
         created_at_ms: row.get(12)?,
         updated_at_ms: row.get(13)?,
         lease_until_ms: row.get(14)?,
+        steps: Vec::new(),
     })
 }
 
+/// The record with its journal read in.
+fn with_steps(conn: &Connection, mut record: CommandRecord) -> Result<CommandRecord, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT step FROM command_steps WHERE command_id = ?1 ORDER BY n").map_err(backend)?;
+    let rows = stmt.query_map(params![record.id], |row| row.get::<_, String>(0)).map_err(backend)?;
+    for text in rows {
+        let text = text.map_err(backend)?;
+        record.steps.push(serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("step: {e}")))?);
+    }
+    Ok(record)
+}
+
 fn by_id(conn: &Connection, id: &str) -> Result<Option<CommandRecord>, StoreError> {
-    query_row(conn, &format!("SELECT {COLUMNS} FROM commands WHERE id = ?1"), params![id], record_from_row)
-        .optional()
-        .map_err(backend)
+    let record =
+        query_row(conn, &format!("SELECT {COLUMNS} FROM commands WHERE id = ?1"), params![id], record_from_row)
+            .optional()
+            .map_err(backend)?;
+    record.map(|r| with_steps(conn, r)).transpose()
+}
+
+fn record_step(conn: &Connection, id: &str, step: &CommandStep) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO command_steps (command_id, n, step) \
+         SELECT ?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM command_steps WHERE command_id = ?1), ?2 \
+         WHERE EXISTS (SELECT 1 FROM commands WHERE id = ?1 AND status = 'running')",
+        params![id, to_json(step)?],
+    )
+    .map(|_| ())
+    .map_err(backend)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -86,6 +113,7 @@ fn submit(conn: &Connection, c: &NewCommand) -> Result<SubmitOutcome, StoreError
         record_from_row,
     )
     .map_err(backend)?;
+    let existing = with_steps(conn, existing)?;
     Ok(if existing.fingerprint == c.fingerprint { SubmitOutcome::Existing(existing) } else { SubmitOutcome::Conflict })
 }
 
@@ -150,7 +178,8 @@ fn list(conn: &Connection, filter: &CommandFilter) -> Result<Vec<CommandRecord>,
     sql.push_str(&format!(" ORDER BY created_at_ms DESC, id DESC LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), record_from_row).map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    let records: Vec<CommandRecord> = rows.collect::<Result<_, _>>().map_err(backend)?;
+    records.into_iter().map(|r| with_steps(conn, r)).collect()
 }
 
 #[async_trait]
@@ -208,6 +237,11 @@ impl CommandStore for Database {
             .map_err(backend)
         })
         .await
+    }
+
+    async fn record_step(&self, id: &str, step: &CommandStep) -> Result<(), StoreError> {
+        let (id, step) = (id.to_owned(), step.clone());
+        self.write(move |conn| record_step(conn, &id, &step)).await
     }
 
     async fn requeue_failed(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {

@@ -13,8 +13,8 @@ use crate::db::backend;
 /// Version 2 adds the application API's tables (API keys, commands,
 /// subscriptions, notifications) and the queue's ordering groups, which an
 /// older file simply gains; version 3, connect sessions and the registry of
-/// connections; version 4, usage counters.
-pub const SCHEMA_VERSION: i64 = 4;
+/// connections; version 4, usage counters; version 5, commands' step journals.
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Tables and indexes of [`SCHEMA_VERSION`], created when absent.
 const SCHEMA: &str = "
@@ -121,6 +121,13 @@ CREATE TABLE IF NOT EXISTS commands (
     UNIQUE (provider, connection, idempotency_key)
 );
 CREATE INDEX IF NOT EXISTS commands_newest ON commands (created_at_ms, id);
+-- A multi-step command's journal: its steps in the order they ended.
+CREATE TABLE IF NOT EXISTS command_steps (
+    command_id  TEXT    NOT NULL,
+    n           INTEGER NOT NULL,
+    step        TEXT    NOT NULL,
+    PRIMARY KEY (command_id, n)
+);
 -- The stranded-command scan's: only never-begun queued rows.
 -- Where the app is told, and what about; the secret signs its deliveries.
 CREATE TABLE IF NOT EXISTS subscriptions (

@@ -73,6 +73,13 @@ pub struct ActionDeps {
     pub clock: Arc<dyn Clock>,
     /// `PORTAGE_PUBLIC_BASE_URL`: where `/webhooks/…` is reached from outside.
     pub public_base_url: Option<String>,
+    /// The records actions read and write beside their results (billing's
+    /// customer records), with the deployment's projections.
+    pub state: Arc<dyn portage_core::ports::StateStore>,
+    /// Where multi-step commands journal their steps.
+    pub journal: Arc<dyn portage_core::commands::CommandStore>,
+    /// `[billing]`, when configured.
+    pub billing: Option<Arc<portage_core::billing::BillingConfig>>,
 }
 
 /// Builds a provider's action executor.
@@ -86,6 +93,10 @@ pub struct CommandsPiece {
     pub actions: &'static [Action],
     /// The executor.
     pub executor: MakeActionExecutor,
+    /// The providers whose API clients the actions go through, when not the
+    /// provider's own (billing: Stripe and PayPal); each has its file in
+    /// the provider's folder.
+    pub through: &'static [&'static str],
 }
 
 /// The reconcile piece: the kinds listed, and how a connection's listing is

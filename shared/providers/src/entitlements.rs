@@ -109,12 +109,28 @@ impl BillingProjection {
         let status = if change.deleted { Some("canceled") } else { data.get("status").and_then(Value::as_str) };
         let at_ms = change.version.primary.saturating_mul(1000);
         if record.source_version.is_none_or(|seen| change.version > seen) {
-            // The subscription record's fields (see `stripe::records`).
-            let price = data.get("price").and_then(Value::as_str);
+            // The subscription record's fields (see `stripe::records`): the
+            // plan is the item at a plan's price, its quantity the seats;
+            // items at a recurring add-on's price are its add-ons.
+            let items = match data.get("items").and_then(Value::as_array) {
+                Some(items) if !items.is_empty() => items.clone(),
+                _ => vec![json!({ "price": data.get("price"), "quantity": data.get("quantity") })],
+            };
+            let price_of = |item: &Value| item.get("price").and_then(Value::as_str).map(str::to_owned);
+            let plan_item =
+                items.iter().find(|i| price_of(i).is_some_and(|p| self.config.plan_for_price(&p).is_some()));
             record.provider = Some("stripe".to_owned());
-            record.plan = price.and_then(|p| self.config.plan_for_price(p)).map(str::to_owned);
+            record.subscription = Some(change.id.clone());
+            record.plan = plan_item.and_then(price_of).and_then(|p| self.config.plan_for_price(&p).map(str::to_owned));
             record.subscription_status = status.map(str::to_owned);
-            record.seats = data.get("quantity").and_then(Value::as_i64);
+            record.seats = plan_item.and_then(|i| i.get("quantity")).and_then(Value::as_i64);
+            record.addons = items
+                .iter()
+                .filter_map(|item| {
+                    let addon = self.config.addon_for_price(&price_of(item)?)?;
+                    Some((addon.to_owned(), item.get("quantity").and_then(Value::as_i64).unwrap_or(1)))
+                })
+                .collect();
             record.trial_end_ms = data.get("trial_end").and_then(Value::as_i64).map(|s| s * 1000);
             record.period_end_ms = data.get("current_period_end").and_then(Value::as_i64).map(|s| s * 1000);
             record.source_version = Some(change.version);

@@ -4,6 +4,7 @@
 
 mod actions;
 pub mod amazon;
+pub mod billing;
 pub mod capabilities;
 pub mod connect;
 pub mod ebay;
@@ -55,9 +56,10 @@ pub fn registry() -> Registry {
 }
 
 /// Every provider's capabilities, by name.
-pub fn capabilities() -> [capabilities::Capabilities; 17] {
+pub fn capabilities() -> [capabilities::Capabilities; 18] {
     [
         amazon::CAPABILITIES,
+        billing::CAPABILITIES,
         ebay::CAPABILITIES,
         etsy::CAPABILITIES,
         github::CAPABILITIES,

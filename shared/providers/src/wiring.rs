@@ -72,6 +72,9 @@ pub fn worker<S: DeploymentStore>(parts: WorkerParts<S>) -> Result<Worker, reqwe
         secrets,
         clock: clock.clone(),
         public_base_url,
+        state: state.clone(),
+        journal: store.clone(),
+        billing: billing.map(Arc::new),
     });
     let runner = CommandRunner::new(crate::catalog(), executors, store.clone(), state.clone(), clock.clone(), commands)
         .with_notifier(notifier.clone());

@@ -10,6 +10,7 @@ pub mod etsy;
 pub mod faults;
 pub mod hubspot;
 pub mod oauth;
+pub mod paypal;
 pub mod printify;
 pub mod recorded;
 pub mod sendgrid;

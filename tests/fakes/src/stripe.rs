@@ -21,13 +21,19 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::faults::{Fault, Switches, answer};
 
+mod billing;
+mod clock;
+mod schedules;
 mod writes;
+
+/// A write that took effect: its request line (method, path, body) and its form.
+pub type Write = (String, Vec<(String, String)>);
 
 /// The fake's state.
 pub struct Stripe {
@@ -44,6 +50,9 @@ pub struct Stripe {
     limit: Mutex<(Instant, f64)>,
     per_second: u32,
     ids: AtomicU64,
+    failing: Mutex<std::collections::HashSet<String>>,
+    clock: Mutex<i64>,
+    writes: Mutex<Vec<Write>>,
 }
 
 impl Stripe {
@@ -61,6 +70,9 @@ impl Stripe {
             limit: Mutex::new((Instant::now(), f64::from(per_second))),
             per_second,
             ids: AtomicU64::new(1),
+            failing: Mutex::new(std::collections::HashSet::new()),
+            clock: Mutex::new(unix_now()),
+            writes: Mutex::new(Vec::new()),
         };
         for i in 0..customers {
             fake.create(&[("email".into(), format!("c{i}@example.com"))]);
@@ -73,10 +85,20 @@ impl Stripe {
         Router::new()
             .route("/v1/customers", get(list).post(writes::create_customer))
             .route("/v1/customers/{id}", get(retrieve).post(writes::update_customer))
-            .route("/v1/refunds", axum::routing::post(writes::create_refund))
+            .route("/v1/refunds", post(writes::create_refund))
             .route("/v1/events", get(list_events))
-            .route("/v1/subscriptions", get(list_empty))
-            .route("/v1/subscriptions/{id}", get(retrieve_subscription))
+            .route("/v1/subscriptions", get(list_subscriptions))
+            .route(
+                "/v1/subscriptions/{id}",
+                get(retrieve_subscription).post(billing::update_subscription).delete(billing::cancel_subscription),
+            )
+            .route("/v1/subscription_items", post(billing::write_item))
+            .route("/v1/subscription_items/{id}", post(billing::write_item).delete(billing::delete_item))
+            .route("/v1/subscription_schedules", post(schedules::write_schedule))
+            .route("/v1/subscription_schedules/{id}", post(schedules::write_schedule))
+            .route("/v1/checkout/sessions", post(billing::create_session))
+            .route("/v1/checkout/sessions/{id}", get(retrieve_session))
+            .route("/v1/billing_portal/sessions", post(billing::portal))
             .route("/v1/prices/{id}", get(retrieve_price))
             .route("/v1/invoices", get(list_empty))
             .route("/v1/payment_intents", get(list_empty))
@@ -148,15 +170,30 @@ impl Stripe {
         self.subscriptions.lock().expect("subscriptions").insert(id, subscription);
     }
 
+    /// Every write that took effect, oldest first: its request line and form.
+    pub fn writes(&self) -> Vec<Write> {
+        self.writes.lock().expect("writes").clone()
+    }
+
+    /// Events recorded after the first `seen`, oldest first (what a test
+    /// delivers as webhooks next).
+    pub fn events_since(&self, seen: usize) -> Vec<Value> {
+        self.events.lock().expect("events").iter().skip(seen).cloned().collect()
+    }
+
     fn record_event(&self, kind: &str, object: &Value) {
         let n = self.ids.fetch_add(1, Ordering::SeqCst);
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let created = self.now();
         let event = json!({"id": format!("evt_{n:014}"), "object": "event", "type": kind, "created": created,
             "data": {"object": object}});
         self.events.lock().expect("events").push(event);
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Form parameters onto an object as Stripe reads them: `metadata[k]=v`
@@ -299,6 +336,24 @@ fn page(oldest_first: &[Value], limit: usize, query: &HashMap<String, String>, u
 
 async fn retrieve_subscription(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
     retrieve_put(state, headers, id, "subscription").await
+}
+
+async fn retrieve_session(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
+    retrieve_put(state, headers, id, "checkout.session").await
+}
+
+/// `GET /v1/subscriptions`, optionally `customer=`.
+async fn list_subscriptions(
+    State(fake): State<Arc<Stripe>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = gate(&fake, &headers).await {
+        return refused;
+    }
+    let Some(limit) = list_limit(&query) else { return invalid_limit() };
+    let found = billing::subscriptions_of(&fake, query.get("customer").map(String::as_str));
+    page(&found, limit, &query, "/v1/subscriptions")
 }
 
 async fn retrieve_price(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {

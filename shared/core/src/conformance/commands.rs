@@ -56,10 +56,21 @@ pub async fn command_store(store: &dyn CommandStore) {
         BeginOutcome::Interrupted(c) => assert_eq!(c.attempts, 2, "an expired lease is an interruption"),
         other => panic!("expected an interruption, got {other:?}"),
     }
+    let step = |name: &str, at: i64| crate::commands::CommandStep::done(name, json!({ "id": name }), at);
+    store.record_step("cmd_1", &step("first", t + 1_050)).await.unwrap();
+    store.record_step("cmd_1", &step("second", t + 1_060)).await.unwrap();
     store.finish("cmd_1", &CommandOutcome::Retry(error("timeout")), t + 1_100).await.unwrap();
     let retried = store.get("cmd_1").await.unwrap().unwrap();
     assert_eq!((retried.status, retried.error.clone()), (CommandStatus::Queued, Some(error("timeout"))));
-    assert!(matches!(store.begin("cmd_1", t + 1_200, t + 5_000).await.unwrap(), BeginOutcome::Begun(_)));
+    let journal: Vec<_> = retried.steps.iter().map(|s| (s.name.as_str(), s.at_ms)).collect();
+    assert_eq!(journal, [("first", t + 1_050), ("second", t + 1_060)], "the journal outlives the attempt, in order");
+    store.record_step("cmd_1", &step("while queued", t + 1_150)).await.unwrap();
+    match store.begin("cmd_1", t + 1_200, t + 5_000).await.unwrap() {
+        BeginOutcome::Begun(c) => {
+            assert_eq!(c.steps.len(), 2, "only a running command journals; the next attempt reads it")
+        }
+        other => panic!("expected to begin, got {other:?}"),
+    }
     store.finish("cmd_1", &CommandOutcome::Succeeded(json!({ "customer": "cus_1" })), t + 1_300).await.unwrap();
     let done = store.get("cmd_1").await.unwrap().unwrap();
     assert_eq!((done.status, done.attempts, done.updated_at_ms), (CommandStatus::Succeeded, 3, t + 1_300));

@@ -8,6 +8,13 @@ use portage_client::pagination::Pagination;
 use portage_client::{ErrorDetail, FieldError, Limit, Policy, ProviderError, short_message};
 use serde_json::Value;
 
+/// Where merchant calls get their access token: the client-credentials
+/// grant, the client id and secret as HTTP Basic.
+pub fn token_endpoint() -> portage_client::TokenEndpoint {
+    portage_client::TokenEndpoint::standard("https://api-m.paypal.com/v1/oauth2/token")
+        .authenticated_by(portage_client::ClientAuth::Basic)
+}
+
 /// PayPal's policy (live; a connection names the sandbox's base URL).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PayPalApi;

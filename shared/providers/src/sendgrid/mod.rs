@@ -20,6 +20,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     commands: Some(CommandsPiece {
         actions: &commands::ACTIONS,
         executor: |deps| Arc::new(commands::SendGridActions::new(deps.clients.clone(), deps.clock.clone())),
+        through: &[],
     }),
     connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     ..Capabilities::listening("sendgrid", true)

@@ -118,6 +118,18 @@ fn id_of(object: &Map<String, Value>) -> Value {
     object.get("id").cloned().unwrap_or(Value::Null)
 }
 
+/// The record of an object Stripe answered a write with. Versioned by the
+/// second before the answer, as a listing is, so a webhook Stripe stamps
+/// with the second of the change still wins; the answer's millisecond
+/// orders it after anything stamped before (an older webhook, an earlier
+/// command's answer).
+pub fn answered_change(kind: Kind, object: &Map<String, Value>, clock: &dyn Clock) -> Result<StateChange, ActionError> {
+    let mut change = records::change(kind, object, clock.now_secs() - 1, false)
+        .map_err(|e| ActionError::Ambiguous { code: "unreadable_response".to_owned(), message: e.to_string() })?;
+    change.version.secondary += clock.now_ms().saturating_mul(10);
+    Ok(change)
+}
+
 #[async_trait]
 impl ActionExecutor for StripeActions {
     async fn execute(&self, command: &CommandRecord) -> Result<Execution, ActionError> {
@@ -171,9 +183,7 @@ impl ActionExecutor for StripeActions {
                 json!({ "refund": id_of(object), "status": object.get("status").cloned().unwrap_or(Value::Null) });
             return Ok(Execution { result, changes: vec![change] });
         }
-        let mut change = records::change(Kind::Customer, object, at, false)
-            .map_err(|e| ActionError::Ambiguous { code: "unreadable_response".to_owned(), message: e.to_string() })?;
-        change.version.secondary += order;
+        let change = answered_change(Kind::Customer, object, self.clock.as_ref())?;
         Ok(Execution { result: json!({ "customer": id_of(object) }), changes: vec![change] })
     }
 }

@@ -30,6 +30,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     commands: Some(CommandsPiece {
         actions: &commands::ACTIONS,
         executor: |deps| Arc::new(commands::StripeActions::new(deps.clients.clone(), deps.clock.clone())),
+        through: &[],
     }),
     connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     api: true,

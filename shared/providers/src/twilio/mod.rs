@@ -30,6 +30,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
                 deps.public_base_url.clone(),
             ))
         },
+        through: &[],
     }),
     connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     ..Capabilities::listening("twilio", true)

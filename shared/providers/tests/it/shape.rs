@@ -43,11 +43,23 @@ fn every_provider_has_the_fixed_shape() {
         let has = |file: &str| folder.join(file).exists();
         assert!(has("mod.rs"), "{p}: mod.rs");
         assert_eq!(has("webhook.rs"), c.webhooks, "{p}: webhook.rs is its webhook source");
+        // Actions that go through other providers' clients keep them in one
+        // file (or folder) per provider.
+        let through: Vec<String> =
+            c.commands.iter().flat_map(|piece| piece.through.iter().map(|t| (*t).to_owned())).collect();
         for entry in std::fs::read_dir(&folder).unwrap() {
             let file = entry.unwrap().file_name().into_string().unwrap();
             assert!(
-                FIXED_FILES.contains(&file.as_str()) || WEBHOOK_HELPERS.contains(&file.as_str()),
+                FIXED_FILES.contains(&file.as_str())
+                    || WEBHOOK_HELPERS.contains(&file.as_str())
+                    || through.iter().any(|t| file == format!("{t}.rs") || file == *t),
                 "{p}/{file}: a capability lives in its fixed file, never under another name"
+            );
+        }
+        for other in &through {
+            assert!(
+                has(&format!("{other}.rs")) || has(&format!("{other}/mod.rs")),
+                "{p}: {other}.rs or {other}/ holds its actions' calls through {other}"
             );
         }
         assert_eq!(has("api.rs"), c.api, "{p}: api.rs is its API policy");
@@ -56,7 +68,11 @@ fn every_provider_has_the_fixed_shape() {
         assert_eq!(has("records.rs"), c.sync.is_some() || c.reconcile.is_some(), "{p}: records.rs maps its objects");
         assert_eq!(has("commands.rs"), c.commands.is_some(), "{p}: commands.rs is its actions");
         if let Some(piece) = c.commands {
-            assert!(c.api, "{p}: actions need an API policy");
+            assert!(c.api || !piece.through.is_empty(), "{p}: actions need an API policy");
+            for other in piece.through {
+                let other = capabilities.iter().find(|o| o.provider == *other);
+                assert!(other.is_some_and(|o| o.api), "{p}: it acts through providers with an API policy");
+            }
             for action in piece.actions {
                 assert_eq!(action.provider, p, "{p}: its actions are its own");
                 let schema: serde_json::Value = serde_json::from_str(action.input_schema)

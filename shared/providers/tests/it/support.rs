@@ -47,6 +47,7 @@ pub(crate) fn command(provider: &str, id: &str, action: &str, input: Value) -> p
         created_at_ms: 0,
         updated_at_ms: 0,
         lease_until_ms: None,
+        steps: Vec::new(),
     }
 }
 

@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 use super::{Stripe, admit, error, injected, ok};
 use crate::faults::{Fault, dropped};
 
-type Params = Vec<(String, String)>;
+pub(super) type Params = Vec<(String, String)>;
 
 /// A write's refusal: Stripe's error answer (boxed: it is large).
-type Refusal = Box<Response>;
+pub(super) type Refusal = Box<Response>;
 
-fn missing(what: &str, id: &str) -> Response {
+pub(super) fn missing(what: &str, id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
@@ -33,7 +33,7 @@ fn missing(what: &str, id: &str) -> Response {
 }
 
 /// Runs `effect` once per idempotency key, with Stripe's faults, checks and replay.
-async fn write(
+pub(super) async fn write(
     fake: &Stripe,
     headers: &HeaderMap,
     request: String,
@@ -68,6 +68,7 @@ async fn write(
             }
             None => match effect(fake, &params) {
                 Ok(value) => {
+                    fake.writes.lock().expect("writes").push((request.clone(), params.clone()));
                     if let Some(key) = key {
                         keys.insert(key, (request, value.clone()));
                     }
