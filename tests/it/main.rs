@@ -13,7 +13,9 @@ mod lambda_runtime_api;
 mod moto;
 
 mod application_api;
+mod billing_life;
 mod billing_serve;
+mod billing_world;
 mod cli;
 mod command_crash;
 mod crash_recovery;

@@ -31,6 +31,8 @@ use crate::faults::{Switches, answer};
 pub struct PayPal {
     /// Fault switches and counts.
     pub switches: Switches,
+    /// The writes it accepted past authentication, for contract tests.
+    pub recorded: crate::recorded::Recorder,
     client_id: String,
     client_secret: String,
     tokens: Mutex<HashSet<String>>,
@@ -84,6 +86,7 @@ impl PayPal {
     pub fn new(client_id: &str, client_secret: &str) -> Arc<Self> {
         Arc::new(Self {
             switches: Switches::default(),
+            recorded: crate::recorded::Recorder::default(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
             tokens: Mutex::new(HashSet::new()),
@@ -230,6 +233,7 @@ async fn create_subscription(State(fake): State<Arc<PayPal>>, headers: HeaderMap
     if let Some(refused) = fake.admit(&headers).await {
         return refused;
     }
+    fake.recorded.keep("POST", "/v1/billing/subscriptions", &headers, &body);
     let Ok(request) = serde_json::from_str::<Value>(&body) else {
         return *invalid("/", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed.");
     };
@@ -257,6 +261,7 @@ async fn create_order(State(fake): State<Arc<PayPal>>, headers: HeaderMap, body:
     if let Some(refused) = fake.admit(&headers).await {
         return refused;
     }
+    fake.recorded.keep("POST", "/v2/checkout/orders", &headers, &body);
     let Ok(request) = serde_json::from_str::<Value>(&body) else {
         return *invalid("/", "MALFORMED_REQUEST_JSON", "The request JSON is not well formed.");
     };
@@ -277,10 +282,16 @@ async fn create_order(State(fake): State<Arc<PayPal>>, headers: HeaderMap, body:
     })
 }
 
-async fn capture(State(fake): State<Arc<PayPal>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn capture(
+    State(fake): State<Arc<PayPal>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: String,
+) -> Response {
     if let Some(refused) = fake.admit(&headers).await {
         return refused;
     }
+    fake.recorded.keep("POST", &format!("/v2/checkout/orders/{id}/capture"), &headers, &body);
     fake.once(&headers, &format!("capture {id}"), |fake| {
         let Some(mut order) = fake.object(&id) else {
             let details =
@@ -320,6 +331,7 @@ async fn refund(State(fake): State<Arc<PayPal>>, headers: HeaderMap, Path(id): P
     if let Some(refused) = fake.admit(&headers).await {
         return refused;
     }
+    fake.recorded.keep("POST", &format!("/v2/payments/captures/{id}/refund"), &headers, &body);
     let request: Value = serde_json::from_str(&body).unwrap_or(json!({}));
     fake.once(&headers, &format!("refund {id}"), |fake| {
         let Some(mut captured) = fake.object(&id).filter(|c| c["supplementary_data"].is_object()) else {

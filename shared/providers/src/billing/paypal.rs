@@ -6,9 +6,11 @@
 //!
 //! What the app's customer bought travels with it: a subscription's
 //! `custom_id` is the customer; an order's purchase unit has the customer
-//! as `custom_id` and `{addon}:{units}` as `reference_id`, and the order is
-//! also recorded (billing kind `paypal_order`), which is what lets the
-//! capture — whose event names only the order — grant the credits.
+//! as `custom_id`, `{addon}:{units}` as `reference_id` and
+//! `portage-{command}` as `invoice_id` (what PayPal's sync recognises to
+//! capture it once approved), and the order is also recorded (billing kind
+//! `paypal_order`), which is what lets the capture — whose event names only
+//! the order — grant the credits.
 
 use std::sync::Arc;
 
@@ -126,6 +128,7 @@ pub(super) async fn order(ctx: &Context<'_>, name: &str, addon: &Addon) -> Resul
         "purchase_units": [{
             "reference_id": format!("{name}:{units}"),
             "custom_id": custom_id(ctx)?,
+            "invoice_id": format!("portage-{}", ctx.command.id),
             "description": format!("{units} × {name}"),
             "amount": { "currency_code": total.currency_code, "value": total.value }
         }],

@@ -1,6 +1,8 @@
 //! PayPal webhooks: the certificate-based signature check PayPal's SDKs make
 //! (`WebhookEvent.verify`), the certificate fetched only from PayPal's own
-//! hosts, and normalisation of its events. See `docs/integrations/paypal.md`.
+//! hosts, normalisation of its events, and their sync into subscription,
+//! sale, capture and order records (capturing Portage's approved orders).
+//! See `docs/integrations/paypal.md`.
 //!
 //! A connection's `webhook_secret` is the webhook's id (PayPal signs it into
 //! every delivery, so a delivery meant for another webhook fails). The
@@ -11,12 +13,18 @@
 
 pub mod api;
 mod certificate;
+pub mod records;
+pub mod sync;
 pub mod webhook;
 
 pub use webhook::PayPal;
 
 /// What paypal can do (see [`crate::capabilities`]).
 pub const CAPABILITIES: crate::capabilities::Capabilities = crate::capabilities::Capabilities {
+    sync: Some(crate::capabilities::SyncPiece {
+        kinds: &records::SYNC_KINDS,
+        handler: |clients, clock| std::sync::Arc::new(sync::PayPalSync::new(clients, clock)),
+    }),
     connect: Some(crate::capabilities::ConnectPiece { oauth: None, api_key: Some(&KEYS), wc_keys: false }),
     ..crate::capabilities::Capabilities::listening("paypal", true)
 };

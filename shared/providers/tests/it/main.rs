@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_client;
+mod billing_paypal;
 mod client_pool;
 mod entitlements;
 mod hostile_input;

@@ -59,6 +59,44 @@ fn start(spec: PathBuf) -> Prism {
 
 static SENDGRID: OnceLock<Prism> = OnceLock::new();
 static TWILIO: OnceLock<Prism> = OnceLock::new();
+static PAYPAL_ORDERS: OnceLock<Prism> = OnceLock::new();
+static PAYPAL_PAYMENTS: OnceLock<Prism> = OnceLock::new();
+
+/// The `pattern`s in PayPal's descriptions that are not valid as the
+/// Unicode regular expressions Prism compiles: with them, Prism validates
+/// nothing (a request without `intent` passes). Deleted from a copy of the
+/// description at test time, never from the shared file.
+const PAYPAL_ORDERS_OVERLAY: [&str; 3] = [
+    "/components/schemas/email/pattern",
+    "/components/schemas/level_2_card_processing_data/properties/invoice_id/pattern",
+    "/components/schemas/vault_venmo_wallet_base/allOf/1/properties/description/pattern",
+];
+const PAYPAL_PAYMENTS_OVERLAY: [&str; 1] = ["/components/schemas/email/pattern"];
+
+/// A copy of the description at `relative` without the `pattern`s at `pointers`.
+fn overlaid(relative: &str, pointers: &[&str]) -> PathBuf {
+    let mut description: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(spec(relative)).expect("read the description")).expect("JSON");
+    for pointer in pointers {
+        let (parent, field) = pointer.rsplit_once('/').expect("a pointer");
+        let removed = description.pointer_mut(parent).and_then(|p| p.as_object_mut()).and_then(|p| p.remove(field));
+        assert!(removed.is_some(), "{relative}: no {pointer} to delete (the description changed?)");
+    }
+    let name = relative.replace('/', "-");
+    let path = std::env::temp_dir().join(format!("portage-{}-{name}", std::process::id()));
+    std::fs::write(&path, serde_json::to_vec(&description).expect("JSON")).expect("write the overlay");
+    path
+}
+
+/// Prism over PayPal's Orders v2 description (overlaid, see [`PAYPAL_ORDERS_OVERLAY`]).
+pub(crate) fn paypal_orders() -> &'static Prism {
+    PAYPAL_ORDERS.get_or_init(|| start(overlaid("paypal/checkout_orders_v2.json", &PAYPAL_ORDERS_OVERLAY)))
+}
+
+/// Prism over PayPal's Payments v2 description (overlaid likewise).
+pub(crate) fn paypal_payments() -> &'static Prism {
+    PAYPAL_PAYMENTS.get_or_init(|| start(overlaid("paypal/payments_payment_v2.json", &PAYPAL_PAYMENTS_OVERLAY)))
+}
 
 /// Prism over SendGrid's mail-send description.
 pub(crate) fn sendgrid() -> &'static Prism {

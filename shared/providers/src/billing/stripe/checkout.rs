@@ -39,7 +39,7 @@ pub(in crate::billing) async fn checkout_session(
         return Ok(done.clone());
     }
     let client = client(ctx).await.map_err(Failure::Other)?;
-    let customer = stripe_customer(ctx, &client).await.map_err(Failure::Other)?;
+    let customer = stripe_customer(ctx, &client).await?;
     let (success, cancel) = return_urls(ctx).map_err(Failure::Other)?;
     let seats = if plan.per_seat { ctx.number("seats").unwrap_or(1) } else { 1 };
     let mut form = vec![
@@ -104,7 +104,7 @@ pub(in crate::billing) async fn buy_credits(ctx: &Context<'_>) -> Result<Executi
     let Some(price) = addon.stripe_price.as_deref() else { return paypal::order(ctx, name, addon).await };
     let attempt = async {
         let client = client(ctx).await.map_err(Failure::Other)?;
-        let customer = stripe_customer(ctx, &client).await.map_err(Failure::Other)?;
+        let customer = stripe_customer(ctx, &client).await?;
         let (success, cancel) = return_urls(ctx).map_err(Failure::Other)?;
         let form = vec![
             pair("mode", "payment"),

@@ -56,6 +56,12 @@ impl From<Failure> for ActionError {
     }
 }
 
+impl From<ActionError> for Failure {
+    fn from(error: ActionError) -> Self {
+        Self::Other(error)
+    }
+}
+
 impl Failure {
     /// The failure as a journal step's detail.
     pub(super) fn detail(&self) -> Value {
@@ -146,7 +152,7 @@ async fn account(ctx: &Context<'_>) -> Result<(BillingAccount, Option<Version>),
 /// connection and the app's id, so two commands racing to create it (or a
 /// retry after the mapping was lost) get the same customer within Stripe's
 /// key retention.
-async fn stripe_customer(ctx: &Context<'_>, client: &ApiClient) -> Result<String, ActionError> {
+async fn stripe_customer(ctx: &Context<'_>, client: &ApiClient) -> Result<String, Failure> {
     let (mut mapped, version) = account(ctx).await?;
     if let Some(customer) = mapped.stripe_customer {
         return Ok(customer);
