@@ -196,3 +196,114 @@ async fn stripe_down_at_checkout_falls_back_to_paypal_and_an_unknown_outcome_doe
     assert_eq!(world.paypal.switches.requests(), paypal_before, "no fallback while Stripe's outcome is unknown");
     assert!(steps(&unknown).is_empty(), "{unknown}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credits_are_granted_once_paid_and_taken_back_as_refunded() {
+    let world = World::new().await;
+    let bought = world
+        .command("buy_credits", "credits-1", json!({"customer": "cust_4", "addon": "image_credits", "quantity": 2}))
+        .await;
+    assert_eq!(
+        (bought["status"].as_str(), bought["result"]["provider"].as_str()),
+        (Some("succeeded"), Some("stripe")),
+        "{bought}"
+    );
+    let form = last_form(&world, "POST /v1/checkout/sessions");
+    for (key, value) in [
+        ("mode", "payment"),
+        ("metadata[portage_addon]", "image_credits"),
+        ("metadata[portage_units]", "2"),
+        ("success_url", "https://app.example/billing"),
+    ] {
+        assert!(has(&form, key, value), "{key}={value} in {form:?}");
+    }
+    assert_eq!(world.entitlement("cust_4").await["credits"]["image_credits"], 0, "not before it is paid");
+    let session = world.stripe.complete_checkout(bought["result"]["session"].as_str().unwrap()).unwrap();
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_4").await["credits"]["image_credits"], 200);
+    // The same completion delivered again (a new delivery id): nothing more.
+    let replayed =
+        world.stripe.events_since(0).into_iter().rfind(|e| e["type"] == "checkout.session.completed").unwrap();
+    let mut redelivered = replayed.clone();
+    redelivered["id"] = json!("evt_redelivered_1");
+    world.webhook("stripe", &redelivered, &portage_core::Secret::new(crate::common::SECRET)).await;
+    world.drain().await;
+    assert_eq!(world.entitlement("cust_4").await["credits"]["image_credits"], 200, "granted once per paid checkout");
+
+    let intent = session["payment_intent"].as_str().unwrap().to_owned();
+    let half = world.command("refund", "refund-1", json!({"payment": intent, "amount": 900})).await;
+    assert_eq!(
+        (half["status"].as_str(), half["result"]["provider"].as_str()),
+        (Some("succeeded"), Some("stripe")),
+        "{half}"
+    );
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_4").await["credits"]["image_credits"], 100, "half refunded, half taken back");
+    world.command("refund", "refund-2", json!({"payment": intent})).await;
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_4").await["credits"]["image_credits"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plans_change_now_or_at_the_period_end_add_ons_raise_limits_and_the_portal_opens() {
+    let world = World::new().await;
+    let checkout = world.command("checkout", "co", checkout_input("cust_5", 3)).await;
+    world.stripe.complete_checkout(checkout["result"]["session"].as_str().unwrap()).unwrap();
+    world.deliver().await;
+    let start = world.now();
+    world.advance_to(start + 14 * DAY + 60).await;
+
+    let add = world
+        .command("add_addon", "add-1", json!({"customer": "cust_5", "addon": "extra_personas", "quantity": 2}))
+        .await;
+    assert_eq!(add["status"], "succeeded", "{add}");
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_5").await["limits"]["personas"], 100, "50 + 2 × 25");
+    let not_recurring =
+        world.command("add_addon", "add-2", json!({"customer": "cust_5", "addon": "image_credits"})).await;
+    assert_eq!(
+        (not_recurring["status"].as_str(), not_recurring["error"]["code"].as_str()),
+        (Some("failed"), Some("addon_not_recurring"))
+    );
+
+    let later = world
+        .command("change_plan", "plan-1", json!({"customer": "cust_5", "plan": "enterprise", "when": "period_end"}))
+        .await;
+    assert_eq!(later["status"], "succeeded", "{later}");
+    assert_eq!(steps(&later), [step("stripe.schedule", "done")]);
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_5").await["plan"], "pro", "until the period ends");
+    let period_end = start + 14 * DAY + 30 * DAY;
+    assert_eq!(later["result"]["effective_at"], portage_core::rfc3339_ms(period_end * 1000));
+    world.advance_to(period_end + 60).await;
+    let shown = world.entitlement("cust_5").await;
+    assert_eq!((shown["plan"].as_str(), shown["limits"]["personas"].as_i64()), (Some("enterprise"), None), "{shown}");
+
+    // Commands come seconds apart: Stripe stamps events by the second, and two
+    // changes of one subscription within a second are not ordered.
+    world.advance_to(world.now() + 5).await;
+    let now = world.command("change_plan", "plan-2", json!({"customer": "cust_5", "plan": "pro", "when": "now"})).await;
+    assert_eq!(now["status"], "succeeded", "{now}");
+    assert!(has(&last_form(&world, "POST /v1/subscriptions/"), "proration_behavior", "create_prorations"));
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_5").await["plan"], "pro");
+    world.advance_to(world.now() + 5).await;
+    let removed = world.command("remove_addon", "rm-1", json!({"customer": "cust_5", "addon": "extra_personas"})).await;
+    assert_eq!(removed["result"]["removed"], true, "{removed}");
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_5").await["limits"]["personas"], 50);
+
+    let portal = world
+        .command("portal", "portal-1", json!({"customer": "cust_5", "return_url": "https://app.example/account"}))
+        .await;
+    assert!(portal["result"]["url"].as_str().unwrap().starts_with("https://billing.stripe.com/"), "{portal}");
+    let unknown = world
+        .command("portal", "portal-2", json!({"customer": "nobody", "return_url": "https://app.example/account"}))
+        .await;
+    assert_eq!(unknown["error"]["code"], "no_stripe_customer", "{unknown}");
+    world.advance_to(world.now() + 5).await;
+    let now_cancel = world.command("cancel", "cancel-now", json!({"customer": "cust_5", "when": "now"})).await;
+    assert_eq!(now_cancel["result"]["status"], "canceled", "{now_cancel}");
+    world.deliver().await;
+    assert_eq!(world.entitlement("cust_5").await["status"], "canceled");
+}

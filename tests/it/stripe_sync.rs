@@ -55,6 +55,7 @@ fn expected_kind(event_type: &str) -> &'static str {
         t if t.starts_with("invoice.") => "invoice",
         t if t.starts_with("checkout.session.") => "checkout_session",
         t if t.starts_with("payment_intent.") => "payment",
+        t if t.starts_with("charge.") => "charge",
         other => panic!("no expectation for {other}"),
     }
 }
@@ -109,6 +110,7 @@ fn every_fixture_normalises_and_applies() {
                 );
             }
             "payment" => assert!(data["amount"].is_i64() && data["status"].is_string()),
+            "charge" => assert!(data["amount_refunded"].is_i64() && data["payment_intent"].is_string()),
             "checkout_session" => {
                 assert!(data["customer"].is_string() && data["subscription"].is_string())
             }
@@ -165,7 +167,7 @@ impl Harness {
 
     async fn state(&self) -> Vec<StateRecord> {
         let mut all = Vec::new();
-        for kind in ["customer", "subscription", "invoice", "checkout_session", "payment"] {
+        for kind in ["customer", "subscription", "invoice", "checkout_session", "payment", "charge"] {
             all.extend(StateStore::list(self.db.as_ref(), "stripe", "default", kind).await.unwrap());
         }
         // When we wrote it, and which of two events carrying the same object

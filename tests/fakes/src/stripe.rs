@@ -95,7 +95,7 @@ impl Stripe {
             .route("/v1/subscription_items", post(billing::write_item))
             .route("/v1/subscription_items/{id}", post(billing::write_item).delete(billing::delete_item))
             .route("/v1/subscription_schedules", post(schedules::write_schedule))
-            .route("/v1/subscription_schedules/{id}", post(schedules::write_schedule))
+            .route("/v1/subscription_schedules/{id}", get(retrieve_schedule).post(schedules::write_schedule))
             .route("/v1/checkout/sessions", post(billing::create_session))
             .route("/v1/checkout/sessions/{id}", get(retrieve_session))
             .route("/v1/billing_portal/sessions", post(billing::portal))
@@ -336,6 +336,10 @@ fn page(oldest_first: &[Value], limit: usize, query: &HashMap<String, String>, u
 
 async fn retrieve_subscription(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
     retrieve_put(state, headers, id, "subscription").await
+}
+
+async fn retrieve_schedule(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {
+    retrieve_put(state, headers, id, "subscription_schedule").await
 }
 
 async fn retrieve_session(state: State<Arc<Stripe>>, headers: HeaderMap, id: Path<String>) -> Response {

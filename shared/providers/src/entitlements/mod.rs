@@ -132,7 +132,13 @@ impl BillingProjection {
         self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await.map(|_| ())
     }
 
-    async fn checkout(&self, connection: &str, change: &StateChange, now_ms: i64) -> Result<(), StoreError> {
+    async fn checkout(
+        &self,
+        connection: &str,
+        change: &StateChange,
+        state: &dyn StateStore,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let data = &change.data;
         let text = |pointer: &str| data.pointer(pointer).and_then(Value::as_str);
         let paid = text("/mode") == Some("payment") && text("/payment_status") == Some("paid");
@@ -145,7 +151,8 @@ impl BillingProjection {
         let units = text("/metadata/portage_units").and_then(|u| u.parse::<i64>().ok()).unwrap_or(1).max(0);
         let key = format!("checkout:{session}");
         let granted = units.saturating_mul(grants);
-        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await.map(|_| ())
+        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await?;
+        self.remember_purchase(connection, change, (customer, addon, granted), state, now_ms).await
     }
 }
 
@@ -286,7 +293,8 @@ impl Projection for BillingProjection {
                 None => Ok(()),
             },
             ("paypal", "capture") => self.paypal_capture(connection, change, state, now_ms).await,
-            ("stripe", "checkout_session") => self.checkout(connection, change, now_ms).await,
+            ("stripe", "checkout_session") => self.checkout(connection, change, state, now_ms).await,
+            ("stripe", "charge") => self.charge_refunded(connection, change, state, now_ms).await,
             _ => Ok(()),
         }
     }
@@ -294,6 +302,8 @@ impl Projection for BillingProjection {
 
 mod downgrades;
 mod prices;
+mod refunds;
 
 pub use downgrades::{DowngradePass, tell_downgrades};
 pub use prices::{PriceCheckError, unknown_prices};
+pub use refunds::PURCHASE_KIND;

@@ -9,6 +9,7 @@
 //! | invoice | `invoice` | the change's time, then status rank (a deleted draft last) |
 //! | checkout session | `checkout_session` | the change's time, then status rank |
 //! | payment intent | `payment` | the change's time, then status rank |
+//! | charge | `charge` | the change's time, then the amount refunded |
 //!
 //! The change's time is the event's `created` for an event, and the second
 //! before the read for a listed object (the object is current as of that
@@ -34,12 +35,14 @@ pub enum Kind {
     CheckoutSession,
     /// A payment intent.
     Payment,
+    /// A charge (what a refund is recorded on: `charge.refunded`).
+    Charge,
 }
 
 impl Kind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [Self; 5] =
-        [Self::Customer, Self::Subscription, Self::Invoice, Self::CheckoutSession, Self::Payment];
+    pub const ALL: [Self; 6] =
+        [Self::Customer, Self::Subscription, Self::Invoice, Self::CheckoutSession, Self::Payment, Self::Charge];
 
     /// The record kind's name in the state store.
     pub const fn name(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Kind {
             Self::Invoice => "invoice",
             Self::CheckoutSession => "checkout_session",
             Self::Payment => "payment",
+            Self::Charge => "charge",
         }
     }
 
@@ -66,6 +70,8 @@ impl Kind {
             Some((Self::CheckoutSession, false))
         } else if event_type.starts_with("payment_intent.") {
             Some((Self::Payment, false))
+        } else if matches!(event_type, "charge.succeeded" | "charge.refunded" | "charge.updated") {
+            Some((Self::Charge, false))
         } else {
             None
         }
@@ -73,8 +79,14 @@ impl Kind {
 }
 
 /// The record kinds Stripe's events become (the sync capability).
-pub const SYNC_KINDS: [&str; 5] =
-    [Kind::ALL[0].name(), Kind::ALL[1].name(), Kind::ALL[2].name(), Kind::ALL[3].name(), Kind::ALL[4].name()];
+pub const SYNC_KINDS: [&str; 6] = [
+    Kind::ALL[0].name(),
+    Kind::ALL[1].name(),
+    Kind::ALL[2].name(),
+    Kind::ALL[3].name(),
+    Kind::ALL[4].name(),
+    Kind::ALL[5].name(),
+];
 
 /// The state change for one Stripe `object` of `kind`, as of `at` (Unix
 /// seconds); `deleted` when the change removes it.
@@ -91,6 +103,7 @@ pub fn change(kind: Kind, object: &Map<String, Value>, at: i64, deleted: bool) -
         Kind::Invoice => (invoice(object), if deleted { 9 } else { invoice_rank(status) }),
         Kind::CheckoutSession => (checkout_session(object), checkout_rank(status)),
         Kind::Payment => (payment(object), payment_rank(status)),
+        Kind::Charge => (charge(object), object.get("amount_refunded").and_then(Value::as_i64).unwrap_or(0)),
     };
     Ok(StateChange {
         kind: kind.name().to_owned(),
@@ -250,6 +263,15 @@ fn payment(object: &Map<String, Value>) -> Value {
             |e| json!({ "code": e.get("code"), "decline_code": e.get("decline_code"), "message": e.get("message") }),
         ),
     );
+    Value::Object(data)
+}
+
+fn charge(object: &Map<String, Value>) -> Value {
+    let mut data =
+        pick(object, &["status", "amount", "amount_refunded", "refunded", "currency", "livemode", "metadata"]);
+    for field in ["customer", "payment_intent", "invoice"] {
+        data.insert(field.into(), id_of(object.get(field)));
+    }
     Value::Object(data)
 }
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use portage_core::actions::{ActionError, ActionExecutor};
-use portage_core::commands::{BeginOutcome, CommandStore, NewCommand};
+use portage_core::commands::CommandStore;
 use portage_core::ports::{Clock, SystemClock};
 use portage_core::provider::SyncHandler;
 use portage_fakes::Faults;
@@ -59,31 +59,6 @@ async fn setup(fake_base: &str) -> Setup {
     Setup { db, actions, sync, _dir: dir }
 }
 
-/// A command recorded and taken, as the runner hands it over.
-async fn running(
-    db: &portage_embedded::Database,
-    id: &str,
-    action: &str,
-    input: Value,
-) -> portage_core::commands::CommandRecord {
-    let new = NewCommand {
-        id: id.into(),
-        provider: "billing".into(),
-        connection: "default".into(),
-        action: action.into(),
-        input,
-        idempotency_key: id.into(),
-        fingerprint: id.into(),
-        resource: None,
-        created_at_ms: 1,
-    };
-    db.submit(&new).await.unwrap();
-    match db.begin(id, 2, i64::MAX).await.unwrap() {
-        BeginOutcome::Begun(command) => command,
-        other => panic!("{other:?}"),
-    }
-}
-
 fn event(body: &Value) -> portage_core::EventRecord {
     let mut record = crate::support::stripe_record("default", body);
     record.provider = "paypal".into();
@@ -100,7 +75,7 @@ async fn checkouts_fall_back_to_paypal_and_its_orders_and_refunds_match_paypals_
 
     let input = json!({"customer": "cust_p", "plan": "pro", "seats": 3, "email": "ada@example.com",
         "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"});
-    let done = s.actions.execute(&running(&s.db, "cmd_p1", "checkout", input).await).await.unwrap();
+    let done = s.actions.execute(&crate::support::running(&s.db, "cmd_p1", "checkout", input).await).await.unwrap();
     assert_eq!(done.result["provider"], "paypal", "{}", done.result);
     let journal = s.db.get("cmd_p1").await.unwrap().unwrap().steps;
     assert_eq!(
@@ -114,7 +89,11 @@ async fn checkouts_fall_back_to_paypal_and_its_orders_and_refunds_match_paypals_
     );
 
     let credits = json!({"customer": "cust_p", "addon": "image_credits", "quantity": 2});
-    let bought = s.actions.execute(&running(&s.db, "cmd_p2", "buy_credits", credits.clone()).await).await.unwrap();
+    let bought = s
+        .actions
+        .execute(&crate::support::running(&s.db, "cmd_p2", "buy_credits", credits.clone()).await)
+        .await
+        .unwrap();
     let order = bought.result["order"].as_str().unwrap().to_owned();
     assert!(bought.result["url"].as_str().unwrap().contains(&order), "{}", bought.result);
     // The same command again (a retry after a lost answer): its journal has the order.
@@ -137,19 +116,20 @@ async fn checkouts_fall_back_to_paypal_and_its_orders_and_refunds_match_paypals_
     assert_eq!(twice.iter().filter(|c| c.kind == "capture").count(), 1, "a redelivery replays the same capture");
 
     let refund = json!({"payment": capture.id, "amount": 500});
-    let refunded = s.actions.execute(&running(&s.db, "cmd_p3", "refund", refund).await).await.unwrap();
+    let refunded = s.actions.execute(&crate::support::running(&s.db, "cmd_p3", "refund", refund).await).await.unwrap();
     assert_eq!(
         (refunded.result["provider"].as_str(), refunded.result["status"].as_str()),
         (Some("paypal"), Some("COMPLETED"))
     );
     let too_much = json!({"payment": capture.id, "amount": 5_000});
-    let refused = s.actions.execute(&running(&s.db, "cmd_p4", "refund", too_much).await).await.unwrap_err();
+    let refused =
+        s.actions.execute(&crate::support::running(&s.db, "cmd_p4", "refund", too_much).await).await.unwrap_err();
     assert!(matches!(&refused, ActionError::Refused { code, .. } if code == "REFUND_AMOUNT_EXCEEDED"), "{refused:?}");
 
     // PayPal down too: the checkout is not done, and says so.
     fake.switches.set(Faults { outage: true, ..Faults::default() });
     let input = json!({"customer": "cust_q", "plan": "pro", "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"});
-    let down = s.actions.execute(&running(&s.db, "cmd_p5", "checkout", input).await).await.unwrap_err();
+    let down = s.actions.execute(&crate::support::running(&s.db, "cmd_p5", "checkout", input).await).await.unwrap_err();
     assert!(matches!(down, ActionError::Transient { .. }), "{down:?}");
 
     // What PayPal accepted matches its own descriptions.

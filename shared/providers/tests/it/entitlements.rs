@@ -135,3 +135,60 @@ async fn a_customer_past_grace_is_downgraded_once_and_restored_when_paid() {
     state.upsert("stripe", "default", &change(failed_at + 900_001, "active"), None, 0).await.unwrap();
     assert_eq!(told("billing.restored").await, 1, "restored once");
 }
+
+#[tokio::test]
+async fn paypal_subscriptions_map_onto_the_same_statuses() {
+    let config: BillingConfig = serde_json::from_value(json!({
+        "default_plan": "free", "grace_days": 7,
+        "plans": {"free": {"limits": {"personas": 5}}, "pro": {"paypal_plan": "P-PRO", "per_seat": true, "limits": {"personas": 50}}}
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let projection = BillingProjection::new(Arc::new(config.clone()), db.clone());
+    let state = Projecting::new(db.clone(), vec![Arc::new(projection)]);
+    let at = 1_800_000_000;
+    let cases = [
+        ("APPROVAL_PENDING", 0, "none", "free"),
+        ("ACTIVE", 0, "active", "pro"),
+        ("ACTIVE", 1, "grace", "pro"),
+        ("SUSPENDED", 3, "past_due", "free"),
+        ("ACTIVE", 0, "active", "pro"),
+        ("SUSPENDED", 0, "canceled", "free"),
+        ("CANCELLED", 0, "canceled", "free"),
+    ];
+    for (n, (status, failed, shown, plan)) in cases.into_iter().enumerate() {
+        let change = StateChange {
+            kind: "subscription".into(),
+            id: "I-BW452GLLEP1G".into(),
+            version: Version { primary: at + n as i64 * 60, secondary: 0 },
+            data: json!({"status": status, "plan_id": "P-PRO", "quantity": "4", "custom_id": "cust_pp",
+                "failed_payments_count": failed, "next_billing_time": "2027-01-15T10:00:00Z"}),
+            deleted: false,
+        };
+        state.upsert("paypal", "default", &change, None, 0).await.unwrap();
+        let record = db.get("billing", "default", "customer", "cust_pp").await.unwrap().unwrap();
+        let billing: portage_core::billing::BillingState = serde_json::from_value(record.data).unwrap();
+        let now_ms = (at + n as i64 * 60 + 1) * 1000;
+        let entitlement = portage_core::billing::entitlement(&config, &billing, now_ms);
+        assert_eq!(
+            (entitlement.status, entitlement.plan.as_str()),
+            (shown, plan),
+            "{status} with {failed} failed payments"
+        );
+        assert_eq!((billing.provider.as_deref(), billing.seats), (Some("paypal"), Some(4)));
+    }
+    let unnamed = StateChange {
+        kind: "subscription".into(),
+        id: "I-OTHER".into(),
+        version: Version { primary: at, secondary: 0 },
+        data: json!({"status": "ACTIVE", "plan_id": "P-PRO"}),
+        deleted: false,
+    };
+    state.upsert("paypal", "default", &unnamed, None, 0).await.unwrap();
+    assert_eq!(
+        db.list("billing", "default", "customer").await.unwrap().len(),
+        1,
+        "a subscription naming no customer is not Portage's"
+    );
+}

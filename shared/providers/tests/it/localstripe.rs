@@ -230,3 +230,97 @@ async fn stripe_actions_through_localstripe() {
         .unwrap_err();
     assert!(matches!(missing, ActionError::Refused { .. }), "a missing payment intent is refused: {missing:?}");
 }
+
+/// Billing's actions where localstripe has the API they call (it has no
+/// Checkout Sessions, prices, portal or schedules: those are checked
+/// against the Stripe fake): the app's customer becomes one Stripe
+/// customer, kept even when the checkout itself cannot be made, never
+/// created twice; the subscription is found by that customer and
+/// cancelled at the period's end, then now.
+#[tokio::test]
+async fn billing_customers_and_cancellations_through_localstripe() {
+    use portage_core::actions::{ActionError, ActionExecutor};
+    use serde_json::json;
+
+    let server = start();
+    let mut secrets = portage_embedded::MapSecrets::new();
+    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
+    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
+    let pool = Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap());
+    let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
+    let dir = tempfile::tempdir().unwrap();
+    let db = portage_embedded::open(dir.path()).unwrap();
+    let config: portage_core::billing::BillingConfig = serde_json::from_value(json!({"default_plan": "free",
+        "plans": {"free": {}, "pro": {"stripe_price": "monthly"}}}))
+    .unwrap();
+    let actions = portage_providers::billing::commands::BillingActions::new(
+        pool.clone(),
+        db.clone(),
+        db.clone(),
+        clock,
+        Some(Arc::new(config)),
+    );
+    let input = json!({"customer": "cust_ls", "email": "ls@example.com", "plan": "pro",
+        "success_url": "https://app.example/ok", "cancel_url": "https://app.example/no"});
+    for (n, id) in ["cmd_b1", "cmd_b2"].iter().enumerate() {
+        let refused = actions.execute(&crate::support::running(&db, id, "checkout", input.clone()).await).await;
+        assert!(
+            matches!(refused, Err(ActionError::Refused { .. })),
+            "attempt {n}: no Checkout at localstripe: {refused:?}"
+        );
+    }
+    let client = pool
+        .client(Arc::new(StripeApi), "default", portage_client::CredentialSource::Bearer("api_key"))
+        .await
+        .unwrap()
+        .unwrap();
+    let json = |r: portage_client::ApiResponse| r.json("stripe").unwrap();
+    let customers = json(client.send(&ApiRequest::get("/v1/customers")).await.unwrap());
+    let listed = customers["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "one Stripe customer for the app's customer: {customers}");
+    assert_eq!(
+        (listed[0]["email"].as_str(), listed[0]["metadata"]["portage_customer"].as_str()),
+        (Some("ls@example.com"), Some("cust_ls"))
+    );
+    let customer = id(&listed[0]);
+
+    let product = json(
+        client.send(&ApiRequest::post_form("/v1/products", &[("name", "Pro"), ("type", "service")])).await.unwrap(),
+    );
+    let plan =
+        [("id", "monthly"), ("product", &id(&product)), ("currency", "usd"), ("amount", "1500"), ("interval", "month")];
+    client.send(&ApiRequest::post_form("/v1/plans", &plan)).await.unwrap();
+    let card = [
+        ("type", "card"),
+        ("card[number]", "4242424242424242"),
+        ("card[exp_month]", "12"),
+        ("card[exp_year]", "2030"),
+        ("card[cvc]", "123"),
+    ];
+    let method = id(&json(client.send(&ApiRequest::post_form("/v1/payment_methods", &card)).await.unwrap()));
+    client
+        .send(&ApiRequest::post_form(
+            format!("/v1/payment_methods/{method}/attach"),
+            &[("customer", customer.as_str())],
+        ))
+        .await
+        .unwrap();
+    let default = [("invoice_settings[default_payment_method]", method.as_str())];
+    client.send(&ApiRequest::post_form(format!("/v1/customers/{customer}"), &default)).await.unwrap();
+    let subscribe =
+        [("customer", customer.as_str()), ("items[0][plan]", "monthly"), ("metadata[portage_customer]", "cust_ls")];
+    let subscription = id(&json(client.send(&ApiRequest::post_form("/v1/subscriptions", &subscribe)).await.unwrap()));
+
+    let later = json!({"customer": "cust_ls", "when": "period_end"});
+    let done = actions.execute(&crate::support::running(&db, "cmd_b3", "cancel", later).await).await.unwrap();
+    assert_eq!(
+        (done.result["subscription"].as_str(), done.result["status"].as_str()),
+        (Some(subscription.as_str()), Some("active")),
+        "{}",
+        done.result
+    );
+    assert_eq!(done.changes[0].data["cancel_at_period_end"], true);
+    let now = json!({"customer": "cust_ls", "when": "now"});
+    let done = actions.execute(&crate::support::running(&db, "cmd_b4", "cancel", now).await).await.unwrap();
+    assert_eq!(done.result["status"], "canceled", "{}", done.result);
+}

@@ -132,7 +132,7 @@ fn the_live_pieces_agree_with_the_descriptors() {
     assert_eq!(listing.kinds, ["customer", "subscription", "invoice", "payment"]);
     assert_eq!((listing.policy)().provider(), "stripe");
     let sync = stripe.sync.expect("stripe syncs").kinds;
-    assert_eq!(sync, ["customer", "subscription", "invoice", "checkout_session", "payment"]);
+    assert_eq!(sync, ["customer", "subscription", "invoice", "checkout_session", "payment", "charge"]);
     // What sync writes for each fixture is of a kind the descriptor names.
     let fixtures = repo().join("fixtures/stripe");
     for entry in std::fs::read_dir(&fixtures).unwrap() {

@@ -65,3 +65,28 @@ pub(crate) fn pool(
     let origins = portage_client::Origins::parse(&format!("{host}={base}")).unwrap();
     std::sync::Arc::new(portage_client::ClientPool::new(std::sync::Arc::new(map), origins).unwrap())
 }
+
+/// A command recorded and taken, as the runner hands it over.
+pub(crate) async fn running(
+    db: &portage_embedded::Database,
+    id: &str,
+    action: &str,
+    input: Value,
+) -> portage_core::commands::CommandRecord {
+    let new = portage_core::commands::NewCommand {
+        id: id.into(),
+        provider: "billing".into(),
+        connection: "default".into(),
+        action: action.into(),
+        input,
+        idempotency_key: id.into(),
+        fingerprint: id.into(),
+        resource: None,
+        created_at_ms: 1,
+    };
+    portage_core::commands::CommandStore::submit(db, &new).await.unwrap();
+    match portage_core::commands::CommandStore::begin(db, id, 2, i64::MAX).await.unwrap() {
+        portage_core::commands::BeginOutcome::Begun(command) => command,
+        other => panic!("{other:?}"),
+    }
+}

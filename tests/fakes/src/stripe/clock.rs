@@ -62,10 +62,12 @@ impl Stripe {
             session["payment_status"] = json!(if trial.is_some() { "no_payment_required" } else { "paid" });
         } else {
             let unit = self.price(price.as_str().unwrap_or_default()).ok()?["unit_amount"].as_i64().unwrap_or(0);
-            let intent = json!({"id": self.next_id("pi"), "object": "payment_intent",
-                "amount": unit * quantity.as_i64().unwrap_or(1), "currency": "usd", "status": "succeeded"});
+            let intent = json!({"id": self.next_id("pi"), "object": "payment_intent", "customer": customer,
+                "amount": unit * quantity.as_i64().unwrap_or(1), "currency": "usd", "status": "succeeded",
+                "latest_charge": self.next_id("ch")});
             self.put_payment_intent(intent.clone());
             session["payment_intent"] = intent["id"].clone();
+            session["amount_total"] = intent["amount"].clone();
             session["payment_status"] = json!("paid");
         }
         session["status"] = json!("complete");

@@ -144,6 +144,11 @@ pub(super) async fn create_refund(State(fake): State<Arc<Stripe>>, headers: Head
             "currency": intent["currency"], "payment_intent": id, "status": "succeeded",
             "reason": param("reason"), "created": 1_795_000_000 + n});
         refunds.push(refund.clone());
+        let charge = json!({"id": intent["latest_charge"].as_str().map_or_else(|| format!("ch_{n:014}"), str::to_owned),
+            "object": "charge", "amount": intent["amount"], "amount_refunded": refunded + amount,
+            "refunded": refunded + amount == intent["amount"].as_i64().unwrap_or(0), "currency": intent["currency"],
+            "payment_intent": id, "customer": intent["customer"], "status": "succeeded", "metadata": {}});
+        fake.record_event("charge.refunded", &charge);
         Ok(refund)
     })
     .await

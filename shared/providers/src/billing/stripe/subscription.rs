@@ -61,12 +61,20 @@ pub(in crate::billing) async fn change_plan(ctx: &Context<'_>) -> Result<Executi
             schedule
         }
     };
+    // The current phase keeps its start (Stripe refuses to move it) and
+    // ends with the period; the next phase runs from there.
+    let current = call(&client, ApiRequest::get(format!("/v1/subscription_schedules/{schedule}"))).await?;
+    let phase = current.get("phases").and_then(|p| p.get(0)).cloned().unwrap_or(Value::Null);
     let period_end = subscription
         .get("current_period_end")
         .and_then(Value::as_i64)
         .or_else(|| items_period_end(&subscription))
+        .or_else(|| phase.get("end_date").and_then(Value::as_i64))
         .ok_or_else(|| refused("no_period", "the subscription has no current period"))?;
-    let period_start = subscription.get("current_period_start").and_then(Value::as_i64).unwrap_or(period_end);
+    let period_start = phase
+        .get("start_date")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| refused("no_phase", "the subscription schedule has no current phase"))?;
     let mut form = vec![pair("end_behavior", "release"), pair("proration_behavior", "none")];
     form.push(pair("phases[0][start_date]", period_start.to_string()));
     form.push(pair("phases[0][end_date]", period_end.to_string()));
