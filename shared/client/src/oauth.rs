@@ -91,7 +91,8 @@ impl OAuthSession {
 
     /// Tokens come from the client-credentials grant with the connection's
     /// `client_id` and `client_secret` (PayPal), asked for again whenever
-    /// one expires or is refused.
+    /// one expires or is refused, and kept in this process only (nothing is
+    /// written to the secrets: a worker needs only to read them).
     pub fn by_client_credentials(mut self) -> Self {
         self.client_grant = true;
         self
@@ -170,6 +171,10 @@ impl OAuthSession {
     }
 
     async fn stored(&self) -> Result<Option<(Secret, Option<u64>)>, ProviderError> {
+        if self.client_grant {
+            // Client-credentials tokens live in this process only.
+            return Ok(None);
+        }
         let Some(access) = self.read(ACCESS).await? else { return Ok(None) };
         let expires = self.read(EXPIRES).await?.and_then(|e| e.expose().parse().ok());
         Ok(Some((access, expires)))
@@ -225,6 +230,13 @@ impl OAuthSession {
     }
 
     async fn refresh(&self, current: &mut Option<(Secret, Option<u64>)>) -> Result<Secret, ProviderError> {
+        if self.client_grant {
+            // No refresh token to rotate, so nothing to share or to race
+            // for: each process asks for its own token.
+            let (token, expires) = self.exchange().await.map_err(|f| f.into_error(self))?;
+            *current = Some((token.clone(), expires));
+            return Ok(token);
+        }
         let stale = current.as_ref().map(|(token, _)| token.clone());
         match self.turn(stale.as_ref()).await? {
             Turn::Theirs(token, expires) => {
@@ -313,6 +325,10 @@ impl OAuthSession {
             })?;
         let access = answer.access_token.clone();
         let expires = answer.expires_at;
+        if self.client_grant {
+            info!(provider = self.provider, connection = %self.connection, "client-credentials token obtained");
+            return Ok((access, expires));
+        }
         let mut values = vec![(ACCESS.to_owned(), access.clone())];
         values.push((EXPIRES.to_owned(), Secret::new(expires.map(|e| e.to_string()).unwrap_or_default())));
         let rotated = answer.refresh_token.is_some();

@@ -151,6 +151,14 @@ pub enum ConfigError {
     /// A negative limit.
     #[error("[billing] plan '{0}': limit '{1}' must be zero or more")]
     NegativeLimit(String, String),
+    /// A PayPal price that is not a positive decimal with a currency.
+    #[error(
+        "[billing] add-on '{0}': paypal_price must be a positive decimal value (\"9.00\") and a 3-letter currency_code"
+    )]
+    InvalidPaypalPrice(String),
+    /// A recurring add-on raising a limit no plan has.
+    #[error("[billing] add-on '{0}' raises '{1}', which no plan limits")]
+    RaisesNothing(String, String),
 }
 
 impl BillingConfig {
@@ -172,6 +180,22 @@ impl BillingConfig {
         for (name, plan) in &self.plans {
             if let Some((limit, _)) = plan.limits.iter().find(|(_, v)| **v < 0) {
                 return Err(ConfigError::NegativeLimit(name.clone(), limit.clone()));
+            }
+        }
+        for (name, addon) in &self.addons {
+            if let Some(price) = &addon.paypal_price {
+                let digits = price.value.chars().all(|c| c.is_ascii_digit() || c == '.');
+                let currency =
+                    price.currency_code.len() == 3 && price.currency_code.chars().all(|c| c.is_ascii_uppercase());
+                let positive = price.times(1).is_some_and(|m| m.value.chars().any(|c| c.is_ascii_digit() && c != '0'));
+                if !(digits && currency && positive) {
+                    return Err(ConfigError::InvalidPaypalPrice(name.clone()));
+                }
+            }
+            if let Some(limit) = &addon.raises
+                && !self.plans.values().any(|p| p.limits.contains_key(limit))
+            {
+                return Err(ConfigError::RaisesNothing(name.clone(), limit.clone()));
             }
         }
         Ok(())
@@ -425,5 +449,14 @@ mod tests {
         let mut c = config();
         c.addons.get_mut("image_credits").unwrap().grants = 0;
         assert!(matches!(c.validate(), Err(ConfigError::NothingGranted(_))));
+        for value in ["-9.00", "0.00", "nine", "9,00"] {
+            let mut c = config();
+            c.addons.get_mut("image_credits").unwrap().paypal_price =
+                Some(Money { value: value.into(), currency_code: "USD".into() });
+            assert!(matches!(c.validate(), Err(ConfigError::InvalidPaypalPrice(_))), "{value}");
+        }
+        let mut c = config();
+        c.addons.get_mut("more_personas").unwrap().raises = Some("exports".into());
+        assert!(matches!(c.validate(), Err(ConfigError::RaisesNothing(_, _))));
     }
 }

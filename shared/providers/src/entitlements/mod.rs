@@ -125,11 +125,24 @@ impl BillingProjection {
         };
         let text = |field: &str| record.data.get(field).and_then(Value::as_str);
         let (Some(customer), Some(addon)) = (text("customer"), text("addon")) else { return Ok(()) };
-        let Some(grants) = self.config.addons.get(addon).map(|a| a.grants) else { return Ok(()) };
-        let units = record.data.get("units").and_then(Value::as_i64).unwrap_or(1).max(0);
-        let key = format!("paypal-order:{order}");
-        let granted = units.saturating_mul(grants);
-        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await.map(|_| ())
+        let units = record.data.get("units").and_then(Value::as_i64).unwrap_or(1);
+        self.grant(connection, customer, addon, units, &format!("paypal-order:{order}"), now_ms).await.map(|_| ())
+    }
+
+    /// Grants `units` of a credits add-on once per `key`; answers the credits granted.
+    async fn grant(
+        &self,
+        connection: &str,
+        customer: &str,
+        addon: &str,
+        units: i64,
+        key: &str,
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let Some(grants) = self.config.addons.get(addon).map(|a| a.grants) else { return Ok(0) };
+        let granted = units.max(0).saturating_mul(grants);
+        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, key, now_ms).await?;
+        Ok(granted)
     }
 
     async fn checkout(
@@ -146,12 +159,12 @@ impl BillingProjection {
         else {
             return Ok(());
         };
-        let session = &change.id;
-        let Some(grants) = self.config.addons.get(addon).map(|a| a.grants).filter(|_| paid) else { return Ok(()) };
-        let units = text("/metadata/portage_units").and_then(|u| u.parse::<i64>().ok()).unwrap_or(1).max(0);
-        let key = format!("checkout:{session}");
-        let granted = units.saturating_mul(grants);
-        self.usage.consume(connection, customer, &granted_limit(addon), granted, None, &key, now_ms).await?;
+        if !paid || !self.config.addons.contains_key(addon) {
+            return Ok(());
+        }
+        let units = text("/metadata/portage_units").and_then(|u| u.parse::<i64>().ok()).unwrap_or(1);
+        let key = format!("checkout:{}", change.id);
+        let granted = self.grant(connection, customer, addon, units, &key, now_ms).await?;
         self.remember_purchase(connection, change, (customer, addon, granted), state, now_ms).await
     }
 }

@@ -35,6 +35,7 @@ fn config() -> portage_core::billing::BillingConfig {
 
 struct Setup {
     db: Arc<portage_embedded::Database>,
+    secrets: Arc<portage_embedded::MapSecrets>,
     actions: BillingActions,
     sync: portage_providers::paypal::sync::PayPalSync,
     _dir: tempfile::TempDir,
@@ -52,11 +53,12 @@ async fn setup(fake_base: &str) -> Setup {
     let origins =
         portage_client::Origins::parse(&format!("api.stripe.com=http://{closed},api-m.paypal.com={fake_base}"))
             .unwrap();
-    let clients = Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap());
+    let secrets = Arc::new(secrets);
+    let clients = Arc::new(portage_client::ClientPool::new(secrets.clone(), origins).unwrap());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let actions = BillingActions::new(clients.clone(), db.clone(), db.clone(), clock.clone(), Some(Arc::new(config())));
     let sync = portage_providers::paypal::sync::PayPalSync::new(clients, clock);
-    Setup { db, actions, sync, _dir: dir }
+    Setup { db, secrets, actions, sync, _dir: dir }
 }
 
 fn event(body: &Value) -> portage_core::EventRecord {
@@ -87,6 +89,10 @@ async fn checkouts_fall_back_to_paypal_and_its_orders_and_refunds_match_paypals_
         (subscription["plan_id"].as_str(), subscription["quantity"].as_str(), subscription["custom_id"].as_str()),
         (Some(PLAN), Some("3"), Some("cust_p"))
     );
+
+    let saved =
+        portage_core::ports::Secrets::get(s.secrets.as_ref(), "paypal", "default", "access_token").await.unwrap();
+    assert!(saved.is_none(), "a client-credentials token stays in the process");
 
     let credits = json!({"customer": "cust_p", "addon": "image_credits", "quantity": 2});
     let bought = s

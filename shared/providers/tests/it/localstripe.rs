@@ -47,6 +47,14 @@ fn start() -> Localstripe {
     Localstripe { child, base: format!("http://127.0.0.1:{port}") }
 }
 
+/// A client pool whose Stripe is this localstripe.
+fn pool_at(server: &Localstripe) -> Arc<portage_client::ClientPool> {
+    let mut secrets = portage_embedded::MapSecrets::new();
+    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
+    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
+    Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap())
+}
+
 fn id(value: &Value) -> String {
     value["id"].as_str().expect("an id").to_owned()
 }
@@ -138,10 +146,7 @@ async fn customers_subscriptions_and_invoices_through_localstripe() {
 /// list takes neither `types[]` nor wildcards, so incremental runs are
 /// tested against the Stripe fake.)
 async fn full_reconcile_lists_what_no_webhook_announced(server: &Localstripe) {
-    let mut secrets = portage_embedded::MapSecrets::new();
-    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
-    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
-    let pool = portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap();
+    let pool = pool_at(server);
     let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
     let connections = [("stripe".to_owned(), "default".to_owned())];
     let (sources, not_listed) = portage_providers::listings::change_sources(&pool, clock.clone(), &connections).await;
@@ -168,10 +173,7 @@ async fn stripe_actions_through_localstripe() {
     use serde_json::json;
 
     let server = start();
-    let mut secrets = portage_embedded::MapSecrets::new();
-    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
-    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
-    let pool = Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap());
+    let pool = pool_at(&server);
     let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
     let actions = StripeActions::new(pool.clone(), clock);
 
@@ -243,10 +245,7 @@ async fn billing_customers_and_cancellations_through_localstripe() {
     use serde_json::json;
 
     let server = start();
-    let mut secrets = portage_embedded::MapSecrets::new();
-    secrets.insert("stripe", "default", "api_key", Secret::new("sk_test_localstripe0123456789"));
-    let origins = portage_client::Origins::parse(&format!("api.stripe.com={}", server.base)).unwrap();
-    let pool = Arc::new(portage_client::ClientPool::new(Arc::new(secrets), origins).unwrap());
+    let pool = pool_at(&server);
     let clock: Arc<dyn portage_core::ports::Clock> = Arc::new(portage_core::ports::SystemClock);
     let dir = tempfile::tempdir().unwrap();
     let db = portage_embedded::open(dir.path()).unwrap();

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use portage_core::billing::Plan;
 
-use super::{Failure, Object, account, call, client, id, pair, plan, post, stripe_customer};
+use portage_client::ApiClient;
+
+use super::{Failure, Form, Object, account, call, client, id, pair, plan, post, stripe_customer};
 use crate::actions::refused;
 use crate::billing::commands::Context;
 use crate::billing::paypal;
@@ -21,6 +23,30 @@ fn return_urls(ctx: &Context<'_>) -> Result<(String, String), ActionError> {
         (Some(success), Some(cancel)) => Ok((success.to_owned(), cancel.to_owned())),
         _ => Err(refused("return_url_required", "give success_url and cancel_url, or set [billing] return_url")),
     }
+}
+
+/// What every Checkout Session Portage makes says: the mapped customer
+/// (created now if need be), the app's id as `client_reference_id` and
+/// `metadata.portage_customer`, where to come back to, one line item.
+async fn session_form(
+    ctx: &Context<'_>,
+    client: &ApiClient,
+    mode: &str,
+    price: &str,
+    quantity: i64,
+) -> Result<Form, Failure> {
+    let customer = stripe_customer(ctx, client).await?;
+    let (success, cancel) = return_urls(ctx)?;
+    Ok(vec![
+        pair("mode", mode),
+        pair("customer", customer),
+        pair("client_reference_id", ctx.customer()),
+        pair("success_url", success),
+        pair("cancel_url", cancel),
+        pair("line_items[0][price]", price),
+        pair("line_items[0][quantity]", quantity.to_string()),
+        pair("metadata[portage_customer]", ctx.customer()),
+    ])
 }
 
 fn session_result(session: &Object) -> Value {
@@ -39,22 +65,13 @@ pub(in crate::billing) async fn checkout_session(
         return Ok(done.clone());
     }
     let client = client(ctx).await.map_err(Failure::Other)?;
-    let customer = stripe_customer(ctx, &client).await?;
-    let (success, cancel) = return_urls(ctx).map_err(Failure::Other)?;
     let seats = if plan.per_seat { ctx.number("seats").unwrap_or(1) } else { 1 };
-    let mut form = vec![
-        pair("mode", "subscription"),
-        pair("customer", customer),
-        pair("client_reference_id", ctx.customer()),
-        pair("success_url", success),
-        pair("cancel_url", cancel),
-        pair("line_items[0][price]", price),
-        pair("line_items[0][quantity]", seats.to_string()),
-        pair("metadata[portage_customer]", ctx.customer()),
+    let mut form = session_form(ctx, &client, "subscription", price, seats).await?;
+    form.extend([
         pair("metadata[portage_plan]", name),
         pair("subscription_data[metadata][portage_customer]", ctx.customer()),
         pair("subscription_data[metadata][portage_plan]", name),
-    ];
+    ]);
     if let Some(days) = plan.trial_days.filter(|d| *d > 0) {
         form.push(pair("subscription_data[trial_period_days]", days.to_string()));
     }
@@ -104,20 +121,8 @@ pub(in crate::billing) async fn buy_credits(ctx: &Context<'_>) -> Result<Executi
     let Some(price) = addon.stripe_price.as_deref() else { return paypal::order(ctx, name, addon).await };
     let attempt = async {
         let client = client(ctx).await.map_err(Failure::Other)?;
-        let customer = stripe_customer(ctx, &client).await?;
-        let (success, cancel) = return_urls(ctx).map_err(Failure::Other)?;
-        let form = vec![
-            pair("mode", "payment"),
-            pair("customer", customer),
-            pair("client_reference_id", ctx.customer()),
-            pair("success_url", success),
-            pair("cancel_url", cancel),
-            pair("line_items[0][price]", price),
-            pair("line_items[0][quantity]", quantity.to_string()),
-            pair("metadata[portage_customer]", ctx.customer()),
-            pair("metadata[portage_addon]", name),
-            pair("metadata[portage_units]", quantity.to_string()),
-        ];
+        let mut form = session_form(ctx, &client, "payment", price, quantity).await?;
+        form.extend([pair("metadata[portage_addon]", name), pair("metadata[portage_units]", quantity.to_string())]);
         call(&client, post("/v1/checkout/sessions".to_owned(), &form, ctx.key("checkout"))).await
     };
     match attempt.await {
