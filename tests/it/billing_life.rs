@@ -168,6 +168,9 @@ async fn stripe_down_at_checkout_falls_back_to_paypal_and_an_unknown_outcome_doe
         (Some("paypal"), Some("pro"), Some("active"), Some(2)),
         "{shown}"
     );
+    let accounts = world.state("account", "cust_2").await;
+    let payer = world.paypal.object(&subscription).unwrap()["subscriber"]["payer_id"].clone();
+    assert_eq!(accounts["paypal_payer"], payer, "the PayPal payer is kept beside the Stripe customer: {accounts}");
 
     // Credits too: a PayPal order, captured once approved, granted once.
     let credits = world

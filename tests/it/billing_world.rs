@@ -228,6 +228,13 @@ impl World {
         shown
     }
 
+    /// A billing record's data (`account`, `customer`, …) as the state API shows it.
+    pub(crate) async fn state(&self, kind: &str, id: &str) -> Value {
+        let (status, shown) = self.call(Method::GET, &format!("/v1/state/billing/{kind}/{id}"), None).await;
+        assert_eq!(status, 200, "{shown}");
+        shown["data"].clone()
+    }
+
     /// Delivers every new Stripe and PayPal event as a signed webhook, then runs the queue.
     pub(crate) async fn deliver(&self) {
         let (stripe_new, paypal_new) = {

@@ -124,9 +124,12 @@ impl ApiContext {
         self
     }
 
-    /// 404 `unknown_provider` unless the registry has `provider`.
+    /// 404 `unknown_provider` unless this build has `provider`: a webhook
+    /// source, or one that only acts or keeps records (billing, Google).
     fn known_provider(&self, provider: &str) -> Result<(), ApiError> {
-        self.registry.get(provider).map(|_| ()).ok_or(ApiError::NotFound("unknown_provider"))
+        let known = self.registry.get(provider).is_some()
+            || portage_providers::capabilities().iter().any(|c| c.provider == provider);
+        if known { Ok(()) } else { Err(ApiError::NotFound("unknown_provider")) }
     }
 }
 

@@ -19,13 +19,22 @@ struct Moto {
     _guard: Child,
 }
 
-fn moto_binary() -> PathBuf {
+/// How moto is started: `PORTAGE_MOTO_SERVER` (a `moto_server`-like
+/// program taking `-H HOST -p PORT`), else `infra/moto/serve.py` under the
+/// test venv's Python: moto's server with DynamoDB requests isolated from
+/// each other, as DynamoDB's are (see that file).
+fn moto_command(port: u16) -> String {
     if let Ok(path) = std::env::var("PORTAGE_MOTO_SERVER") {
-        return PathBuf::from(path);
+        return format!("\"{path}\" -H 127.0.0.1 -p {port}");
     }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ci-venv/bin/moto_server");
-    assert!(venv.exists(), "moto_server not found: run infra/test.sh (it installs moto) or set PORTAGE_MOTO_SERVER");
-    venv
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join("target/ci-venv/bin/python");
+    assert!(
+        python.exists(),
+        "the test venv not found: run infra/test.sh (it installs moto) or set PORTAGE_MOTO_SERVER"
+    );
+    let script = root.join("infra/moto/serve.py");
+    format!("\"{}\" \"{}\" 127.0.0.1 {port}", python.display(), script.display())
 }
 
 fn free_port() -> u16 {
@@ -35,14 +44,8 @@ fn free_port() -> u16 {
 fn start() -> Moto {
     let port = free_port();
     // A shell guard stops moto when this test process exits and closes its stdin.
-    let script = format!("\"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid");
-    let guard = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(moto_binary())
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("start moto_server");
+    let script = format!("{} >/dev/null 2>&1 & pid=$!; read _; kill $pid", moto_command(port));
+    let guard = Command::new("sh").arg("-c").arg(script).stdin(Stdio::piped()).spawn().expect("start moto_server");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {

@@ -302,7 +302,10 @@ impl Projection for BillingProjection {
                 None => Ok(()),
             },
             ("paypal", "subscription") => match self.paypal_view(change) {
-                Some(view) => self.subscription(connection, change, view, state).await,
+                Some(view) => {
+                    self.subscription(connection, change, view, state).await?;
+                    self.remember_payer(connection, change, state, now_ms).await
+                }
                 None => Ok(()),
             },
             ("paypal", "capture") => self.paypal_capture(connection, change, state, now_ms).await,
@@ -314,6 +317,7 @@ impl Projection for BillingProjection {
 }
 
 mod downgrades;
+mod payers;
 mod prices;
 mod refunds;
 
