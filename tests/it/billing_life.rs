@@ -153,7 +153,7 @@ async fn stripe_down_at_checkout_falls_back_to_paypal_and_an_unknown_outcome_doe
     assert_eq!(result["provider"], "paypal", "{result}");
     assert!(result["url"].as_str().unwrap().starts_with("https://www.paypal.com/"), "{result}");
     assert_eq!(steps(&checkout), [step("stripe.checkout", "failed"), step("paypal.subscription", "done")]);
-    assert_eq!(checkout["steps"][0]["detail"]["code"], "stripe_unavailable", "{checkout}");
+    assert_eq!(checkout["steps"][0]["result"]["code"], "stripe_unavailable", "{checkout}");
     let subscription = result["subscription"].as_str().unwrap().to_owned();
     let at_paypal = world.paypal.object(&subscription).unwrap();
     assert_eq!((at_paypal["custom_id"].as_str(), at_paypal["quantity"].as_str()), (Some("cust_2"), Some("2")));

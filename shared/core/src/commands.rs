@@ -148,21 +148,21 @@ pub struct CommandStep {
     pub name: String,
     /// `done`, or `failed` (a failure the command went on from, e.g. to a fallback).
     pub status: String,
-    /// What it made (ids), or why it failed (`{"code", "message"}`).
-    pub detail: serde_json::Value,
+    /// What it made (ids, the result it gave), or why it failed (`{"code", "message"}`).
+    pub result: serde_json::Value,
     /// When it ended, Unix milliseconds.
     pub at_ms: i64,
 }
 
 impl CommandStep {
     /// A step that was done, with what it made.
-    pub fn done(name: &str, detail: serde_json::Value, at_ms: i64) -> Self {
-        Self { name: name.to_owned(), status: "done".to_owned(), detail, at_ms }
+    pub fn done(name: &str, result: serde_json::Value, at_ms: i64) -> Self {
+        Self { name: name.to_owned(), status: "done".to_owned(), result, at_ms }
     }
 
     /// A step that failed, the command going on without it.
-    pub fn failed(name: &str, detail: serde_json::Value, at_ms: i64) -> Self {
-        Self { name: name.to_owned(), status: "failed".to_owned(), detail, at_ms }
+    pub fn failed(name: &str, result: serde_json::Value, at_ms: i64) -> Self {
+        Self { name: name.to_owned(), status: "failed".to_owned(), result, at_ms }
     }
 
     /// The step as the API shows it.
@@ -170,7 +170,7 @@ impl CommandStep {
         serde_json::json!({
             "name": self.name,
             "status": self.status,
-            "detail": self.detail,
+            "result": self.result,
             "at": crate::domain::rfc3339_ms(self.at_ms),
         })
     }

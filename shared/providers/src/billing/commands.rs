@@ -213,7 +213,7 @@ impl Context<'_> {
 
     /// What an earlier attempt's step `name` made, when it was done.
     pub(super) fn done(&self, name: &str) -> Option<&Value> {
-        self.command.steps.iter().rev().find(|s| s.name == name && s.status == "done").map(|s| &s.detail)
+        self.command.steps.iter().rev().find(|s| s.name == name && s.status == "done").map(|s| &s.result)
     }
 
     /// Journals a step; a journal that cannot be written makes the attempt

@@ -70,37 +70,22 @@ impl BillingProjection {
         state: &dyn StateStore,
     ) -> Result<(), StoreError> {
         let customer = view.customer.as_str();
-        // Another worker may write the same customer's record meanwhile: the
-        // write is conditioned on the version read (one more than it), and
-        // made again on the newer record when it lost.
-        for _ in 0..MAX_ATTEMPTS {
-            let stored = state.get(billing::PROVIDER, connection, billing::CUSTOMER_KIND, customer).await?;
-            let version = stored.as_ref().map(|r| r.version);
-            let previous: BillingState = stored.and_then(|r| serde_json::from_value(r.data).ok()).unwrap_or_default();
-            let next = fold(previous.clone(), change, &view);
-            if next == previous && version.is_some() {
-                return Ok(());
-            }
-            let derived = StateChange {
-                kind: billing::CUSTOMER_KIND.to_owned(),
-                id: customer.to_owned(),
-                version: Version { primary: version.map_or(1, |v| v.primary + 1), secondary: 0 },
-                data: serde_json::to_value(&next).map_err(|e| StoreError::Invalid(e.to_string()))?,
-                deleted: false,
-            };
-            if state.upsert(billing::PROVIDER, connection, &derived, None, 0).await? == UpsertOutcome::Applied {
-                if previous.downgraded_at_ms.is_some()
-                    && next.downgraded_at_ms.is_none()
-                    && let Some(notifier) = &self.notifier
-                {
-                    let data = json!({ "connection": connection, "customer": customer, "plan": next.plan,
-                        "status": next.subscription_status });
-                    notifier.publish("billing.restored", data).await;
-                }
-                return Ok(());
-            }
+        let written =
+            rewrite(state, connection, billing::CUSTOMER_KIND, customer, |previous: &BillingState, exists| {
+                let next = fold(previous.clone(), change, &view);
+                (next != *previous || !exists).then_some(next)
+            })
+            .await?;
+        if let Some((previous, next)) = written
+            && previous.downgraded_at_ms.is_some()
+            && next.downgraded_at_ms.is_none()
+            && let Some(notifier) = &self.notifier
+        {
+            let data = json!({ "connection": connection, "customer": customer, "plan": next.plan,
+                "status": next.subscription_status });
+            notifier.publish("billing.restored", data).await;
         }
-        Err(StoreError::Backend(format!("billing record of {customer} kept changing: not projected")))
+        Ok(())
     }
 
     /// A completed PayPal capture of an order Portage created for credits
@@ -167,6 +152,41 @@ impl BillingProjection {
         let granted = self.grant(connection, customer, addon, units, &key, now_ms).await?;
         self.remember_purchase(connection, change, (customer, addon, granted), state, now_ms).await
     }
+}
+
+/// Writes the billing record `kind`/`id` on `connection` anew from the one
+/// stored: `next` makes the new content from the stored one (and whether
+/// there was one), `None` when there is nothing to write. Another worker may
+/// write the same record meanwhile: the write is conditioned on the version
+/// read (one more than it), and made again on the newer record when it lost.
+/// Answers the content before and after the write made.
+async fn rewrite<T>(
+    state: &dyn StateStore,
+    connection: &str,
+    kind: &str,
+    id: &str,
+    mut next: impl FnMut(&T, bool) -> Option<T>,
+) -> Result<Option<(T, T)>, StoreError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = state.get(billing::PROVIDER, connection, kind, id).await?;
+        let version = stored.as_ref().map(|r| r.version);
+        let previous: T = stored.and_then(|r| serde_json::from_value(r.data).ok()).unwrap_or_default();
+        let Some(after) = next(&previous, version.is_some()) else { return Ok(None) };
+        let change = StateChange {
+            kind: kind.to_owned(),
+            id: id.to_owned(),
+            version: Version { primary: version.map_or(1, |v| v.primary + 1), secondary: 0 },
+            data: serde_json::to_value(&after).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            deleted: false,
+        };
+        if state.upsert(billing::PROVIDER, connection, &change, None, 0).await? == UpsertOutcome::Applied {
+            return Ok(Some((previous, after)));
+        }
+    }
+    Err(StoreError::Backend(format!("billing record {kind} {id} kept changing: not written")))
 }
 
 /// A subscription as billing reads it, whichever provider it is at.
@@ -304,7 +324,7 @@ impl Projection for BillingProjection {
             ("paypal", "subscription") => match self.paypal_view(change) {
                 Some(view) => {
                     self.subscription(connection, change, view, state).await?;
-                    self.remember_payer(connection, change, state, now_ms).await
+                    self.remember_payer(connection, change, state).await
                 }
                 None => Ok(()),
             },
