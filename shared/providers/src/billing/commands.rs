@@ -219,12 +219,17 @@ impl Context<'_> {
     /// Journals a step; a journal that cannot be written makes the attempt
     /// end here, to be tried again (its provider keys make that safe).
     pub(super) async fn record(&self, step: CommandStep) -> Result<(), ActionError> {
-        self.journal.record_step(&self.command.id, &step).await.map_err(|e| ActionError::Transient {
-            code: "journal_unavailable".to_owned(),
-            message: e.to_string(),
-            request_id: None,
-            retry_after: None,
-        })
+        self.journal.record_step(&self.command.id, &step).await.map_err(|e| unavailable("journal_unavailable", &e))
+    }
+
+    /// Where Checkout (or PayPal's approval) sends the customer back: the
+    /// command's `success_url` and `cancel_url`, else `[billing] return_url`.
+    pub(super) fn return_urls(&self) -> Result<(String, String), ActionError> {
+        let fallback = self.config.return_url.as_deref();
+        match (self.text("success_url").or(fallback), self.text("cancel_url").or(fallback)) {
+            (Some(success), Some(cancel)) => Ok((success.to_owned(), cancel.to_owned())),
+            _ => Err(refused("return_url_required", "give success_url and cancel_url, or set [billing] return_url")),
+        }
     }
 
     /// The idempotency key of this command's step `step` at a provider.
@@ -236,6 +241,11 @@ impl Context<'_> {
     pub(super) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
+}
+
+/// A store that could not be read or written, as a failure to try again.
+pub(super) fn unavailable(code: &str, error: &portage_core::StoreError) -> ActionError {
+    ActionError::Transient { code: code.to_owned(), message: error.to_string(), request_id: None, retry_after: None }
 }
 
 /// Executes billing's actions.

@@ -21,7 +21,7 @@ use portage_core::commands::CommandStep;
 use portage_core::{StateChange, Version};
 use serde_json::{Value, json};
 
-use super::commands::Context;
+use super::commands::{Context, unavailable};
 use crate::actions::{client_for, from_provider, refused};
 use crate::paypal::api::{PayPalApi, token_endpoint};
 
@@ -63,14 +63,6 @@ async fn send(client: &ApiClient, request: ApiRequest) -> Result<Value, ActionEr
         .map_err(|e| ActionError::Ambiguous { code: "unreadable_response".into(), message: e.to_string() })
 }
 
-fn urls(ctx: &Context<'_>) -> Result<(String, String), ActionError> {
-    let fallback = ctx.config.return_url.as_deref();
-    match (ctx.text("success_url").or(fallback), ctx.text("cancel_url").or(fallback)) {
-        (Some(success), Some(cancel)) => Ok((success.to_owned(), cancel.to_owned())),
-        _ => Err(refused("return_url_required", "give success_url and cancel_url, or set [billing] return_url")),
-    }
-}
-
 /// The customer id as PayPal's `custom_id` holds it (at most 127 characters).
 fn custom_id<'a>(ctx: &'a Context<'_>) -> Result<&'a str, ActionError> {
     let customer = ctx.customer();
@@ -88,7 +80,7 @@ pub(super) async fn subscribe(ctx: &Context<'_>, plan: &Plan) -> Result<Executio
         .as_deref()
         .ok_or_else(|| refused("plan_not_sold", "the plan has no Stripe or PayPal price"))?;
     let client = required(ctx).await?;
-    let (success, cancel) = urls(ctx)?;
+    let (success, cancel) = ctx.return_urls()?;
     let mut body = json!({
         "plan_id": plan_id,
         "custom_id": custom_id(ctx)?,
@@ -122,7 +114,7 @@ pub(super) async fn order(ctx: &Context<'_>, name: &str, addon: &Addon) -> Resul
     let total =
         price.times(units).ok_or_else(|| refused("invalid_price", "the add-on's PayPal price is not a decimal"))?;
     let client = required(ctx).await?;
-    let (success, cancel) = urls(ctx)?;
+    let (success, cancel) = ctx.return_urls()?;
     let body = json!({
         "intent": "CAPTURE",
         "purchase_units": [{
@@ -151,14 +143,10 @@ pub(super) async fn order(ctx: &Context<'_>, name: &str, addon: &Addon) -> Resul
         data: json!({ "customer": ctx.customer(), "addon": name, "units": units }),
         deleted: false,
     };
-    ctx.state.upsert(billing::PROVIDER, &ctx.command.connection, &change, None, ctx.now_ms()).await.map_err(|e| {
-        ActionError::Transient {
-            code: "store_unavailable".into(),
-            message: e.to_string(),
-            request_id: None,
-            retry_after: None,
-        }
-    })?;
+    ctx.state
+        .upsert(billing::PROVIDER, &ctx.command.connection, &change, None, ctx.now_ms())
+        .await
+        .map_err(|e| unavailable("store_unavailable", &e))?;
     let result = json!({ "provider": "paypal", "url": url, "order": order });
     ctx.record(CommandStep::done("paypal.order", result.clone(), ctx.now_ms())).await?;
     Ok(Execution { result, changes: Vec::new() })

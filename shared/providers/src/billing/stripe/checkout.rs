@@ -15,16 +15,6 @@ use crate::actions::refused;
 use crate::billing::commands::Context;
 use crate::billing::paypal;
 
-fn return_urls(ctx: &Context<'_>) -> Result<(String, String), ActionError> {
-    let fallback = ctx.config.return_url.as_deref();
-    let success = ctx.text("success_url").or(fallback);
-    let cancel = ctx.text("cancel_url").or(fallback);
-    match (success, cancel) {
-        (Some(success), Some(cancel)) => Ok((success.to_owned(), cancel.to_owned())),
-        _ => Err(refused("return_url_required", "give success_url and cancel_url, or set [billing] return_url")),
-    }
-}
-
 /// What every Checkout Session Portage makes says: the mapped customer
 /// (created now if need be), the app's id as `client_reference_id` and
 /// `metadata.portage_customer`, where to come back to, one line item.
@@ -36,7 +26,7 @@ async fn session_form(
     quantity: i64,
 ) -> Result<Form, Failure> {
     let customer = stripe_customer(ctx, client).await?;
-    let (success, cancel) = return_urls(ctx)?;
+    let (success, cancel) = ctx.return_urls()?;
     Ok(vec![
         pair("mode", mode),
         pair("customer", customer),

@@ -128,12 +128,7 @@ async fn billing_state(ctx: &Context<'_>) -> Result<BillingState, ActionError> {
 }
 
 fn store_error(error: portage_core::StoreError) -> ActionError {
-    ActionError::Transient {
-        code: "store_unavailable".to_owned(),
-        message: error.to_string(),
-        request_id: None,
-        retry_after: None,
-    }
+    super::commands::unavailable("store_unavailable", &error)
 }
 
 /// The customer's accounts record and its version.
